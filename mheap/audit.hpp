@@ -1,0 +1,180 @@
+// mheap/audit.hpp — recompute everything from the spans and compare (Go's ReadMemStatsSlow).
+//
+// The heap keeps its counters incrementally; the census walks the arena page by page through the
+// page map, visits every free span through the free set, and checks each invariant stated in
+// heap.hpp, free_set.hpp, page_map.hpp and stats.hpp. It reports what failed in words, in a fixed
+// buffer (no allocation, usable in an embedded image). O(arena pages); for tests and debugging.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "mheap/fixed_text.hpp"
+#include "mheap/mem_stats.hpp"
+#include "policies/span_kind.hpp"
+
+namespace mheap {
+
+class AuditReport {
+ public:
+  explicit operator bool() const noexcept { return failures_ == 0; }
+  std::size_t failures() const noexcept { return failures_; }
+  // One line per failure (the first few), e.g. "heap_idle is 8192, spans say 16384".
+  std::string_view what() const noexcept { return failures_ == 0 ? std::string_view("clean") : text_.view(); }
+
+  template <class... Parts>
+  void fail(const Parts&... parts) noexcept {
+    if (++failures_ > max_listed) return;
+    ((text_ << parts), ...);
+    text_ << "\n";
+  }
+  void expect_equal(const char* what, std::uint64_t kept, std::uint64_t recomputed) noexcept {
+    if (kept != recomputed) fail(what, " is ", kept, ", spans say ", recomputed);
+  }
+
+ private:
+  static constexpr std::size_t max_listed = 16;
+  std::size_t failures_ = 0;
+  FixedText<2048> text_;
+};
+
+// Reads the heap's internals (it is the heap's friend); see Heap::audit().
+template <class H>
+class Census {
+  using span_type = typename H::span_type;
+  using kinds = typename H::span_kinds;
+  using stats_type = typename H::stats_type;
+
+ public:
+  static AuditReport run(H& h) {
+    Census c(h);
+    c.check_free_set();
+    c.walk_arena();
+    c.check_counters();
+    return c.report_;
+  }
+
+ private:
+  explicit Census(H& h) : h_(h), epoch_(++h.audit_epoch_) {}
+
+  // Every span in the free set: free, in the container for its length, in no other container.
+  void check_free_set() {
+    h_.free_.for_each([&](const span_type& s, std::size_t list) {
+      ++in_free_set_;
+      if (s.state != SpanState::free) report_.fail("free set holds a span that is not free at ", s.base);
+      if (list != 0 && s.npages != list)
+        report_.fail("span of ", s.npages, " pages at ", s.base, " is on free list ", list);
+      if (list == 0 && s.npages < H::max_list_pages)
+        report_.fail("span of ", s.npages, " pages at ", s.base, " is in the large-span tree");
+      if (s.audit_mark == epoch_) report_.fail("span at ", s.base, " is in the free set twice");
+      s.audit_mark = epoch_;
+    });
+    for (std::size_t i = 1; i < H::max_list_pages; ++i)
+      if (h_.free_.bit_says_nonempty(i) == h_.free_.list_empty(i))
+        report_.fail("bitmap bit ", i, " disagrees with free list ", i);
+    if (!h_.free_.large_is_ordered()) report_.fail("large-span tree is not ordered by (pages, address)");
+  }
+
+  // The arena, page by page through the page map: tiled by spans, no two free spans touching.
+  void walk_arena() {
+    bool previous_free = false;
+    for (std::size_t p = 0; p < h_.arena_pages_;) {
+      const span_type* s = h_.map_[p];
+      if (s == nullptr || s->base != h_.page_addr(p) || s->npages == 0 || s->npages > h_.arena_pages_ - p ||
+          s->state == SpanState::unused) {
+        report_.fail("page map: page ", p, " does not start a span; walk stopped");
+        return;
+      }
+      ++records_;
+      const std::size_t last = p + s->npages - 1;
+      if (h_.map_[last] != s) report_.fail("page map: last page of span at ", s->base, " maps elsewhere");
+      const std::uint64_t bytes = std::uint64_t{s->npages} << H::page_shift;
+      if (s->state == SpanState::free) {
+        if (previous_free) report_.fail("free spans touch at ", s->base);
+        if (s->audit_mark != epoch_) report_.fail("free span at ", s->base, " is not in the free set");
+        if (s->npreleased > s->npages) report_.fail("span at ", s->base, " has more released pages than pages");
+        idle_ += bytes;
+        released_ += std::uint64_t{s->npreleased} << H::page_shift;
+        ++free_spans_;
+      } else {
+        check_live(*s, p, bytes);
+      }
+      previous_free = s->state == SpanState::free;
+      p = last + 1;
+    }
+    if (free_spans_ != in_free_set_)
+      report_.fail("free set holds ", in_free_set_, " spans, the arena has ", free_spans_, " free spans");
+  }
+
+  void check_live(const span_type& s, std::size_t first, std::uint64_t bytes) {
+    if (s.kind >= kinds::size) {
+      report_.fail("live span at ", s.base, " has kind index ", s.kind);
+      return;
+    }
+    if (s.npreleased != 0) report_.fail("live span at ", s.base, " has released pages");
+    kinds::for_each([&]<class K, std::size_t I>() {
+      if (I != s.kind) return;
+      if (s.state != K::state) report_.fail("live span at ", s.base, " has the wrong state for ", K::name);
+      if constexpr (K::maps_interior_pages)
+        for (std::size_t p = first; p < first + s.npages; ++p)
+          if (h_.map_[p] != &s) {
+            report_.fail("page map: page ", p, " of span at ", s.base, " maps elsewhere");
+            break;
+          }
+    });
+    kind_bytes_[s.kind] += bytes;
+  }
+
+  void check_counters() {
+    const stats_type& st = h_.stats_;
+    report_.expect_equal("heap_idle", st.heap_idle, idle_);
+    report_.expect_equal("heap_released", st.heap_released, released_);
+    if (st.heap_released > st.heap_idle) report_.fail("heap_released exceeds heap_idle");
+    if (st.heap_idle + st.heap_inuse != st.heap_sys)
+      report_.fail("heap_idle + heap_inuse is ", st.heap_idle + st.heap_inuse, ", heap_sys is ", st.heap_sys);
+
+    // heap_inuse: live bytes of the kinds inside heap_sys. Each kind's own counter: live bytes of
+    // every kind sharing it. Obtained: heap_sys plus each distinct counter outside heap_sys.
+    std::uint64_t inuse = 0, outside = 0;
+    kinds::for_each([&]<class K, std::size_t I>() {
+      if constexpr (K::counts_toward_heap_sys) inuse += kind_bytes_[I];
+      if constexpr (!charges_only_heap_inuse<K>) {
+        std::uint64_t expected = 0;
+        bool first_with_counter = true;
+        kinds::for_each([&]<class J, std::size_t JI>() {
+          if (detail::same_counter<stats_type, J, K>()) {
+            expected += kind_bytes_[JI];
+            if (JI < I) first_with_counter = false;
+          }
+        });
+        if (!first_with_counter) return;
+        report_.expect_equal(K::name, st.*(K::counter), expected);
+        if constexpr (!K::counts_toward_heap_sys) outside += st.*(K::counter);
+      }
+    });
+    report_.expect_equal("heap_inuse", st.heap_inuse, inuse);
+    const std::uint64_t obtained = std::uint64_t{h_.arena_pages_} << H::page_shift;
+    report_.expect_equal("heap_sys + manual counters outside it", st.heap_sys + outside, obtained);
+
+    report_.expect_equal("mspan_inuse", st.mspan_inuse, records_ * sizeof(span_type));
+    report_.expect_equal("span pool's live records", h_.pool_.live_records(), records_);
+    report_.expect_equal("mspan_sys", st.mspan_sys, h_.pool_committed_bytes_);
+    report_.expect_equal("other_sys", st.other_sys, H::map_bytes_for(h_.arena_pages_));
+
+    const MemStats m = make_mem_stats<stats_type, kinds>(st);
+    report_.expect_equal("Sys vs sum of the Sys fields", m.Sys,
+                         m.HeapSys + m.StackSys + m.MSpanSys + m.OtherSys + m.ManualSys);
+    report_.expect_equal("Sys", m.Sys, obtained + st.mspan_sys + st.other_sys);
+  }
+
+  H& h_;
+  std::uint32_t epoch_;
+  AuditReport report_;
+  std::size_t in_free_set_ = 0, free_spans_ = 0, records_ = 0;
+  std::uint64_t idle_ = 0, released_ = 0;
+  std::array<std::uint64_t, kinds::size> kind_bytes_{};
+};
+
+}  // namespace mheap

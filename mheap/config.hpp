@@ -1,0 +1,47 @@
+// mheap/config.hpp — the default configuration; users derive from it and override what they need.
+//
+// A configuration is a plain struct of types and constants, read at compile time: nothing is
+// configured by macros or generated headers, so two translation units can never disagree about a
+// heap's layout.
+#pragma once
+
+#include <cstddef>
+
+#include "mheap/stats.hpp"
+#include "policies/lock.hpp"
+#include "policies/misuse.hpp"
+#include "policies/page_source.hpp"
+#include "policies/span_kind.hpp"
+#include "policies/span_lists.hpp"
+
+// OS memory where the target has mmap; a bare-metal target must name its own source.
+#if __has_include(<sys/mman.h>)
+#include "policies/mmap_source.hpp"
+namespace mheap {
+using DefaultPageSource = MmapSource;
+}
+#else
+namespace mheap {
+using DefaultPageSource = NoPageSource;
+}
+#endif
+
+namespace mheap {
+
+struct DefaultConfig {
+  using Lock = SpinLock;               // every public operation takes it; thread-safe by default
+  using PageSource = DefaultPageSource;  // MmapSource: reserves address space, commits as the heap grows
+  using Stats = mheap::Stats;          // derive to add counters for your own manual kinds
+  using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy>;
+  using ListLinks = NormalLinks;       // SafeLinks in debug configurations
+  using LargeSpanTree = RbTree;        // AvlTree, SplayTree, ScapegoatTree, Treap
+  using MisusePolicy = AbortOnMisuse;  // RecordMisuse for tests
+
+  static constexpr std::size_t page_shift = 13;             // 8 KiB pages, as Go
+  static constexpr std::size_t max_list_pages = 128;        // spans shorter than this sit on exact lists
+  static constexpr std::size_t min_grow_bytes = 1 << 20;    // grow by at least 1 MiB ...
+  static constexpr std::size_t grow_granule_bytes = 64 << 10;  // ... rounded up to 64 KiB
+  static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  // span records per refill
+};
+
+}  // namespace mheap

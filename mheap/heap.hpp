@@ -1,0 +1,475 @@
+// mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
+//
+// Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):
+//   alloc<Kind>(n) → take the best-fitting free span (mheap/free_set.hpp), growing the arena from
+//   the page source when none fits → cut the tail off as a new free span → mark the span live as
+//   Kind, enter its pages in the page map → charge Kind's counters → clear it outside the lock if
+//   the caller asked for zeroed memory and the span is dirty.
+// Flow of a free: check the span is live and of this kind (misuse otherwise, reported before
+//   anything changes) → credit the counters → merge with the free neighbours before and after →
+//   put the result in the free set.
+//
+// Layout of the page source's reservation, fixed at construction:
+//
+//     [ page map | arena (spans, grows upward) | span records (committed in chunks) ]
+//
+// Invariants (audit() checks every one):
+//   - the grown arena, pages [0, arena_pages_), is tiled by spans, free or live, with no gaps;
+//   - no two free spans touch: every free merges with both free neighbours;
+//   - counters: see mheap/stats.hpp; page map: see mheap/page_map.hpp; free set: free_set.hpp.
+// Guarded by lock_: every member below it. The source, map and pool are reached only under it.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "mheap/audit.hpp"
+#include "mheap/config.hpp"
+#include "mheap/free_set.hpp"
+#include "mheap/mem_stats.hpp"
+#include "mheap/page_map.hpp"
+#include "mheap/span.hpp"
+#include "mheap/span_pool.hpp"
+#include "mheap/span_ref.hpp"
+#include "mheap/stats.hpp"
+#include "policies/lock.hpp"
+#include "policies/misuse.hpp"
+#include "policies/page_source.hpp"
+#include "policies/span_kind.hpp"
+#include "policies/span_lists.hpp"
+
+namespace mheap {
+
+namespace detail {
+// A kind's counter must be its own: charging a counter the heap itself keeps would corrupt it.
+template <class StatsT, SpanKind K>
+constexpr bool counter_is_accounting_field() {
+  for (auto field : {&Stats::heap_sys, &Stats::heap_idle, &Stats::heap_released, &Stats::mspan_inuse,
+                     &Stats::mspan_sys, &Stats::other_sys})
+    if (counter_is<StatsT, K>(field)) return true;
+  return false;
+}
+template <class StatsT, class Kinds>
+constexpr bool kinds_fit_stats = [] {
+  bool ok = true;
+  Kinds::for_each([&]<class K, std::size_t>() { ok = ok && SpanKindFor<K, StatsT>; });
+  return ok;
+}();
+}  // namespace detail
+
+template <class Config = DefaultConfig>
+class Heap {
+ public:
+  using config_type = Config;
+  using lock_type = typename Config::Lock;
+  using source_type = typename Config::PageSource;
+  using stats_type = typename Config::Stats;
+  using span_kinds = typename Config::SpanKinds;
+  using misuse_policy_type = typename Config::MisusePolicy;
+
+  static constexpr std::size_t page_shift = Config::page_shift;
+  static constexpr std::size_t page_bytes = std::size_t{1} << page_shift;
+  static constexpr std::size_t max_list_pages = Config::max_list_pages;
+
+  // ---- the configuration's policies, each checked where the heap takes it -------------------
+  static_assert(LockPolicy<lock_type>,
+                "Config::Lock does not satisfy mheap::LockPolicy (default-constructible, lock(), unlock())");
+  static_assert(PageSourcePolicy<source_type>,
+                "Config::PageSource does not satisfy mheap::PageSourcePolicy (base(), capacity(), commit(p, n))");
+  static_assert(!std::is_same_v<source_type, NoPageSource>,
+                "this target has no OS page source: set Config::PageSource (e.g. StaticArena<Bytes>)");
+  static_assert(std::is_base_of_v<Stats, stats_type>, "Config::Stats must be mheap::Stats or derive from it");
+  static_assert(is_span_kinds<span_kinds>, "Config::SpanKinds must be mheap::SpanKinds<Kind...>");
+  static_assert(detail::kinds_fit_stats<stats_type, span_kinds>,
+                "a kind in Config::SpanKinds names a counter that is not a std::uint64_t member of Config::Stats");
+  static_assert(ListLinkPolicy<typename Config::ListLinks>,
+                "Config::ListLinks does not satisfy mheap::ListLinkPolicy (NormalLinks or SafeLinks)");
+  static_assert(LargeSpanTreePolicy<typename Config::LargeSpanTree>,
+                "Config::LargeSpanTree does not satisfy mheap::LargeSpanTreePolicy (RbTree, AvlTree, ...)");
+  static_assert(MisuseHandler<misuse_policy_type>,
+                "Config::MisusePolicy does not satisfy mheap::MisuseHandler (report(const MisuseReport&))");
+  static_assert(page_shift >= 8 && page_shift <= 30, "Config::page_shift must be in [8, 30]");
+  static_assert(Config::min_grow_bytes >= page_bytes && Config::grow_granule_bytes >= page_bytes,
+                "Config::min_grow_bytes and grow_granule_bytes must be at least one page");
+  static_assert(Config::span_pool_chunk_bytes >= page_bytes, "Config::span_pool_chunk_bytes must be at least one page");
+
+  using span_type = Span<typename Config::ListLinks, typename Config::LargeSpanTree>;
+
+  // Arguments go to the page source (e.g. the reservation size of an MmapSource).
+  template <class... SourceArgs>
+  explicit Heap(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
+    lay_out();
+  }
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  // ---- spans --------------------------------------------------------------------------------
+  // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
+  // source could ever give, and when the source is exhausted; the heap is then unchanged.
+  // zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
+  template <class Kind>
+  [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
+    static_assert(span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
+    if (npages == 0 || npages > arena_capacity_pages_) return {};
+    span_type* s;
+    bool clear;
+    {
+      LockGuard guard(lock_);
+      s = alloc_span_locked(npages);
+      if (s == nullptr) return {};
+      make_live<Kind>(s);
+      clear = zeroed && s->needzero;
+      if (clear) events_.zeroed_bytes += npages << page_shift;
+    }
+    // The span is ours alone now: clear it without holding up other threads.
+    if (clear) std::memset(s->base, 0, npages << page_shift);
+    return SpanRef<Kind>(s, s->generation, page_shift);
+  }
+
+  // Frees a span. An empty ref is a no-op. A ref that is no longer live (double free) or does not
+  // come from this heap is reported to the misuse policy, and nothing changes.
+  template <class Kind>
+  void free(SpanRef<Kind> ref) {
+    static_assert(span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
+    if (!ref) return;
+    LockGuard guard(lock_);
+    auto* s = static_cast<span_type*>(ref.span_);
+    if (!owns_record(s)) return report(Misuse::foreign_span, ref.span_, Kind::name);
+    if (s->generation != ref.generation_ || !s->is_live()) return report(Misuse::double_free, s->base, Kind::name);
+    if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, s->base, Kind::name);
+    free_span_locked<Kind>(s);
+  }
+
+  // Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
+  // only addresses). Every address that is not such a base is reported as misuse.
+  template <class Kind>
+  void free_at(const void* base) {
+    static_assert(span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
+    LockGuard guard(lock_);
+    const std::size_t page = page_of(base);
+    if (page >= arena_pages_) return report(Misuse::outside_heap, base, Kind::name);
+    span_type* s = map_[page];
+    if (s == nullptr || !s->is_live() || s->base != base) return report(Misuse::not_span_base, base, Kind::name);
+    if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name);
+    free_span_locked<Kind>(s);
+  }
+
+  // The live span holding address p, or null (p outside the arena, in a free span, or in the
+  // interior of a span whose kind does not map interior pages).
+  const SpanHeader* lookup(const void* p) {
+    LockGuard guard(lock_);
+    const std::size_t page = page_of(p);
+    if (page >= arena_pages_) return nullptr;
+    const span_type* s = map_[page];
+    if (s == nullptr || !s->is_live() || !contains(s, p)) return nullptr;  // stale entry
+    return s;
+  }
+
+  // ---- counters and checks ------------------------------------------------------------------
+  stats_type stats() {
+    LockGuard guard(lock_);
+    return stats_;
+  }
+  MemStats mem_stats() {
+    LockGuard guard(lock_);
+    return make_mem_stats<stats_type, span_kinds>(stats_);
+  }
+  HeapEvents events() {
+    LockGuard guard(lock_);
+    return events_;
+  }
+  // Recomputes every counter from the spans and checks every invariant; says what failed.
+  AuditReport audit() {
+    LockGuard guard(lock_);
+    return Census<Heap>::run(*this);
+  }
+
+  misuse_policy_type& misuse_policy() noexcept { return misuse_; }
+  source_type& page_source() noexcept { return source_; }
+  // Largest span this heap can ever hand out, in pages (0 when the reservation failed).
+  std::size_t capacity_pages() const noexcept { return arena_capacity_pages_; }
+
+ private:
+  template <class H>
+  friend class Census;
+
+  using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
+
+  static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return (bytes + page_bytes - 1) >> page_shift; }
+  static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
+  static constexpr std::size_t grow_granule_pages = pages_for(Config::grow_granule_bytes);
+  static constexpr std::size_t pool_chunk_pages = pages_for(Config::span_pool_chunk_bytes);
+
+  // Bytes of page map needed to cover `pages` arena pages, in whole pages.
+  static constexpr std::size_t map_bytes_for(std::size_t pages) noexcept {
+    return pages_for(pages * PageMap<span_type>::entry_bytes) << page_shift;
+  }
+  // Pages of span records needed if every one of `pages` arena pages were its own span: the pool
+  // region is sized for that worst case, so records never run out before pages do.
+  static constexpr std::size_t pool_pages_for(std::size_t pages) noexcept {
+    return pages_for(pages * sizeof(span_type));
+  }
+
+  // Splits the reservation into page map, arena and record pool (see the picture at the top).
+  void lay_out() noexcept {
+    std::byte* raw = source_.base();
+    const std::size_t capacity = source_.capacity();
+    if (raw == nullptr) return;
+    const auto misalign = reinterpret_cast<std::uintptr_t>(raw) & (page_bytes - 1);
+    const std::size_t skip = misalign ? page_bytes - misalign : 0;
+    if (capacity <= skip) return;
+    const std::size_t total = (capacity - skip) >> page_shift;
+    // Largest arena that fits with its map and record pool.
+    // arena ≈ total · page / (page + entry + record), computed without overflowing.
+    constexpr std::size_t per_page = page_bytes + PageMap<span_type>::entry_bytes + sizeof(span_type);
+    std::size_t arena = total / per_page * page_bytes + total % per_page * page_bytes / per_page;
+    while (arena > 0 && (map_bytes_for(arena) >> page_shift) + arena + pool_pages_for(arena) > total) --arena;
+    if (arena == 0) return;
+    const std::size_t map_pages = map_bytes_for(arena) >> page_shift;
+    map_.place(raw + skip);
+    arena_ = raw + skip + (map_pages << page_shift);
+    arena_capacity_pages_ = arena;
+    pool_base_ = arena_ + (arena << page_shift);
+    pool_capacity_bytes_ = pool_pages_for(arena) << page_shift;
+  }
+
+  std::size_t page_of(const void* p) const noexcept {
+    // Wraps to a huge value below the arena, so one comparison with arena_pages_ rejects both sides.
+    return (reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(arena_)) >> page_shift;
+  }
+  std::byte* page_addr(std::size_t page) const noexcept { return arena_ + (page << page_shift); }
+  static bool contains(const span_type* s, const void* p) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base) < (s->npages << page_shift);
+  }
+  bool owns_record(const void* record) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(record) - reinterpret_cast<std::uintptr_t>(pool_base_) < pool_committed_bytes_;
+  }
+
+  void report(Misuse what, const void* address, const char* kind_name) {
+    ++events_.misuses;
+    misuse_.report(MisuseReport{what, address, kind_name});
+  }
+
+  // ---- allocation ---------------------------------------------------------------------------
+  // A free span of exactly n pages, taken out of the free set (its state still free), or null.
+  span_type* alloc_span_locked(std::size_t n) {
+    span_type* s = free_.take(n);
+    if (s == nullptr) {
+      if (!grow(n)) return nullptr;
+      s = free_.take(n);  // grow() left a free span of at least n pages
+    }
+    if (s->npages > n) {
+      // The record for the tail comes first: if it cannot be had, s goes back untouched.
+      span_type* tail = new_record();
+      if (tail == nullptr) {
+        free_.insert(*s);
+        return nullptr;
+      }
+      make_usable(s);
+      cut_tail(s, n, tail);
+    } else {
+      make_usable(s);
+    }
+    return s;
+  }
+
+  // A span with released pages is made usable again whole; those pages read as zero, so the span's
+  // needzero flag (about the unreleased pages) still tells whether it must be cleared.
+  void make_usable(span_type* s) noexcept {
+    if (s->npreleased != 0) {
+      stats_.heap_released -= s->npreleased << page_shift;
+      s->npreleased = 0;
+    }
+  }
+
+  // Keeps the first n pages in s; the rest becomes the free span `tail`. No counter moves.
+  void cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept {
+    tail->base = s->base + (n << page_shift);
+    tail->npages = s->npages - n;
+    tail->needzero = s->needzero;
+    tail->idle_since = s->idle_since;
+    tail->state = SpanState::free;
+    s->npages = n;
+    map_.set_ends(page_of(tail->base), tail->npages, tail);
+    free_.insert(*tail);
+  }
+
+  template <class Kind>
+  void make_live(span_type* s) noexcept {
+    s->state = Kind::state;
+    s->kind = span_kinds::template index_of<Kind>;
+    ++s->generation;
+    const std::size_t first = page_of(s->base);
+    if constexpr (Kind::maps_interior_pages)
+      map_.set_all(first, s->npages, s);  // interior pointers must find their span
+    else
+      map_.set_ends(first, s->npages, s);
+    charge<Kind>(s->npages << page_shift);
+  }
+
+  // The accounting table of go-mheap-facts.md, one row per kind placement.
+  template <class Kind>
+  void charge(std::uint64_t bytes) noexcept {
+    stats_.heap_idle -= bytes;
+    if constexpr (Kind::counts_toward_heap_sys) {
+      stats_.heap_inuse += bytes;
+      if constexpr (!charges_only_heap_inuse<Kind>) stats_.*(Kind::counter) += bytes;
+    } else {
+      stats_.heap_sys -= bytes;  // manually managed memory does not count toward heap_sys
+      stats_.*(Kind::counter) += bytes;
+    }
+  }
+  template <class Kind>
+  void credit(std::uint64_t bytes) noexcept {
+    stats_.heap_idle += bytes;
+    if constexpr (Kind::counts_toward_heap_sys) {
+      stats_.heap_inuse -= bytes;
+      if constexpr (!charges_only_heap_inuse<Kind>) stats_.*(Kind::counter) -= bytes;
+    } else {
+      stats_.heap_sys += bytes;
+      stats_.*(Kind::counter) -= bytes;
+    }
+  }
+
+  // ---- free ---------------------------------------------------------------------------------
+  template <class Kind>
+  void free_span_locked(span_type* s) noexcept {
+    credit<Kind>(s->npages << page_shift);
+    s->state = SpanState::free;
+    ++s->generation;
+    s->needzero = true;  // a span freed after use is dirty
+    insert_free(s);
+  }
+
+  // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
+  // records are retired; s keeps the merged run. Reads only first/last page entries of the map.
+  void insert_free(span_type* s) noexcept {
+    const std::size_t first = page_of(s->base);
+    if (first > 0) {
+      span_type* before = map_[first - 1];
+      if (before != nullptr && before->state == SpanState::free) {
+        free_.erase(*before);
+        s->base = before->base;
+        s->npages += before->npages;
+        absorb(s, before);
+      }
+    }
+    const std::size_t end = page_of(s->base) + s->npages;
+    if (end < arena_pages_) {
+      span_type* after = map_[end];
+      if (after != nullptr && after->state == SpanState::free) {
+        free_.erase(*after);
+        s->npages += after->npages;
+        absorb(s, after);
+      }
+    }
+    map_.set_ends(page_of(s->base), s->npages, s);
+    free_.insert(*s);
+  }
+  void absorb(span_type* s, span_type* neighbour) noexcept {
+    s->npreleased += neighbour->npreleased;
+    s->needzero = s->needzero || neighbour->needzero;
+    s->idle_since = std::max(s->idle_since, neighbour->idle_since);
+    retire_record(neighbour);
+  }
+
+  // ---- growth -------------------------------------------------------------------------------
+  // Adds at least n pages of fresh memory to the free set (merged with a free span at the end of
+  // the arena). On failure nothing the heap accounts for changes: the source's commits are kept
+  // (committed_*), uncounted, and reused by the next growth.
+  bool grow(std::size_t n) {
+    const std::size_t room = arena_capacity_pages_ - arena_pages_;
+    if (n > room) return false;
+    const std::size_t ask = std::min(round_up(std::max(n, min_grow_pages), grow_granule_pages), room);
+    const std::size_t new_end = arena_pages_ + ask;
+    if (!commit_map(new_end) || !commit_arena(new_end)) {
+      ++events_.grow_failures;
+      return false;
+    }
+    // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
+    // now means nothing can fail once the arena has grown.
+    span_type* r = new_record();
+    span_type* spare = r ? new_record() : nullptr;
+    if (spare == nullptr) {
+      if (r != nullptr) retire_record(r);
+      ++events_.grow_failures;
+      return false;
+    }
+    retire_record(spare);  // first in line for the caller's cut_tail()
+    r->base = page_addr(arena_pages_);
+    r->npages = ask;
+    r->needzero = false;  // fresh from the source: zero
+    r->state = SpanState::free;
+    arena_pages_ = new_end;
+    stats_.heap_sys += ask << page_shift;
+    stats_.heap_idle += ask << page_shift;
+    stats_.other_sys = map_bytes_for(arena_pages_);
+    ++events_.grow_calls;
+    insert_free(r);
+    return true;
+  }
+  static constexpr std::size_t round_up(std::size_t n, std::size_t granule) noexcept {
+    return (n + granule - 1) / granule * granule;
+  }
+  bool commit_map(std::size_t pages) noexcept {
+    const std::size_t need = map_bytes_for(pages);
+    if (need <= map_committed_bytes_) return true;
+    if (!source_.commit(map_.bytes() + map_committed_bytes_, need - map_committed_bytes_)) return false;
+    map_committed_bytes_ = need;
+    return true;
+  }
+  bool commit_arena(std::size_t pages) noexcept {
+    if (pages <= arena_committed_pages_) return true;
+    const std::size_t from = arena_committed_pages_;
+    if (!source_.commit(page_addr(from), (pages - from) << page_shift)) return false;
+    arena_committed_pages_ = pages;
+    return true;
+  }
+
+  // ---- span records -------------------------------------------------------------------------
+  span_type* new_record() noexcept {
+    span_type* s = pool_.try_alloc();
+    if (s == nullptr) s = new_record_from_fresh_chunk();
+    if (s != nullptr) stats_.mspan_inuse += sizeof(span_type);
+    return s;
+  }
+  span_type* new_record_from_fresh_chunk() noexcept {
+    const std::size_t bytes = std::min(pool_chunk_pages << page_shift, pool_capacity_bytes_ - pool_committed_bytes_);
+    if (bytes < sizeof(span_type)) return nullptr;
+    std::byte* chunk = pool_base_ + pool_committed_bytes_;
+    if (!source_.commit(chunk, bytes)) return nullptr;
+    pool_committed_bytes_ += bytes;
+    pool_.add_chunk(chunk, bytes);
+    stats_.mspan_sys += bytes;
+    return pool_.try_alloc();
+  }
+  void retire_record(span_type* s) noexcept {
+    pool_.retire(s);
+    stats_.mspan_inuse -= sizeof(span_type);
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+  [[no_unique_address]] lock_type lock_;
+  source_type source_;
+  stats_type stats_{};
+  HeapEvents events_{};
+  [[no_unique_address]] misuse_policy_type misuse_{};
+  free_set_type free_;
+  SpanPool<span_type> pool_;
+  PageMap<span_type> map_;                 // entry p: the span holding arena page p (page_map.hpp)
+  std::byte* arena_ = nullptr;             // page 0 of the arena
+  std::size_t arena_pages_ = 0;            // pages grown; [0, arena_pages_) is tiled by spans
+  std::size_t arena_capacity_pages_ = 0;   // pages the arena may grow to
+  std::size_t arena_committed_pages_ = 0;  // ≥ arena_pages_: commits outlive a failed growth
+  std::size_t map_committed_bytes_ = 0;
+  std::byte* pool_base_ = nullptr;         // span records live in [pool_base_, + pool_committed_bytes_)
+  std::size_t pool_committed_bytes_ = 0;
+  std::size_t pool_capacity_bytes_ = 0;
+  std::uint32_t audit_epoch_ = 0;          // numbers each census (marks in Span::audit_mark)
+};
+
+}  // namespace mheap

@@ -1,0 +1,88 @@
+// mheap/mem_stats.hpp — the user's view of the counters, as Go's runtime.MemStats after the seed.
+//
+// After commit dc0f0ab the view equals the raw counters: HeapSys = heap_sys, HeapInuse =
+// heap_inuse, StackSys = StackInuse = stacks_inuse. A heap may still serve a manual kind with the
+// older accounting (ManualInHeapSpanPolicy: the span stays inside heap_sys and heap_inuse); its
+// counter is then subtracted from HeapSys and HeapInuse here, exactly as Go 1.8's readmemstats_m
+// subtracted StackInuse. Either way each byte obtained for spans is counted once in Sys.
+#pragma once
+
+#include <cstdint>
+
+#include "mheap/stats.hpp"
+#include "policies/span_kind.hpp"
+
+namespace mheap {
+
+struct MemStats {
+  std::uint64_t Sys = 0;           // every byte the heap obtained, counted once (= sum of the *Sys fields)
+  std::uint64_t HeapSys = 0;       // bytes of the garbage-collected heap, idle or in use
+  std::uint64_t HeapIdle = 0;      // bytes in free spans
+  std::uint64_t HeapInuse = 0;     // bytes in live garbage-collected spans
+  std::uint64_t HeapReleased = 0;  // bytes of free spans given back to the OS
+  std::uint64_t StackInuse = 0;    // bytes in live stack spans
+  std::uint64_t StackSys = 0;      // bytes obtained for stacks (= StackInuse: no OS stacks here)
+  std::uint64_t MSpanInuse = 0;    // bytes of span records in use
+  std::uint64_t MSpanSys = 0;      // bytes obtained for span records
+  std::uint64_t OtherSys = 0;      // bytes of page map
+  std::uint64_t ManualSys = 0;     // bytes in live spans of manual kinds other than stacks (not Go's)
+
+  friend bool operator==(const MemStats&, const MemStats&) = default;
+};
+
+namespace detail {
+// True when kind A's counter is the same member as kind B's.
+template <class StatsT, SpanKind A, SpanKind B>
+constexpr bool same_counter() {
+  return static_cast<std::uint64_t StatsT::*>(A::counter) == static_cast<std::uint64_t StatsT::*>(B::counter);
+}
+template <class StatsT, SpanKind K>
+constexpr bool counter_is(std::uint64_t Stats::*member) {
+  return static_cast<std::uint64_t StatsT::*>(K::counter) == static_cast<std::uint64_t StatsT::*>(member);
+}
+}  // namespace detail
+
+// Visits each distinct counter of the manual kinds once: f(counter_value, counts_toward_heap_sys,
+// is_stacks). Kinds sharing a counter are seen once, so Sys never counts a byte twice.
+template <class StatsT, class Kinds, class F>
+constexpr void for_each_manual_counter(const StatsT& stats, F&& f) {
+  Kinds::for_each([&]<class K, std::size_t I>() {
+    if constexpr (K::state == SpanState::manual) {
+      bool seen_before = false;
+      Kinds::for_each([&]<class J, std::size_t JI>() {
+        if constexpr (JI < I && J::state == SpanState::manual)
+          if (detail::same_counter<StatsT, J, K>()) seen_before = true;
+      });
+      if (!seen_before)
+        f(stats.*(K::counter), K::counts_toward_heap_sys, detail::counter_is<StatsT, K>(&Stats::stacks_inuse));
+    }
+  });
+}
+
+template <class StatsT, class Kinds>
+MemStats make_mem_stats(const StatsT& s) {
+  MemStats m;
+  m.HeapSys = s.heap_sys;
+  m.HeapIdle = s.heap_idle;
+  m.HeapInuse = s.heap_inuse;
+  m.HeapReleased = s.heap_released;
+  m.MSpanInuse = s.mspan_inuse;
+  m.MSpanSys = s.mspan_sys;
+  m.OtherSys = s.other_sys;
+  for_each_manual_counter<StatsT, Kinds>(s, [&](std::uint64_t bytes, bool inside_heap_sys, bool is_stacks) {
+    if (inside_heap_sys) {  // pre-seed accounting: take it back out of the heap figures
+      m.HeapSys -= bytes;
+      m.HeapInuse -= bytes;
+    }
+    if (is_stacks) {
+      m.StackInuse += bytes;
+      m.StackSys += bytes;
+    } else {
+      m.ManualSys += bytes;
+    }
+  });
+  m.Sys = m.HeapSys + m.StackSys + m.MSpanSys + m.OtherSys + m.ManualSys;
+  return m;
+}
+
+}  // namespace mheap

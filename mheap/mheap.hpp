@@ -1,0 +1,28 @@
+// mheap/mheap.hpp — the whole public surface of mheap, in one include.
+//
+//   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / stats / audit
+//   SpanRef<Kind>            mheap/span_ref.hpp   what alloc hands out
+//   Stats, MemStats          mheap/stats.hpp, mheap/mem_stats.hpp
+//   DefaultConfig            mheap/config.hpp
+//   span kinds               policies/span_kind.hpp    GCSpanPolicy, ManualSpanPolicy<Counter>, ...
+//   locks                    policies/lock.hpp         NullLock, SpinLock, MutexLock
+//   page sources             policies/page_source.hpp, mmap_source.hpp, static_arena.hpp
+//   free-span containers     policies/span_lists.hpp   NormalLinks/SafeLinks, RbTree/AvlTree/...
+//   misuse                   policies/misuse.hpp       AbortOnMisuse, RecordMisuse
+#pragma once
+
+#include "mheap/audit.hpp"
+#include "mheap/config.hpp"
+#include "mheap/heap.hpp"
+#include "mheap/mem_stats.hpp"
+#include "mheap/span_ref.hpp"
+#include "mheap/stats.hpp"
+#include "policies/lock.hpp"
+#include "policies/misuse.hpp"
+#include "policies/page_source.hpp"
+#include "policies/span_kind.hpp"
+#include "policies/span_lists.hpp"
+#include "policies/static_arena.hpp"
+#if __has_include(<sys/mman.h>)
+#include "policies/mmap_source.hpp"
+#endif

@@ -1,0 +1,40 @@
+// mheap/page_map.hpp — address → span in O(1): a flat array with one entry per arena page.
+//
+// Invariants (audit() checks them):
+//   - every page of a live span whose kind maps interior pages holds that span;
+//   - the first and last page of every span, live or free, hold that span: that is all
+//     coalescing reads, and all lookup() trusts without checking the span's range;
+//   - other entries (interior pages of free spans, of kinds that do not map interior pages) may
+//     be stale: they point at a record (records are never unmapped) that may describe another
+//     span, or none. lookup() validates state and range before it answers.
+// The array sits at the front of the page source's reservation and is committed only as far as the
+// arena has grown; those committed bytes that cover the grown arena are charged to other_sys.
+#pragma once
+
+#include <cstddef>
+
+namespace mheap {
+
+template <class SpanT>
+class PageMap {
+ public:
+  static constexpr std::size_t entry_bytes = sizeof(SpanT*);
+
+  void place(void* entries) noexcept { entries_ = static_cast<SpanT**>(entries); }
+
+  SpanT* operator[](std::size_t page) const noexcept { return entries_[page]; }
+  void set(std::size_t page, SpanT* s) noexcept { entries_[page] = s; }
+  void set_ends(std::size_t first, std::size_t npages, SpanT* s) noexcept {
+    entries_[first] = s;
+    entries_[first + npages - 1] = s;
+  }
+  void set_all(std::size_t first, std::size_t npages, SpanT* s) noexcept {
+    for (std::size_t p = first; p < first + npages; ++p) entries_[p] = s;
+  }
+  std::byte* bytes() const noexcept { return reinterpret_cast<std::byte*>(entries_); }
+
+ private:
+  SpanT** entries_ = nullptr;
+};
+
+}  // namespace mheap

@@ -1,0 +1,42 @@
+// mheap/span.hpp — the span record: one run of whole pages, free or live.
+//
+// Records come from the span pool (mheap/span_pool.hpp), never from malloc, and are never given
+// back to the page source while the heap lives: a stale pointer to a record always points at a
+// record, which is what lets lookup() and free() validate what they are handed in O(1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "policies/span_kind.hpp"
+#include "policies/span_lists.hpp"
+
+namespace mheap {
+
+// The part of a record that does not depend on the heap's configuration. SpanRef and lookup()
+// see only this. Read-only for users; the heap changes it under its lock.
+struct SpanHeader {
+  std::byte* base = nullptr;     // first byte of the span (aligned to the heap's page)
+  std::size_t npages = 0;        // length in pages, ≥ 1 while the record describes a span
+  std::size_t npreleased = 0;    // pages of a free span given back to the page source
+  std::uint32_t generation = 0;  // bumped on every alloc and free of this record, so a SpanRef
+                                 // taken before the last transition never matches again
+  SpanState state = SpanState::unused;
+  std::uint8_t kind = 0;         // index into the heap's SpanKinds; meaningful while live
+  bool needzero = false;         // some byte may be non-zero (fresh memory is zero)
+  std::uint64_t idle_since = 0;  // clock reading when the span last became free (scavenging)
+
+  bool is_live() const noexcept { return state == SpanState::in_use || state == SpanState::manual; }
+};
+
+// The full record. Exactly one of the hooks is linked while the span is free: the list hook when
+// npages < max_list_pages, the tree hook otherwise. Neither is linked while the span is live.
+template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
+struct Span : SpanHeader {
+  bi::list_member_hook<bi::link_mode<Links::mode>> list_hook;
+  typename Tree::template hook<Links::mode> tree_hook;
+  Span* next_unused = nullptr;          // the span pool's free list
+  mutable std::uint32_t audit_mark = 0;  // audit(): last census that found this span in the free set
+};
+
+}  // namespace mheap

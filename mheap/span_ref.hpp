@@ -1,0 +1,49 @@
+// mheap/span_ref.hpp — what alloc() hands out: a typed, checkable reference to a live span.
+//
+// The kind is in the type, so freeing a span as another kind does not compile. The generation
+// copied at allocation lets free() tell a live span from a stale reference in O(1): every alloc
+// and free of a record bumps its generation (mheap/span.hpp).
+//
+// base(), npages() and bytes() read the span record: they describe the span while it is live.
+// After free() the record may be merged into a neighbour or reused, so keep what you need first.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "mheap/span.hpp"
+#include "policies/span_kind.hpp"
+
+namespace mheap {
+
+template <class Config>
+class Heap;
+
+template <SpanKind Kind>
+class SpanRef {
+ public:
+  using kind_type = Kind;
+
+  SpanRef() noexcept = default;
+
+  explicit operator bool() const noexcept { return span_ != nullptr; }
+  void* base() const noexcept { return span_ ? span_->base : nullptr; }
+  std::size_t npages() const noexcept { return span_ ? span_->npages : 0; }
+  std::size_t bytes() const noexcept { return span_ ? span_->npages << page_shift_ : 0; }
+  const SpanHeader* header() const noexcept { return span_; }
+
+  friend bool operator==(const SpanRef&, const SpanRef&) = default;
+
+ private:
+  template <class Config>
+  friend class Heap;
+
+  SpanRef(SpanHeader* span, std::uint32_t generation, std::uint8_t page_shift) noexcept
+      : span_(span), generation_(generation), page_shift_(page_shift) {}
+
+  SpanHeader* span_ = nullptr;
+  std::uint32_t generation_ = 0;
+  std::uint8_t page_shift_ = 0;
+};
+
+}  // namespace mheap

@@ -1,0 +1,85 @@
+// policies/lock.hpp — lock policies: what guards a heap's free set, page map and counters.
+//
+// The concept is only lock()/unlock(). The heap holds its lock [[no_unique_address]], so NullLock
+// costs no bytes, and its empty inline functions cost no instructions: one code path serves locked
+// and unlocked heaps. MutexLock exists only where the standard library has threads (a bare-metal
+// libstdc++ has std::atomic_flag but no std::mutex).
+#pragma once
+
+#include <atomic>
+#include <concepts>
+
+#if __has_include(<mutex>)
+#include <mutex>
+#endif
+
+#if defined(_GLIBCXX_HAS_GTHREADS) || (defined(_LIBCPP_VERSION) && !defined(_LIBCPP_HAS_NO_THREADS)) || \
+    defined(_MSC_VER)
+#define MHEAP_HAS_THREADS 1
+#else
+#define MHEAP_HAS_THREADS 0
+#endif
+
+namespace mheap {
+
+template <class L>
+concept LockPolicy = std::default_initializable<L> && requires(L& l) {
+  l.lock();
+  l.unlock();
+};
+
+// For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
+struct NullLock {
+  void lock() noexcept {}
+  void unlock() noexcept {}
+};
+
+// Test-and-test-and-set spin lock on one atomic flag: the heap's critical sections are short
+// (no system call is made under it when the page source is warm), so spinning beats sleeping.
+// Waiters spin on a plain load so the cache line stays shared until the owner releases it.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (locked_.test_and_set(std::memory_order_acquire)) {
+      while (locked_.test(std::memory_order_relaxed)) pause();
+    }
+  }
+  void unlock() noexcept { locked_.clear(std::memory_order_release); }
+
+ private:
+  static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH_7A__))
+    asm volatile("yield");
+#endif
+  }
+  std::atomic_flag locked_;  // C++20: value-initialised clear
+};
+
+#if MHEAP_HAS_THREADS
+// A sleeping lock for heaps shared by many threads under contention.
+class MutexLock {
+ public:
+  void lock() { mutex_.lock(); }
+  void unlock() noexcept { mutex_.unlock(); }
+
+ private:
+  std::mutex mutex_;
+};
+#endif
+
+// Holds a lock for a scope. (std::lock_guard would do, but <mutex> is not on every target.)
+template <LockPolicy L>
+class [[nodiscard]] LockGuard {
+ public:
+  explicit LockGuard(L& lock) : lock_(lock) { lock_.lock(); }
+  ~LockGuard() { lock_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  L& lock_;
+};
+
+}  // namespace mheap

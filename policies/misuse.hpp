@@ -1,0 +1,67 @@
+// policies/misuse.hpp — what the heap does when its caller breaks the rules.
+//
+// Every misuse the heap can see from a span's own state (O(1), no search) is reported to the
+// configuration's misuse policy *before* anything changes, so a policy that returns (for tests)
+// leaves the heap exactly as it was and audit() clean. The default aborts with a message that
+// names the misuse, as Go's runtime throws on a bad free.
+#pragma once
+
+#include <concepts>
+#include <cstdio>
+#include <cstdlib>
+
+#include "mheap/fixed_text.hpp"
+
+namespace mheap {
+
+enum class Misuse : unsigned char {
+  double_free,   // the span was already freed (its record is free, retired, or describes another span)
+  wrong_kind,    // the span is live but was allocated as another kind
+  foreign_span,  // the reference does not come from this heap
+  not_span_base, // an address inside the heap that is not the base of a live span
+  outside_heap,  // an address outside the heap's arena
+};
+
+constexpr const char* describe(Misuse m) noexcept {
+  switch (m) {
+    case Misuse::double_free: return "double free (span is not live, or was freed and reused)";
+    case Misuse::wrong_kind: return "free with the wrong span kind";
+    case Misuse::foreign_span: return "span does not belong to this heap";
+    case Misuse::not_span_base: return "address is not the base of a live span";
+    case Misuse::outside_heap: return "address is outside the heap";
+  }
+  return "unknown misuse";
+}
+
+struct MisuseReport {
+  Misuse what;
+  const void* address;    // the span base or address the caller passed
+  const char* kind_name;  // the kind the caller named
+};
+
+template <class P>
+concept MisuseHandler = std::default_initializable<P> && requires(P& policy, const MisuseReport& report) {
+  policy.report(report);
+};
+
+// Default: print one line naming the misuse and abort. No allocation on the way out.
+struct AbortOnMisuse {
+  [[noreturn]] void report(const MisuseReport& r) noexcept {
+    FixedText<256> line;
+    line << "mheap: fatal: " << describe(r.what) << " at " << r.address << " (" << r.kind_name << ")\n";
+    std::fputs(line.c_str(), stderr);
+    std::abort();
+  }
+};
+
+// For tests and for callers that log and carry on: counts reports and keeps the last one.
+struct RecordMisuse {
+  void report(const MisuseReport& r) noexcept {
+    ++count;
+    last = r;
+  }
+  unsigned long count = 0;
+  MisuseReport last{};
+};
+
+}  // namespace mheap

@@ -1,0 +1,47 @@
+// policies/page_source.hpp — the seam between a heap and the memory it carves into spans.
+//
+// A page source reserves one contiguous range of address space up front and commits parts of it
+// on demand. The heap lays that range out as
+//
+//     [ page map | arena: spans grow upward →   ...   ← span records grow downward ]
+//
+// so spans are always contiguous with their neighbours (coalescing never meets a hole left by
+// metadata), and the page map is a flat array indexed by page number: address → span in O(1),
+// as Go 1.9's h.spans was over its single arena.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+
+namespace mheap {
+
+// Required of every page source:
+//   base()      start of the reserved range (null when the reservation failed);
+//   capacity()  bytes reserved; the heap never asks beyond base() + capacity();
+//   commit(p,n) makes [p, p+n) readable, writable and zero; the heap commits each byte at most
+//               once and only inside the reservation. false = refused (out of memory, a test's
+//               injected fault): the heap then reports an empty allocation and changes nothing.
+template <class S>
+concept PageSourcePolicy = requires(S& source, std::byte* p, std::size_t n) {
+  { source.base() } -> std::same_as<std::byte*>;
+  { source.capacity() } -> std::same_as<std::size_t>;
+  { source.commit(p, n) } -> std::same_as<bool>;
+};
+
+// Optional: a source that can give committed pages back (scavenging). release(p, n) returns the
+// bytes actually given back (the source may round inward to its own granule); afterwards those
+// bytes read as zero and may be used again without another commit.
+template <class S>
+concept ReleasingPageSourcePolicy = PageSourcePolicy<S> && requires(S& source, std::byte* p, std::size_t n) {
+  { source.release(p, n) } -> std::same_as<std::size_t>;
+};
+
+// The default page source on a target without an OS (no <sys/mman.h>). A heap refuses it at
+// compile time: name StaticArena<Bytes> or your own source in the configuration.
+struct NoPageSource {
+  std::byte* base() noexcept { return nullptr; }
+  std::size_t capacity() const noexcept { return 0; }
+  bool commit(std::byte*, std::size_t) noexcept { return false; }
+};
+
+}  // namespace mheap

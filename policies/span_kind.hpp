@@ -1,0 +1,153 @@
+// policies/span_kind.hpp — span kinds: what an allocation of a kind charges, decided at compile time.
+//
+// A span kind binds (1) the counter an allocation of that kind charges and (2) whether its bytes
+// count toward heap_sys. Go 1.9 passed the counter at run time as a `stat *uint64`; Go 1.16 chose
+// counters from a run-time enum. Here the binding is a type, so the alloc/free path carries no
+// pointer and no branch for it.
+//
+// The accounting every kind follows (go-mheap-facts.md, after commit dc0f0ab):
+//   kind inside heap_sys  (GCSpanPolicy, ManualInHeapSpanPolicy): alloc n → heap_idle −n,
+//       heap_inuse +n, and its own counter +n when that counter is not heap_inuse itself.
+//   kind outside heap_sys (ManualSpanPolicy):                     alloc n → heap_idle −n,
+//       heap_sys −n, its own counter +n.
+//   free reverses the alloc exactly.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "mheap/stats.hpp"
+
+namespace mheap {
+
+// The state a span record is in. A record moves free → live (in_use or manual) → free, and to
+// unused when coalescing or the pool retires it. Freeing checks the state, as Go's freeSpan does.
+enum class SpanState : std::uint8_t {
+  unused = 0,  // record sits in the span pool; describes nothing
+  free,        // on a free list or in the large-span tree
+  in_use,      // live, garbage-collected heap (Go's mSpanInUse)
+  manual,      // live, managed by its user (Go's mSpanManual: stacks, work buffers)
+};
+
+namespace detail {
+template <class T>
+struct is_counter_member : std::false_type {};
+template <class C>
+struct is_counter_member<std::uint64_t C::*> : std::true_type {
+  using owner = C;
+};
+}  // namespace detail
+
+// A span kind is a class with these static members:
+//   counter                 pointer to the std::uint64_t member of the stats type it charges;
+//   counts_toward_heap_sys  whether its live bytes stay inside heap_sys (and heap_inuse);
+//   maps_interior_pages     whether every page of a live span is entered in the page map
+//                           (false: only the first and last page, enough for coalescing);
+//   state                   SpanState::in_use or SpanState::manual;
+//   name                    for messages.
+template <class K>
+concept SpanKind = requires {
+  requires detail::is_counter_member<std::remove_cv_t<decltype(K::counter)>>::value;
+  { K::counts_toward_heap_sys } -> std::convertible_to<bool>;
+  { K::maps_interior_pages } -> std::convertible_to<bool>;
+  { K::state } -> std::convertible_to<SpanState>;
+  { K::name } -> std::convertible_to<const char*>;
+  requires K::state == SpanState::in_use || K::state == SpanState::manual;
+};
+
+// A kind whose counter is a member of StatsT (or of one of its bases).
+template <class K, class StatsT>
+concept SpanKindFor = SpanKind<K> && requires(StatsT& stats) {
+  { stats.*(K::counter) } -> std::same_as<std::uint64_t&>;
+};
+
+// True when the kind's own counter is heap_inuse itself (so it must not be charged twice).
+template <SpanKind K>
+inline constexpr bool charges_only_heap_inuse = [] {
+  if constexpr (std::is_same_v<std::remove_cv_t<decltype(K::counter)>, std::uint64_t Stats::*>)
+    return K::counter == &Stats::heap_inuse;
+  else
+    return false;
+}();
+
+// The garbage-collected heap: charges heap_inuse, counts toward heap_sys. Every page is mapped so
+// that an interior pointer finds its span, as a collector needs.
+struct GCSpanPolicy {
+  static constexpr auto counter = &Stats::heap_inuse;
+  static constexpr bool counts_toward_heap_sys = true;
+  static constexpr bool maps_interior_pages = true;
+  static constexpr SpanState state = SpanState::in_use;
+  static constexpr const char* name = "GCSpanPolicy";
+};
+
+// Manually managed memory (Go's allocManual after the seed): charges *Counter, and is outside
+// heap_sys while live (heap_sys −n on alloc, +n on free). Every page is mapped, as in Go 1.9.
+template <auto Counter>
+  requires detail::is_counter_member<decltype(Counter)>::value
+struct ManualSpanPolicy {
+  static constexpr auto counter = Counter;
+  static constexpr bool counts_toward_heap_sys = false;
+  static constexpr bool maps_interior_pages = true;
+  static constexpr SpanState state = SpanState::manual;
+  static constexpr const char* name = "ManualSpanPolicy";
+};
+
+// Manually managed memory with the accounting from *before* the seed: the span stays inside
+// heap_sys and charges heap_inuse as well as *Counter. The user view subtracts *Counter from
+// HeapSys and HeapInuse, as Go 1.8's readmemstats_m did for stacks.
+template <auto Counter>
+  requires detail::is_counter_member<decltype(Counter)>::value
+struct ManualInHeapSpanPolicy {
+  static constexpr auto counter = Counter;
+  static constexpr bool counts_toward_heap_sys = true;
+  static constexpr bool maps_interior_pages = true;
+  static constexpr SpanState state = SpanState::manual;
+  static constexpr const char* name = "ManualInHeapSpanPolicy";
+};
+
+// Goroutine-stack-like spans, with the seed's accounting.
+using StackSpanPolicy = ManualSpanPolicy<&Stats::stacks_inuse>;
+// The same spans with Go 1.8's accounting, kept to show the seed's diff in tests.
+using PreSeedStackSpanPolicy = ManualInHeapSpanPolicy<&Stats::stacks_inuse>;
+
+// The list of kinds a heap serves. Knowing them all at compile time lets the heap reject a kind
+// it does not serve (static_assert), lets Sys count each manual counter once, and lets audit()
+// take a census per kind. A span record stores its kind as an index into this list.
+template <SpanKind... Ks>
+struct SpanKinds {
+  static constexpr std::size_t size = sizeof...(Ks);
+  static_assert(size >= 1, "SpanKinds must list at least one kind");
+  static_assert(size <= 255, "SpanKinds: a span records its kind in one byte");
+
+  template <class K>
+  static constexpr bool contains = (std::is_same_v<K, Ks> || ...);
+
+  template <class K>
+  static constexpr std::uint8_t index_of = [] {
+    std::uint8_t i = 0, found = 0;
+    ((std::is_same_v<K, Ks> ? (found = i, ++i) : ++i), ...);
+    return found;
+  }();
+
+  // Calls f.template operator()<K, index>() for every kind, in order.
+  template <class F>
+  static constexpr void for_each(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f.template operator()<Ks, I>(), ...);
+    }(std::make_index_sequence<size>{});
+  }
+
+ private:
+  template <class K, class... Rest>
+  static constexpr bool listed_once = (0 + ... + std::is_same_v<K, Rest>) == 1;
+  static_assert((listed_once<Ks, Ks...> && ...), "SpanKinds lists a kind twice");
+};
+
+template <class T>
+inline constexpr bool is_span_kinds = false;
+template <class... Ks>
+inline constexpr bool is_span_kinds<SpanKinds<Ks...>> = true;
+
+}  // namespace mheap
