@@ -1,0 +1,197 @@
+// Every bad input gets a defined outcome: an empty result, or a misuse report that names it, with the
+// heap unchanged and the audit clean afterwards. The default policy's fatal message is checked in a
+// child process.
+#define BOOST_TEST_MODULE bad_input
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+using Config = test::ArenaConfig<std::size_t{4} << 20>;  // 4 MiB: easy to exhaust
+using TestHeap = Heap<Config>;
+using GC = GCSpanPolicy;
+
+// Runs op and checks it changed no counter and no event but the ones named.
+template <class H, class Op>
+void require_unchanged(H& heap, Op op) {
+  const auto stats = heap.stats();
+  const auto grows = heap.events().grow_calls;
+  op();
+  BOOST_TEST(heap.stats() == stats);
+  BOOST_TEST(heap.events().grow_calls == grows);
+  require_clean(heap);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(zero_and_impossible_sizes_give_an_empty_ref) {
+  auto heap = test::make_heap<TestHeap>();
+  auto keep = heap->alloc<GC>(1);
+  require_unchanged(*heap, [&] {
+    BOOST_TEST(!heap->alloc<GC>(0));
+    BOOST_TEST(!heap->alloc<StackSpanPolicy>(0, true));
+    BOOST_TEST(!heap->alloc<GC>(std::numeric_limits<std::size_t>::max()));
+    BOOST_TEST(!heap->alloc<GC>((std::numeric_limits<std::size_t>::max() >> Config::page_shift) + 1));  // bytes overflow
+    BOOST_TEST(!heap->alloc<GC>(heap->capacity_pages() + 1));  // more than the source can ever give
+  });
+  BOOST_TEST(heap->events().grow_failures == 0u);  // rejected before asking the source
+  heap->free(keep);
+}
+
+BOOST_AUTO_TEST_CASE(an_exhausted_source_gives_empty_refs_and_loses_nothing) {
+  auto heap = test::make_heap<TestHeap>();
+  std::vector<SpanRef<GC>> spans;
+  while (auto s = heap->alloc<GC>(7)) spans.push_back(s);
+  BOOST_TEST(spans.size() >= 60u);  // 4 MiB less map and records, in 56 KiB spans
+  require_unchanged(*heap, [&] { BOOST_TEST(!heap->alloc<GC>(7)); });
+  // Whatever is left is still handed out to requests that fit.
+  const std::uint64_t idle_pages = heap->stats().heap_idle / kPage;
+  if (idle_pages > 0) {
+    auto rest = heap->alloc<GC>(idle_pages);
+    BOOST_TEST(static_cast<bool>(rest));
+    BOOST_TEST(heap->stats().heap_idle == 0u);
+    heap->free(rest);
+  }
+  for (auto s : spans) heap->free(s);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  BOOST_TEST(heap->stats().heap_idle == heap->stats().heap_sys);
+  // The heap is whole again: one span as large as everything grown.
+  auto all = heap->alloc<GC>(heap->stats().heap_sys / kPage);
+  BOOST_TEST(static_cast<bool>(all));
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(freeing_an_empty_ref_is_a_no_op) {
+  auto heap = test::make_heap<TestHeap>();
+  require_unchanged(*heap, [&] {
+    heap->free(SpanRef<GC>{});
+    heap->free(SpanRef<StackSpanPolicy>{});
+  });
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(double_free_is_reported_and_changes_nothing) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(3);
+  auto b = heap->alloc<GC>(2);
+  void* base_a = a.base();
+  heap->free(a);
+  require_unchanged(*heap, [&] { heap->free(a); });
+  BOOST_TEST(heap->misuse_policy().count == 1u);
+  BOOST_TEST(heap->misuse_policy().last.what == Misuse::double_free);
+  BOOST_TEST(std::string(heap->misuse_policy().last.kind_name) == "GCSpanPolicy");
+
+  // The record is reused for a new span at the same base: the stale ref still does not free it.
+  auto c = heap->alloc<GC>(3);
+  BOOST_REQUIRE(c.base() == base_a);
+  require_unchanged(*heap, [&] { heap->free(a); });
+  BOOST_TEST(heap->misuse_policy().count == 2u);
+  BOOST_TEST(heap->lookup(base_a) == c.header());
+  heap->free(c);
+  heap->free(b);
+  BOOST_TEST(heap->misuse_policy().count == 2u);
+  BOOST_TEST(heap->events().misuses == 2u);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(a_span_of_another_heap_is_reported) {
+  auto one = test::make_heap<TestHeap>();
+  auto two = test::make_heap<TestHeap>();
+  auto a = one->alloc<GC>(2);
+  auto b = two->alloc<GC>(2);
+  require_unchanged(*two, [&] { two->free(a); });
+  BOOST_TEST(two->misuse_policy().last.what == Misuse::foreign_span);
+  one->free(a);
+  two->free(b);
+  require_clean(*one);
+}
+
+BOOST_AUTO_TEST_CASE(free_at_rejects_every_address_that_is_not_a_live_base_of_the_kind) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(4);
+  auto st = heap->alloc<StackSpanPolicy>(2);
+  auto* base = static_cast<std::byte*>(a.base());
+  auto& policy = heap->misuse_policy();
+  require_unchanged(*heap, [&] {
+    heap->free_at<GC>(nullptr);
+    BOOST_TEST((policy.last.what == Misuse::outside_heap));
+    heap->free_at<GC>(&policy);
+    BOOST_TEST((policy.last.what == Misuse::outside_heap));
+    heap->free_at<GC>(base + kPage);
+    BOOST_TEST((policy.last.what == Misuse::not_span_base));
+    heap->free_at<GC>(base + 1);
+    BOOST_TEST((policy.last.what == Misuse::not_span_base));
+    heap->free_at<GC>(st.base());
+    BOOST_TEST((policy.last.what == Misuse::wrong_kind));
+    heap->free_at<GC>(base + 6 * kPage);  // free memory past the stack span
+    BOOST_TEST((policy.last.what == Misuse::not_span_base));
+  });
+  BOOST_TEST(policy.count == 6u);
+  heap->free_at<GC>(base);
+  require_unchanged(*heap, [&] { heap->free_at<GC>(base); });  // twice
+  BOOST_TEST((policy.last.what == Misuse::not_span_base));
+  heap->free_at<StackSpanPolicy>(st.base());
+  BOOST_TEST(policy.count == 7u);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+}
+
+// ---- the default policy aborts with a message naming the misuse ------------------------------
+namespace {
+struct AbortingConfig : Config {
+  using MisusePolicy = AbortOnMisuse;
+};
+
+// Runs f in a child process; returns (terminated by SIGABRT, what it wrote to stderr).
+template <class F>
+std::pair<bool, std::string> run_in_child(F f) {
+  int fds[2];
+  BOOST_REQUIRE(pipe(fds) == 0);
+  const pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGABRT, SIG_DFL);  // Boost.Test's monitor would catch it
+    dup2(fds[1], 2);
+    close(fds[0]);
+    f();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[256];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, err};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(default_policy_aborts_naming_the_misuse) {
+  auto [aborted, message] = run_in_child([] {
+    auto heap = test::make_heap<Heap<AbortingConfig>>();
+    auto a = heap->alloc<GC>(1);
+    heap->free(a);
+    heap->free(a);
+  });
+  BOOST_TEST(aborted);
+  BOOST_TEST(message.find("mheap: fatal: double free") != std::string::npos, "stderr was: " << message);
+  BOOST_TEST(message.find("GCSpanPolicy") != std::string::npos);
+
+  auto [aborted2, message2] = run_in_child([] {
+    auto heap = test::make_heap<Heap<AbortingConfig>>();
+    auto a = heap->alloc<GC>(2);
+    heap->free_at<GC>(static_cast<std::byte*>(a.base()) + 1);
+  });
+  BOOST_TEST(aborted2);
+  BOOST_TEST(message2.find("not the base of a live span") != std::string::npos, "stderr was: " << message2);
+}

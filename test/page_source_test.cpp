@@ -1,0 +1,155 @@
+// Page sources: StaticArena and MmapSource reach the same heap, a failed reservation gives a heap
+// that refuses politely, and a source that fails the k-th commit (for every k) leaves the heap
+// exactly as it was, with the next call working.
+#define BOOST_TEST_MODULE page_source
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+
+// Wraps a real source and refuses exactly one chosen commit (the k-th, counting from 1).
+template <class Inner>
+class FailingSource {
+ public:
+  template <class... Args>
+  explicit FailingSource(Args&&... args) : inner_(std::forward<Args>(args)...) {}
+  std::byte* base() { return inner_.base(); }
+  std::size_t capacity() const { return inner_.capacity(); }
+  bool commit(std::byte* p, std::size_t n) {
+    if (++commits_ == fail_at_) return false;
+    return inner_.commit(p, n);
+  }
+  void fail_commit_number(std::size_t k) { fail_at_ = k; }
+  std::size_t commits() const { return commits_; }
+
+ private:
+  Inner inner_;
+  std::size_t commits_ = 0;
+  std::size_t fail_at_ = 0;
+};
+static_assert(PageSourcePolicy<FailingSource<MmapSource>>);
+
+template <class Inner>
+struct FaultConfig : test::ArenaConfig<> {
+  using PageSource = FailingSource<Inner>;
+  static constexpr std::size_t min_grow_bytes = std::size_t{64} << 10;     // grow often
+  static constexpr std::size_t span_pool_chunk_bytes = std::size_t{8} << 10;  // and refill records often
+};
+
+// A fixed script that commits many times: growths, page-map pages and record chunks. Each
+// allocation runs through attempt(alloc), which returns whether it succeeded.
+template <class H, class Attempt>
+void script(H& heap, Attempt attempt) {
+  std::vector<SpanRef<GCSpanPolicy>> gc;
+  std::vector<SpanRef<StackSpanPolicy>> stacks;
+  for (int i = 0; i < 400; ++i) {
+    const std::size_t pages = 1 + (i * 37) % 90;
+    if (i % 3 == 0) {
+      SpanRef<StackSpanPolicy> s;
+      if (attempt([&] { return static_cast<bool>(s = heap.template alloc<StackSpanPolicy>(pages)); }))
+        stacks.push_back(s);
+    } else {
+      SpanRef<GCSpanPolicy> s;
+      if (attempt([&] { return static_cast<bool>(s = heap.template alloc<GCSpanPolicy>(pages)); })) gc.push_back(s);
+    }
+    if (i % 5 == 4 && !gc.empty()) {  // free some, so records are retired and reused
+      heap.free(gc.front());
+      gc.erase(gc.begin());
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_failed_commit_leaves_the_heap_as_it_was) {
+  using H = Heap<FaultConfig<MmapSource>>;
+  // Count the commits of the script when nothing fails.
+  std::size_t total = 0;
+  {
+    auto heap = test::make_heap<H>(std::size_t{256} << 20);
+    script(*heap, [](auto alloc) {
+      const bool ok = alloc();
+      BOOST_REQUIRE(ok);
+      return ok;
+    });
+    total = heap->page_source().commits();
+    require_clean(*heap);
+  }
+  BOOST_TEST_MESSAGE("script commits " << total << " times");
+  BOOST_REQUIRE(total >= 20u);
+
+  for (std::size_t k = 1; k <= total; ++k) {
+    auto heap = test::make_heap<H>(std::size_t{256} << 20);
+    heap->page_source().fail_commit_number(k);
+    int failures = 0;
+    script(*heap, [&](auto alloc) {
+      const Stats before = heap->stats();
+      const bool ok = alloc();
+      if (!ok) {
+        ++failures;
+        // Nothing the heap accounts for moved, and the audit is clean.
+        BOOST_TEST(heap->stats() == before);
+        require_clean(*heap);
+      }
+      return ok;
+    });
+    BOOST_TEST(failures == 1, "commit " << k << " of " << total);
+    BOOST_TEST(heap->events().grow_failures <= 1u);
+    require_clean(*heap);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_reservation_gives_a_heap_that_refuses) {
+  using H = Heap<test::MmapConfig>;
+  auto heap = test::make_heap<H>(std::size_t{1} << 62);  // more address space than any machine has
+  BOOST_TEST(heap->page_source().base() == nullptr);
+  BOOST_TEST(heap->capacity_pages() == 0u);
+  BOOST_TEST(!heap->alloc<GCSpanPolicy>(1));
+  BOOST_TEST(heap->lookup(nullptr) == nullptr);
+  BOOST_TEST(heap->stats() == Stats{});
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(mmap_source_reservation_is_a_hard_limit) {
+  using H = Heap<test::MmapConfig>;
+  auto heap = test::make_heap<H>(std::size_t{8} << 20);
+  std::vector<SpanRef<GCSpanPolicy>> spans;
+  while (auto s = heap->alloc<GCSpanPolicy>(16, true)) {
+    static_cast<char*>(s.base())[0] = 1;  // the memory is really there
+    spans.push_back(s);
+  }
+  BOOST_TEST(spans.size() >= 60u);
+  BOOST_TEST(heap->stats().heap_sys <= std::uint64_t{8} << 20);
+  for (auto s : spans) heap->free(s);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(static_arena_is_zero_and_bounded) {
+  StaticArena<std::size_t{1} << 20> arena;
+  BOOST_TEST(arena.capacity() == std::size_t{1} << 20);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(arena.base()) % 4096 == 0u);
+  std::memset(arena.base(), 0x5A, 64);  // garbage before the first commit ...
+  BOOST_TEST(arena.commit(arena.base(), 4096));
+  BOOST_TEST(static_cast<int>(arena.base()[0]) == 0);  // ... is cleared by it
+  BOOST_TEST(!arena.commit(arena.base() + (1 << 20) - 4096, 8192));  // runs past the end
+  BOOST_TEST(!arena.commit(arena.base() - 4096, 4096));               // before the start
+
+  using H = Heap<test::ArenaConfig<std::size_t{1} << 20>>;
+  auto heap = test::make_heap<H>();
+  // 1 MiB of arena less its page map and records: a little under 128 pages.
+  BOOST_TEST(heap->capacity_pages() < 128u);
+  BOOST_TEST(heap->capacity_pages() >= 120u);
+  auto all = heap->alloc<GCSpanPolicy>(heap->capacity_pages());
+  BOOST_TEST(static_cast<bool>(all));
+  BOOST_TEST(!heap->alloc<GCSpanPolicy>(1));
+  require_clean(*heap);
+  heap->free(all);
+  require_clean(*heap);
+}

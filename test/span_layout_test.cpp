@@ -1,0 +1,231 @@
+// Where spans come from and go back to: split, coalescing on both sides, exact-list choice, best
+// fit with the lowest address on ties, lookup of every part of a span, and the needzero rules.
+#define BOOST_TEST_MODULE span_layout
+#include <cstring>
+#include <vector>
+
+#include <boost/mpl/list.hpp>
+
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+
+// Grows by exactly what is asked, so the arena holds only the spans a test makes.
+template <class Tree = RbTree>
+struct TightConfig : test::ArenaConfig<> {
+  static constexpr std::size_t min_grow_bytes = std::size_t{1} << page_shift;
+  static constexpr std::size_t grow_granule_bytes = std::size_t{1} << page_shift;
+  using LargeSpanTree = Tree;
+};
+using TightHeap = Heap<TightConfig<>>;
+using GC = GCSpanPolicy;
+
+std::byte* at(void* base, std::size_t pages) { return static_cast<std::byte*>(base) + pages * kPage; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(split_leaves_the_tail_free_and_reuses_it) {
+  auto heap = test::make_heap<Heap<test::ArenaConfig<>>>();
+  auto a = heap->alloc<GC>(3);
+  auto b = heap->alloc<GC>(2);
+  BOOST_REQUIRE(a && b);
+  BOOST_TEST(b.base() == at(a.base(), 3));  // b comes from a's tail
+  BOOST_TEST(heap->stats().heap_idle == (128 - 5) * kPage);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(free_merges_with_both_neighbours) {
+  auto heap = test::make_heap<TightHeap>();
+  auto a = heap->alloc<GC>(2);
+  auto b = heap->alloc<GC>(3);
+  auto c = heap->alloc<GC>(4);
+  auto fence = heap->alloc<GC>(1);
+  void* base_a = a.base();
+  void* base_b = b.base();
+  heap->free(a);
+  heap->free(c);
+  require_clean(*heap);
+  heap->free(b);  // merges with a before and c after
+  require_clean(*heap);
+  BOOST_TEST(heap->lookup(base_b) == nullptr);
+  // The merged 9-page span is the only free span: a 9-page request takes it without growing.
+  const auto grows = heap->events().grow_calls;
+  auto merged = heap->alloc<GC>(9);
+  BOOST_TEST(merged.base() == base_a);
+  BOOST_TEST(heap->events().grow_calls == grows);
+  BOOST_TEST(heap->stats().heap_idle == 0u);
+  heap->free(merged);
+  heap->free(fence);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(exact_lists_pick_the_smallest_that_fits) {
+  auto heap = test::make_heap<TightHeap>();
+  auto s3 = heap->alloc<GC>(3);
+  auto f1 = heap->alloc<GC>(1);
+  auto s5 = heap->alloc<GC>(5);
+  auto f2 = heap->alloc<GC>(1);
+  auto s7 = heap->alloc<GC>(7);
+  auto f3 = heap->alloc<GC>(1);
+  void* b3 = s3.base();
+  void* b5 = s5.base();
+  void* b7 = s7.base();
+  heap->free(s7);
+  heap->free(s3);
+  heap->free(s5);
+  require_clean(*heap);
+  auto four = heap->alloc<GC>(4);  // lists 4 is empty: 5 is the smallest non-empty list ≥ 4
+  BOOST_TEST(four.base() == b5);
+  auto one = heap->alloc<GC>(1);  // the 1-page tail of the 5
+  BOOST_TEST(one.base() == at(b5, 4));
+  auto three = heap->alloc<GC>(3);
+  BOOST_TEST(three.base() == b3);
+  auto six = heap->alloc<GC>(6);
+  BOOST_TEST(six.base() == b7);
+  require_clean(*heap);
+  for (auto r : {four, one, three, six, f1, f2, f3}) heap->free(r);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(lists_are_lifo) {
+  auto heap = test::make_heap<TightHeap>();
+  auto x = heap->alloc<GC>(5);
+  auto f1 = heap->alloc<GC>(1);
+  auto y = heap->alloc<GC>(5);
+  auto f2 = heap->alloc<GC>(1);
+  void* bx = x.base();
+  void* by = y.base();
+  heap->free(x);
+  heap->free(y);  // freed last: taken first
+  BOOST_TEST(heap->alloc<GC>(5).base() == by);
+  BOOST_TEST(heap->alloc<GC>(5).base() == bx);
+  (void)f1, (void)f2;
+}
+
+using Trees = boost::mpl::list<RbTree, AvlTree, SplayTree, ScapegoatTree, Treap>;
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(large_spans_best_fit_lowest_address_on_ties, Tree, Trees) {
+  auto heap = test::make_heap<Heap<TightConfig<Tree>>>();
+  // Free large spans, in address order: 300, 200, 250, 200, 400 pages, separated by fences.
+  const std::size_t sizes[] = {300, 200, 250, 200, 400};
+  std::vector<SpanRef<GC>> spans, fences;
+  std::vector<void*> bases;
+  for (std::size_t n : sizes) {
+    spans.push_back(heap->template alloc<GC>(n));
+    bases.push_back(spans.back().base());
+    fences.push_back(heap->template alloc<GC>(1));
+  }
+  for (std::size_t i : {4u, 1u, 3u, 0u, 2u}) heap->free(spans[i]);
+  require_clean(*heap);
+  const auto grows = heap->events().grow_calls;
+
+  auto take = [&](std::size_t n) { return heap->template alloc<GC>(n).base(); };
+  BOOST_TEST(take(200) == bases[1]);  // exact size, the lower of the two 200s
+  BOOST_TEST(take(150) == bases[3]);  // smallest ≥ 150 is the other 200
+  BOOST_TEST(take(240) == bases[2]);  // 250
+  BOOST_TEST(take(260) == bases[0]);  // 300
+  BOOST_TEST(take(399) == bases[4]);  // 400
+  BOOST_TEST(heap->events().grow_calls == grows);
+  // The tails (50, 10, 40, 1 pages) are all on lists: a 128-page request must grow.
+  BOOST_TEST(take(128) != nullptr);
+  BOOST_TEST(heap->events().grow_calls == grows + 1);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(lookup_finds_first_interior_and_last_pages) {
+  auto heap = test::make_heap<Heap<test::ArenaConfig<>>>();
+  auto before = heap->alloc<GC>(1);
+  auto s = heap->alloc<GC>(10);
+  auto after = heap->alloc<StackSpanPolicy>(2);
+  const SpanHeader* h = s.header();
+  std::byte* base = static_cast<std::byte*>(s.base());
+  BOOST_TEST(heap->lookup(base) == h);
+  BOOST_TEST(heap->lookup(base + 5 * kPage + 17) == h);
+  BOOST_TEST(heap->lookup(base + 9 * kPage) == h);
+  BOOST_TEST(heap->lookup(base + 10 * kPage - 1) == h);
+  BOOST_TEST(heap->lookup(base + 10 * kPage) == after.header());
+  BOOST_TEST(heap->lookup(base - 1) == before.header());
+  BOOST_TEST(heap->lookup(at(after.base(), 1)) == after.header());  // manual kinds map every page too
+  // Free memory and addresses outside the heap.
+  BOOST_TEST(heap->lookup(at(after.base(), 2)) == nullptr);
+  BOOST_TEST(heap->lookup(nullptr) == nullptr);
+  BOOST_TEST(heap->lookup(&heap) == nullptr);
+  BOOST_TEST(heap->lookup(at(before.base(), 0) - 4 * kPage) == nullptr);
+  heap->free(s);
+  BOOST_TEST(heap->lookup(base) == nullptr);
+  BOOST_TEST(heap->lookup(base + 5 * kPage) == nullptr);
+  auto again = heap->alloc<GC>(3);  // reuses the start of the freed span
+  BOOST_TEST(heap->lookup(base + 2 * kPage) == again.header());
+  BOOST_TEST(heap->lookup(base + 5 * kPage) == nullptr);  // a stale interior entry is not believed
+  require_clean(*heap);
+}
+
+namespace {
+// A manual kind that enters only its first and last page in the page map.
+struct EndsOnly {
+  static constexpr auto counter = &Stats::stacks_inuse;
+  static constexpr bool counts_toward_heap_sys = false;
+  static constexpr bool maps_interior_pages = false;
+  static constexpr SpanState state = SpanState::manual;
+  static constexpr const char* name = "EndsOnly";
+};
+struct EndsOnlyConfig : test::ArenaConfig<> {
+  using SpanKinds = mheap::SpanKinds<GC, EndsOnly>;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kinds_that_skip_interior_pages_are_found_at_their_ends) {
+  auto heap = test::make_heap<Heap<EndsOnlyConfig>>();
+  auto s = heap->alloc<EndsOnly>(8);
+  BOOST_TEST(heap->lookup(s.base()) == s.header());
+  BOOST_TEST(heap->lookup(at(s.base(), 7)) == s.header());
+  BOOST_TEST(heap->lookup(at(s.base(), 3)) == nullptr);  // fresh interior entries are empty
+  require_clean(*heap);
+  heap->free(s);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(needzero_clears_only_dirty_memory_and_only_when_asked) {
+  auto heap = test::make_heap<Heap<test::ArenaConfig<>>>();
+  // Fresh memory is zero and is not rewritten.
+  auto fresh = heap->alloc<GC>(4, true);
+  BOOST_TEST(heap->events().zeroed_bytes == 0u);
+  auto* p = static_cast<unsigned char*>(fresh.base());
+  for (std::size_t i = 0; i < 4 * kPage; ++i) BOOST_REQUIRE(p[i] == 0);
+  std::memset(p, 0xAB, 4 * kPage);
+  heap->free(fresh);
+
+  // Dirty memory comes back as it was when zeroing is not asked for.
+  auto dirty = heap->alloc<GC>(4);
+  BOOST_REQUIRE(dirty.base() == p);
+  BOOST_TEST(p[0] == 0xAB);
+  BOOST_TEST(p[4 * kPage - 1] == 0xAB);
+  BOOST_TEST(heap->events().zeroed_bytes == 0u);
+  heap->free(dirty);
+
+  // ... and zeroed when it is: the dirty span (merged with the fresh rest: the OR is dirty) is cleared.
+  auto zeroed = heap->alloc<GC>(4, true);
+  BOOST_REQUIRE(zeroed.base() == p);
+  BOOST_TEST(heap->events().zeroed_bytes == 4 * kPage);
+  for (std::size_t i = 0; i < 4 * kPage; ++i) BOOST_REQUIRE(p[i] == 0);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(needzero_is_ored_when_merging) {
+  auto heap = test::make_heap<TightHeap>();
+  auto dirty = heap->alloc<GC>(2);
+  void* dirty_base = dirty.base();
+  std::memset(dirty_base, 1, 2 * kPage);
+  heap->free(dirty);  // free and dirty
+  // No 3-page span: the heap grows 3 fresh pages, which merge with the dirty 2.
+  auto fresh_grow = heap->alloc<GC>(3, true);
+  BOOST_TEST(fresh_grow.base() == dirty_base);
+  BOOST_TEST(heap->events().zeroed_bytes == 3 * kPage);  // the merged span is dirty as a whole
+  auto* p = static_cast<unsigned char*>(fresh_grow.base());
+  for (std::size_t i = 0; i < 3 * kPage; ++i) BOOST_REQUIRE(p[i] == 0);
+  require_clean(*heap);
+}

@@ -1,0 +1,66 @@
+// test/test_support.hpp — configurations and checks shared by the Boost.Test suites.
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+
+#include "mheap/mheap.hpp"
+
+namespace mheap {
+// Printers for Boost.Test's messages (found by argument-dependent lookup).
+inline std::ostream& boost_test_print_type(std::ostream& os, const Stats& s) {
+  return os << "{heap_sys " << s.heap_sys << ", heap_idle " << s.heap_idle << ", heap_inuse " << s.heap_inuse
+            << ", heap_released " << s.heap_released << ", stacks_inuse " << s.stacks_inuse << ", mspan_inuse "
+            << s.mspan_inuse << ", mspan_sys " << s.mspan_sys << ", other_sys " << s.other_sys << "}";
+}
+inline std::ostream& boost_test_print_type(std::ostream& os, const MemStats& m) {
+  return os << "{Sys " << m.Sys << ", HeapSys " << m.HeapSys << ", HeapIdle " << m.HeapIdle << ", HeapInuse "
+            << m.HeapInuse << ", HeapReleased " << m.HeapReleased << ", StackInuse " << m.StackInuse
+            << ", StackSys " << m.StackSys << ", MSpanInuse " << m.MSpanInuse << ", MSpanSys " << m.MSpanSys
+            << ", OtherSys " << m.OtherSys << ", ManualSys " << m.ManualSys << "}";
+}
+inline std::ostream& boost_test_print_type(std::ostream& os, const HeapEvents& e) {
+  return os << "{grow_calls " << e.grow_calls << ", grow_failures " << e.grow_failures << ", zeroed_bytes "
+            << e.zeroed_bytes << ", misuses " << e.misuses << "}";
+}
+inline std::ostream& boost_test_print_type(std::ostream& os, Misuse m) { return os << describe(m); }
+}  // namespace mheap
+
+namespace mheap::test {
+
+inline constexpr std::uint64_t kPage = std::uint64_t{1} << DefaultConfig::page_shift;
+
+// Single-threaded, fixed capacity, hooks checked, misuse recorded instead of aborting.
+template <std::size_t Bytes = (std::size_t{64} << 20)>
+struct ArenaConfig : DefaultConfig {
+  using Lock = NullLock;
+  using PageSource = StaticArena<Bytes>;
+  using ListLinks = SafeLinks;
+  using MisusePolicy = RecordMisuse;
+};
+
+// OS memory with a small reservation and recorded misuse.
+struct MmapConfig : DefaultConfig {
+  using MisusePolicy = RecordMisuse;
+};
+
+// Asserts that the heap's audit is clean, printing what failed otherwise.
+template <class H>
+void require_clean(H& heap) {
+  const AuditReport report = heap.audit();
+  BOOST_REQUIRE_MESSAGE(static_cast<bool>(report), "audit failed:\n" << std::string(report.what()));
+}
+
+// Heaps are large (StaticArena holds its buffer): make them static-duration or heap-allocated.
+template <class H, class... Args>
+std::unique_ptr<H> make_heap(Args&&... args) {
+  return std::make_unique<H>(std::forward<Args>(args)...);
+}
+
+}  // namespace mheap::test
