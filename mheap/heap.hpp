@@ -59,6 +59,14 @@ constexpr bool kinds_fit_stats = [] {
   Kinds::for_each([&]<class K, std::size_t>() { ok = ok && SpanKindFor<K, StatsT>; });
   return ok;
 }();
+template <class StatsT, class Kinds>
+constexpr bool kinds_own_their_counters = [] {
+  bool ok = true;
+  Kinds::for_each([&]<class K, std::size_t>() {
+    if constexpr (CounterBoundAtCompileTime<K>) ok = ok && !counter_is_accounting_field<StatsT, K>();
+  });
+  return ok;
+}();
 }  // namespace detail
 
 template <class Config = DefaultConfig>
@@ -86,6 +94,9 @@ class Heap {
   static_assert(is_span_kinds<span_kinds>, "Config::SpanKinds must be mheap::SpanKinds<Kind...>");
   static_assert(detail::kinds_fit_stats<stats_type, span_kinds>,
                 "a kind in Config::SpanKinds names a counter that is not a std::uint64_t member of Config::Stats");
+  static_assert(detail::kinds_own_their_counters<stats_type, span_kinds>,
+                "a kind in Config::SpanKinds charges heap_sys, heap_idle, heap_released, mspan_* or "
+                "other_sys: those are the heap's own; give the kind a counter of its own");
   static_assert(ListLinkPolicy<typename Config::ListLinks>,
                 "Config::ListLinks does not satisfy mheap::ListLinkPolicy (NormalLinks or SafeLinks)");
   static_assert(LargeSpanTreePolicy<typename Config::LargeSpanTree>,

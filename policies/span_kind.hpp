@@ -63,10 +63,20 @@ concept SpanKindFor = SpanKind<K> && requires(StatsT& stats) {
   { stats.*(K::counter) } -> std::same_as<std::uint64_t&>;
 };
 
+// A kind binds its counter at compile time when `counter` is a constant (every kind mheap ships).
+// A kind may instead hold its counter in a mutable static, chosen at run time as Go 1.9 passed
+// `stat *uint64` (the benchmark uses one to show what compile-time binding saves). Such a kind
+// must not name heap_inuse itself: only a constant can be checked for that.
+template <class K>
+concept CounterBoundAtCompileTime = SpanKind<K> && requires {
+  typename std::bool_constant<(K::counter == K::counter)>;
+};
+
 // True when the kind's own counter is heap_inuse itself (so it must not be charged twice).
 template <SpanKind K>
 inline constexpr bool charges_only_heap_inuse = [] {
-  if constexpr (std::is_same_v<std::remove_cv_t<decltype(K::counter)>, std::uint64_t Stats::*>)
+  if constexpr (CounterBoundAtCompileTime<K> &&
+                std::is_same_v<std::remove_cv_t<decltype(K::counter)>, std::uint64_t Stats::*>)
     return K::counter == &Stats::heap_inuse;
   else
     return false;

@@ -104,3 +104,30 @@ BOOST_AUTO_TEST_CASE(compile_time_checks_hold) {
   BOOST_TEST(same_kind);
   BOOST_TEST(!other_kind);
 }
+
+namespace {
+// A kind whose counter is chosen at run time (Go 1.9's `stat *uint64`) still satisfies the concept.
+struct RunTimeStack {
+  static inline std::uint64_t Stats::*counter = &Stats::stacks_inuse;
+  static constexpr bool counts_toward_heap_sys = false;
+  static constexpr bool maps_interior_pages = true;
+  static constexpr SpanState state = SpanState::manual;
+  static constexpr const char* name = "RunTimeStack";
+};
+static_assert(SpanKind<RunTimeStack> && !CounterBoundAtCompileTime<RunTimeStack>);
+static_assert(CounterBoundAtCompileTime<StackSpanPolicy>);
+struct RunTimeConfig : test::ArenaConfig<> {
+  using SpanKinds = mheap::SpanKinds<GCSpanPolicy, RunTimeStack>;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_kind_bound_at_run_time_is_charged_like_its_constant_twin) {
+  auto heap = test::make_heap<Heap<RunTimeConfig>>();
+  auto s = heap->alloc<RunTimeStack>(3);
+  BOOST_TEST(heap->stats().stacks_inuse == 3 * test::kPage);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  test::require_clean(*heap);
+  heap->free(s);
+  BOOST_TEST(heap->stats().stacks_inuse == 0u);
+  test::require_clean(*heap);
+}
