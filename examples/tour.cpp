@@ -59,6 +59,12 @@ int main() {
   print_mem_stats("after freeing everything (free spans merged back):", heap.mem_stats());
   print_audit(heap);
 
+  // Give the idle memory back to the OS (Go's debug.FreeOSMemory) and print Go's scavenger line.
+  const std::size_t released = heap.release_all();
+  std::printf("\nrelease_all() gave %zu KiB back to the OS\n%s\n", released / 1024,
+              mheap::scvg_line(1, heap.stats()).c_str());
+  print_audit(heap);
+
   const mheap::Stats raw = heap.stats();
   std::printf("\nidentity heap_idle + heap_inuse == heap_sys: %" PRIu64 " + %" PRIu64 " == %" PRIu64 "\n",
               raw.heap_idle, raw.heap_inuse, raw.heap_sys);

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "mheap/stats.hpp"
+#include "policies/clock.hpp"
 #include "policies/lock.hpp"
 #include "policies/misuse.hpp"
 #include "policies/page_source.hpp"
@@ -36,12 +37,15 @@ struct DefaultConfig {
   using ListLinks = NormalLinks;       // SafeLinks in debug configurations
   using LargeSpanTree = RbTree;        // AvlTree, SplayTree, ScapegoatTree, Treap
   using MisusePolicy = AbortOnMisuse;  // RecordMisuse for tests
+  using Clock = SteadyClock;           // for scavenge_idle(); ManualClock in tests
 
   static constexpr std::size_t page_shift = 13;             // 8 KiB pages, as Go
   static constexpr std::size_t max_list_pages = 128;        // spans shorter than this sit on exact lists
   static constexpr std::size_t min_grow_bytes = 1 << 20;    // grow by at least 1 MiB ...
   static constexpr std::size_t grow_granule_bytes = 64 << 10;  // ... rounded up to 64 KiB
   static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  // span records per refill
+  // Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
+  static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);  // keep all
 };
 
 }  // namespace mheap

@@ -88,7 +88,20 @@ class FreeSet {
     return &s;
   }
 
-  // ---- for audit() and scavenging --------------------------------------------------------------
+  // ---- for scavenging ---------------------------------------------------------------------------
+  // Visits free spans longest first: the tree from its end (longest, then highest address), then
+  // the lists from the longest down. Stops when f returns true. f must not change the free set.
+  template <class F>
+  void visit_largest_first(F&& f) {
+    for (auto it = large_.rbegin(); it != large_.rend(); ++it)
+      if (f(*it)) return;
+    for (std::size_t i = MaxListPages - 1; i >= 1; --i)
+      if (nonempty_bit(i))
+        for (SpanT& s : lists_[i])
+          if (f(s)) return;
+  }
+
+  // ---- for audit() ------------------------------------------------------------------------------
   // Visits every free span once: f(span, list_index) where list_index is 0 for the tree.
   template <class F>
   void for_each(F&& f) const {
@@ -96,9 +109,7 @@ class FreeSet {
       for (const SpanT& s : lists_[i]) f(s, i);
     for (const SpanT& s : large_) f(s, std::size_t{0});
   }
-  bool bit_says_nonempty(std::size_t i) const noexcept {
-    return (nonempty_[i / 64] >> (i % 64)) & 1u;
-  }
+  bool bit_says_nonempty(std::size_t i) const noexcept { return nonempty_bit(i); }
   bool list_empty(std::size_t i) const noexcept { return lists_[i].empty(); }
   // True when large_ visits its spans in strictly increasing (pages, address) order.
   bool large_is_ordered() const {
@@ -120,6 +131,7 @@ class FreeSet {
     }
     return w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
   }
+  bool nonempty_bit(std::size_t i) const noexcept { return (nonempty_[i / 64] >> (i % 64)) & 1u; }
   void set_bit(std::size_t i) noexcept { nonempty_[i / 64] |= std::uint64_t{1} << (i % 64); }
   void clear_bit(std::size_t i) noexcept { nonempty_[i / 64] &= ~(std::uint64_t{1} << (i % 64)); }
 

@@ -21,9 +21,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -32,10 +34,12 @@
 #include "mheap/free_set.hpp"
 #include "mheap/mem_stats.hpp"
 #include "mheap/page_map.hpp"
+#include "mheap/sanitizers.hpp"
 #include "mheap/span.hpp"
 #include "mheap/span_pool.hpp"
 #include "mheap/span_ref.hpp"
 #include "mheap/stats.hpp"
+#include "policies/clock.hpp"
 #include "policies/lock.hpp"
 #include "policies/misuse.hpp"
 #include "policies/page_source.hpp"
@@ -78,6 +82,7 @@ class Heap {
   using stats_type = typename Config::Stats;
   using span_kinds = typename Config::SpanKinds;
   using misuse_policy_type = typename Config::MisusePolicy;
+  using clock_type = typename Config::Clock;
 
   static constexpr std::size_t page_shift = Config::page_shift;
   static constexpr std::size_t page_bytes = std::size_t{1} << page_shift;
@@ -103,6 +108,7 @@ class Heap {
                 "Config::LargeSpanTree does not satisfy mheap::LargeSpanTreePolicy (RbTree, AvlTree, ...)");
   static_assert(MisuseHandler<misuse_policy_type>,
                 "Config::MisusePolicy does not satisfy mheap::MisuseHandler (report(const MisuseReport&))");
+  static_assert(ClockPolicy<clock_type>, "Config::Clock does not satisfy mheap::ClockPolicy (now() in nanoseconds)");
   static_assert(page_shift >= 8 && page_shift <= 30, "Config::page_shift must be in [8, 30]");
   static_assert(Config::min_grow_bytes >= page_bytes && Config::grow_granule_bytes >= page_bytes,
                 "Config::min_grow_bytes and grow_granule_bytes must be at least one page");
@@ -127,17 +133,18 @@ class Heap {
     static_assert(span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
     if (npages == 0 || npages > arena_capacity_pages_) return {};
     span_type* s;
-    bool clear;
+    bool dirty;
     {
       LockGuard guard(lock_);
       s = alloc_span_locked(npages);
       if (s == nullptr) return {};
       make_live<Kind>(s);
-      clear = zeroed && s->needzero;
-      if (clear) events_.zeroed_bytes += npages << page_shift;
+      dirty = s->needzero;
+      if (zeroed && dirty) events_.zeroed_bytes += npages << page_shift;
     }
     // The span is ours alone now: clear it without holding up other threads.
-    if (clear) std::memset(s->base, 0, npages << page_shift);
+    detail::unpoison_memory(s->base, npages << page_shift, !dirty || zeroed);
+    if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
     return SpanRef<Kind>(s, s->generation, page_shift);
   }
 
@@ -153,6 +160,7 @@ class Heap {
     if (s->generation != ref.generation_ || !s->is_live()) return report(Misuse::double_free, s->base, Kind::name);
     if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, s->base, Kind::name);
     free_span_locked<Kind>(s);
+    enforce_retention_locked();
   }
 
   // Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
@@ -167,6 +175,7 @@ class Heap {
     if (s == nullptr || !s->is_live() || s->base != base) return report(Misuse::not_span_base, base, Kind::name);
     if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name);
     free_span_locked<Kind>(s);
+    enforce_retention_locked();
   }
 
   // The live span holding address p, or null (p outside the arena, in a free span, or in the
@@ -179,6 +188,61 @@ class Heap {
     if (s == nullptr || !s->is_live() || !contains(s, p)) return nullptr;  // stale entry
     return s;
   }
+
+  // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
+  // Released pages stay in heap_sys and heap_idle and are counted in heap_released; allocating
+  // from a span with released pages makes it usable again whole and lowers heap_released. The
+  // system calls are made outside the heap lock: the spans being released are out of the free
+  // set meanwhile (state scavenging), so no other thread can hand them out.
+
+  // Releases free pages until max_bytes have been released; returns the bytes released. Order:
+  // largest spans first, and among spans of one length the highest address first. Large idle
+  // spans are the least likely to be reused soon and cost one system call for many pages; high
+  // addresses go first so the low end of the arena, where best fit with lowest address places new
+  // spans, stays resident. Whole spans are released while they fit in what is left of max_bytes;
+  // a span with nothing released yet may give its highest pages to use up the rest.
+  std::size_t scavenge(std::size_t max_bytes)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    LockGuard guard(lock_);
+    return release_locked(max_bytes, [](const span_type&) { return true; });
+  }
+
+  // Releases every free page (Go's debug.FreeOSMemory).
+  std::size_t release_all()
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    return scavenge(std::numeric_limits<std::size_t>::max());
+  }
+
+  // Go 1.9's rule: releases the spans that have been free for at least min_idle_ns, by the
+  // configuration's clock. Each call is a scavenger tick: a span is stamped, when freed, with the
+  // current tick number (the free path never reads the clock), and counts as free from the start
+  // of the next tick. So a span is never released early; a span freed before the first call is
+  // released from the first call that comes min_idle_ns after it. Call it periodically (or use
+  // BackgroundScavenger); the resolution of idle time is the period between calls.
+  std::size_t scavenge_idle(std::uint64_t min_idle_ns)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    LockGuard guard(lock_);
+    const std::uint64_t now = clock_.now();
+    ++tick_;
+    tick_started_[tick_ % tick_history] = now;
+    return release_locked(std::numeric_limits<std::size_t>::max(),
+                          [&](const span_type& s) { return idle_at_least(s.idle_since, now, min_idle_ns); });
+  }
+
+  // Retention policy, an alternative to time: after each free, idle pages not yet released beyond
+  // this many bytes are released (largest spans first). The default keeps everything.
+  void set_idle_retention(std::size_t bytes)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    LockGuard guard(lock_);
+    retention_bytes_ = bytes;
+    enforce_retention_locked();
+  }
+
+  clock_type& clock() noexcept { return clock_; }
 
   // ---- counters and checks ------------------------------------------------------------------
   stats_type stats() {
@@ -301,6 +365,7 @@ class Heap {
   void cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept {
     tail->base = s->base + (n << page_shift);
     tail->npages = s->npages - n;
+    tail->npreleased = 0;  // make_usable() emptied s
     tail->needzero = s->needzero;
     tail->idle_since = s->idle_since;
     tail->state = SpanState::free;
@@ -349,10 +414,12 @@ class Heap {
   // ---- free ---------------------------------------------------------------------------------
   template <class Kind>
   void free_span_locked(span_type* s) noexcept {
+    detail::poison_free_memory(s->base, s->npages << page_shift);
     credit<Kind>(s->npages << page_shift);
     s->state = SpanState::free;
     ++s->generation;
     s->needzero = true;  // a span freed after use is dirty
+    s->idle_since = tick_;
     insert_free(s);
   }
 
@@ -413,8 +480,11 @@ class Heap {
     retire_record(spare);  // first in line for the caller's cut_tail()
     r->base = page_addr(arena_pages_);
     r->npages = ask;
+    r->npreleased = 0;
     r->needzero = false;  // fresh from the source: zero
     r->state = SpanState::free;
+    r->idle_since = tick_;
+    detail::poison_free_memory(r->base, ask << page_shift);
     arena_pages_ = new_end;
     stats_.heap_sys += ask << page_shift;
     stats_.heap_idle += ask << page_shift;
@@ -439,6 +509,104 @@ class Heap {
     if (!source_.commit(page_addr(from), (pages - from) << page_shift)) return false;
     arena_committed_pages_ = pages;
     return true;
+  }
+
+  // ---- release engine -----------------------------------------------------------------------
+  static constexpr std::size_t release_batch = 32;  // spans per trip outside the lock
+  static constexpr std::size_t tick_history = 64;   // scavenger ticks whose start times are kept
+
+  // True when a span stamped with tick `stamp` has been free for at least min_ns at `now`. It
+  // became free before tick stamp + 1 started; if that start has left the history, the oldest
+  // start kept is a later time, so judging by it is still never early.
+  bool idle_at_least(std::uint64_t stamp, std::uint64_t now, std::uint64_t min_ns) const noexcept {
+    std::uint64_t next = stamp + 1;
+    if (next > tick_) return false;  // freed during the current tick
+    if (tick_ - next >= tick_history) next = tick_ - tick_history + 1;
+    return now - tick_started_[next % tick_history] >= min_ns;
+  }
+
+  void enforce_retention_locked() noexcept {
+    if constexpr (ReleasingPageSourcePolicy<source_type>) {
+      const std::uint64_t unreleased = stats_.heap_idle - stats_.heap_released;
+      if (unreleased > retention_bytes_) [[unlikely]]
+        release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
+    }
+  }
+
+  // One span's share of a release: its highest `pages` pages, of which `fresh` were not yet released.
+  struct ReleaseJob {
+    span_type* span;
+    std::size_t pages;
+    std::size_t fresh;
+    bool done;
+  };
+
+  // Whether a release may exceed its budget. A span that is already partly released can only be
+  // released whole (where its released pages lie is not recorded), which may overshoot: fine for
+  // the retention bound (a floor on what to release), not for scavenge(max_bytes) (a ceiling).
+  enum class Overshoot { forbidden, allowed };
+
+  // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first. Called and
+  // returns with the lock held; drops it around the page source's release calls.
+  template <class Wanted>
+  std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden) {
+    std::size_t released = 0;
+    for (;;) {
+      std::array<ReleaseJob, release_batch> jobs;
+      std::size_t n = 0, planned = 0;
+      free_.visit_largest_first([&](span_type& s) {
+        const std::size_t unreleased = s.npages - s.npreleased;
+        if (unreleased == 0 || !wanted(s)) return false;
+        const std::size_t remaining = budget - released - planned;
+        // Whole pages: rounded down under a ceiling, up under a floor.
+        const std::size_t left =
+            (remaining >> page_shift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
+        std::size_t pages = 0;
+        if (s.npreleased == 0)
+          pages = std::min(s.npages, left);  // a clean span may give a part: its highest pages
+        else if (unreleased <= left || overshoot == Overshoot::allowed)
+          pages = s.npages;  // where its released pages lie is not known: release it whole again
+        if (pages == 0) return false;
+        const std::size_t fresh = s.npreleased == 0 ? pages : unreleased;
+        jobs[n++] = ReleaseJob{&s, pages, fresh, false};
+        planned += fresh << page_shift;
+        return n == release_batch || planned + released >= budget;
+      });
+      if (n == 0) return released;
+      for (std::size_t i = 0; i < n; ++i) {
+        free_.erase(*jobs[i].span);
+        jobs[i].span->state = SpanState::scavenging;
+      }
+      {
+        UnlockGuard unlocked(lock_);
+        for (std::size_t i = 0; i < n; ++i) {
+          ReleaseJob& job = jobs[i];
+          std::byte* p = job.span->base + ((job.span->npages - job.pages) << page_shift);
+          const std::size_t bytes = job.pages << page_shift;
+          detail::unpoison_memory(p, bytes, false);  // a source may write it (StaticArena zeroes)
+          job.done = source_.release(p, bytes) == bytes;
+          detail::poison_free_memory(p, bytes);
+        }
+      }
+      bool all_done = true;
+      for (std::size_t i = 0; i < n; ++i) {
+        ReleaseJob& job = jobs[i];
+        span_type* s = job.span;
+        ++events_.release_calls;
+        if (job.done) {
+          events_.released_bytes += job.pages << page_shift;
+          s->npreleased += job.fresh;
+          stats_.heap_released += job.fresh << page_shift;
+          released += job.fresh << page_shift;
+          if (s->npreleased == s->npages) s->needzero = false;  // released pages read as zero
+        } else {
+          all_done = false;  // a source that refuses is not asked again in this call
+        }
+        s->state = SpanState::free;
+        insert_free(s);
+      }
+      if (!all_done || n < release_batch || released >= budget) return released;
+    }
   }
 
   // ---- span records -------------------------------------------------------------------------
@@ -481,6 +649,10 @@ class Heap {
   std::size_t pool_committed_bytes_ = 0;
   std::size_t pool_capacity_bytes_ = 0;
   std::uint32_t audit_epoch_ = 0;          // numbers each census (marks in Span::audit_mark)
+  [[no_unique_address]] clock_type clock_{};
+  std::uint64_t tick_ = 0;                 // scavenger ticks so far; free spans are stamped with it
+  std::array<std::uint64_t, tick_history> tick_started_{};  // [t % tick_history]: when tick t began
+  std::size_t retention_bytes_ = Config::idle_retention_bytes;  // unreleased idle bytes kept at most
 };
 
 }  // namespace mheap

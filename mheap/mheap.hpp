@@ -1,8 +1,9 @@
 // mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
-//   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / stats / audit
+//   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
+//   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
 //   SpanRef<Kind>            mheap/span_ref.hpp   what alloc hands out
-//   Stats, MemStats          mheap/stats.hpp, mheap/mem_stats.hpp
+//   Stats, MemStats          mheap/stats.hpp, mheap/mem_stats.hpp; scvg_line: mheap/scvg_trace.hpp
 //   DefaultConfig            mheap/config.hpp
 //   span kinds               policies/span_kind.hpp    GCSpanPolicy, ManualSpanPolicy<Counter>, ...
 //   locks                    policies/lock.hpp         NullLock, SpinLock, MutexLock
@@ -12,11 +13,14 @@
 #pragma once
 
 #include "mheap/audit.hpp"
+#include "mheap/background_scavenger.hpp"
 #include "mheap/config.hpp"
 #include "mheap/heap.hpp"
 #include "mheap/mem_stats.hpp"
+#include "mheap/scvg_trace.hpp"
 #include "mheap/span_ref.hpp"
 #include "mheap/stats.hpp"
+#include "policies/clock.hpp"
 #include "policies/lock.hpp"
 #include "policies/misuse.hpp"
 #include "policies/page_source.hpp"

@@ -21,7 +21,8 @@ class SpanPool {
   static constexpr std::size_t record_bytes = sizeof(SpanT);
 
   // A record from the free list or the current chunk; null when both are exhausted (the heap
-  // then feeds a chunk with add_chunk() and asks again).
+  // then feeds a chunk with add_chunk() and asks again). A reused record keeps its old fields,
+  // its generation above all (stale SpanRefs must keep failing): the heap sets the rest.
   SpanT* try_alloc() noexcept {
     SpanT* s = unused_;
     if (s != nullptr) {

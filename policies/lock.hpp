@@ -82,4 +82,17 @@ class [[nodiscard]] LockGuard {
   L& lock_;
 };
 
+// Releases a held lock for a scope (the heap's system calls), and takes it again.
+template <LockPolicy L>
+class [[nodiscard]] UnlockGuard {
+ public:
+  explicit UnlockGuard(L& lock) : lock_(lock) { lock_.unlock(); }
+  ~UnlockGuard() { lock_.lock(); }
+  UnlockGuard(const UnlockGuard&) = delete;
+  UnlockGuard& operator=(const UnlockGuard&) = delete;
+
+ private:
+  L& lock_;
+};
+
 }  // namespace mheap

@@ -29,6 +29,7 @@ enum class SpanState : std::uint8_t {
   free,        // on a free list or in the large-span tree
   in_use,      // live, garbage-collected heap (Go's mSpanInUse)
   manual,      // live, managed by its user (Go's mSpanManual: stacks, work buffers)
+  scavenging,  // free, taken out of the free set while its pages are given back outside the lock
 };
 
 namespace detail {

@@ -31,6 +31,15 @@ class StaticArena {
     return true;
   }
 
+  // A static arena has no one to give memory back to: its pages stay in the image. "Released"
+  // here means zeroed and counted in heap_released, so the heap's contract holds (released pages
+  // read as zero and need no clearing) and the same scavenging code runs on embedded builds.
+  std::size_t release(std::byte* p, std::size_t n) noexcept {
+    if (p < storage_ || n > Bytes || p > storage_ + (Bytes - n)) return 0;
+    std::memset(p, 0, n);
+    return n;
+  }
+
  private:
   alignas(alignment) std::byte storage_[Bytes];
 };

@@ -78,7 +78,8 @@ struct NoCommit {
 static_assert(!PageSourcePolicy<NoCommit>);
 static_assert(PageSourcePolicy<StaticArena<4096>> && PageSourcePolicy<MmapSource>);
 static_assert(ReleasingPageSourcePolicy<MmapSource>);
-static_assert(!ReleasingPageSourcePolicy<StaticArena<4096>>);
+static_assert(ReleasingPageSourcePolicy<StaticArena<4096>>);
+static_assert(!ReleasingPageSourcePolicy<NoCommit>);
 static_assert(ListLinkPolicy<NormalLinks> && ListLinkPolicy<SafeLinks> && !ListLinkPolicy<int>);
 static_assert(LargeSpanTreePolicy<RbTree> && LargeSpanTreePolicy<AvlTree> && LargeSpanTreePolicy<SplayTree> &&
               LargeSpanTreePolicy<ScapegoatTree> && LargeSpanTreePolicy<Treap>);

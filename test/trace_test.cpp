@@ -78,7 +78,14 @@ void run_trace(std::uint64_t seed, std::size_t ops, std::size_t slots, std::size
 
   for (std::size_t op = 0; op < ops; ++op) {
     Slot& slot = live[rng() % slots];
-    if (slot.base != nullptr) {
+    if (rng() % 512 == 0) {
+      // Now and then give memory back: a random budget, or everything.
+      const std::size_t budget = rng() % 4 == 0 ? std::size_t(-1) : rng() % (std::size_t{64} << 20);
+      const auto before = heap->stats().heap_released;
+      const std::size_t got = heap->scavenge(budget);
+      BOOST_REQUIRE_MESSAGE(got <= budget && heap->stats().heap_released == before + got,
+                            "seed " << seed << " op " << op << ": scavenge accounting");
+    } else if (slot.base != nullptr) {
       kinds::for_each([&]<class K, std::size_t I>() {
         if (I == slot.kind) heap->template free_at<K>(slot.base);
       });

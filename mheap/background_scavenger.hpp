@@ -1,0 +1,88 @@
+// mheap/background_scavenger.hpp — Go's sysmon behaviour on request: a thread that calls
+// heap.scavenge_idle(min_idle) every period, and optionally prints Go's scvg trace line.
+//
+// The heap never starts a thread by itself; this object does, between start() and stop() (or its
+// destructor). Only where the standard library has threads.
+#pragma once
+
+#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+
+#if MHEAP_HAS_THREADS
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "mheap/scvg_trace.hpp"
+
+namespace mheap {
+
+template <class HeapT>
+class BackgroundScavenger {
+ public:
+  struct Settings {
+    std::chrono::nanoseconds period{std::chrono::seconds(150)};     // Go 1.9: every 2.5 minutes
+    std::chrono::nanoseconds min_idle{std::chrono::minutes(5)};     // Go 1.9: spans idle 5 minutes
+    bool trace = false;  // print "scvgN: ..." to stderr after each tick that released memory
+  };
+
+  explicit BackgroundScavenger(HeapT& heap) noexcept : heap_(heap) {}
+  ~BackgroundScavenger() { stop(); }
+  BackgroundScavenger(const BackgroundScavenger&) = delete;
+  BackgroundScavenger& operator=(const BackgroundScavenger&) = delete;
+
+  // Starts the thread (a no-op when running).
+  void start(Settings settings) {
+    std::lock_guard guard(mutex_);
+    if (thread_.joinable()) return;
+    settings_ = settings;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+  }
+  void start() { start(Settings{}); }
+
+  // Stops and joins the thread (a no-op when not running). Returns after the current tick.
+  void stop() {
+    {
+      std::lock_guard guard(mutex_);
+      if (!thread_.joinable()) return;
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  std::uint64_t ticks() const noexcept {
+    std::lock_guard guard(mutex_);
+    return ticks_;
+  }
+
+ private:
+  void run() {
+    std::unique_lock guard(mutex_);
+    while (!wake_.wait_for(guard, settings_.period, [this] { return stopping_; })) {
+      const Settings s = settings_;
+      guard.unlock();
+      const std::size_t released = heap_.scavenge_idle(static_cast<std::uint64_t>(s.min_idle.count()));
+      guard.lock();
+      ++ticks_;
+      if (s.trace && released > 0) {
+        std::fprintf(stderr, "scvg%llu: %llu MB released\n%s\n", static_cast<unsigned long long>(ticks_),
+                     static_cast<unsigned long long>(released >> 20), scvg_line(ticks_, heap_.stats()).c_str());
+      }
+    }
+  }
+
+  HeapT& heap_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+  Settings settings_;
+  bool stopping_ = false;
+  std::uint64_t ticks_ = 0;
+};
+
+}  // namespace mheap
+#endif

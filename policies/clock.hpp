@@ -1,0 +1,35 @@
+// policies/clock.hpp — where the heap reads the time, for scavenge_idle() (Go 1.9's rule: release
+// spans idle longer than a limit). A policy so that tests drive time by hand.
+//
+// The free path never reads the clock: it stamps a span with the scavenger's tick number (one load),
+// and scavenge_idle() turns ticks into times. See Heap::scavenge_idle().
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+
+namespace mheap {
+
+template <class C>
+concept ClockPolicy = std::default_initializable<C> && requires(C& clock) {
+  { clock.now() } -> std::convertible_to<std::uint64_t>;  // nanoseconds, never decreasing
+};
+
+// std::chrono::steady_clock, in nanoseconds.
+struct SteadyClock {
+  std::uint64_t now() const noexcept {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+  }
+};
+
+// Time that moves only when told: for tests and simulations.
+struct ManualClock {
+  std::uint64_t now() const noexcept { return nanoseconds; }
+  void advance(std::uint64_t ns) noexcept { nanoseconds += ns; }
+  std::uint64_t nanoseconds = 0;
+};
+
+}  // namespace mheap

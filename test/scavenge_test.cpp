@@ -1,0 +1,304 @@
+// Returning memory to the page source: every accounting transition as exact byte deltas, the real
+// RSS of the process, Go 1.9's idle-time rule with a clock the test drives, the retention bound,
+// StaticArena, and Go's scvg trace line.
+#define BOOST_TEST_MODULE scavenge
+#include <cstdio>
+#include <cstring>
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test/model.hpp"  // skewed_pages
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+
+using GC = GCSpanPolicy;
+
+// OS memory, exact growth so tests know every span, a clock the test drives.
+struct Config : DefaultConfig {
+  using Lock = NullLock;
+  using MisusePolicy = RecordMisuse;
+  using Clock = ManualClock;
+  using ListLinks = SafeLinks;
+  static constexpr std::size_t min_grow_bytes = std::size_t{1} << page_shift;
+  static constexpr std::size_t grow_granule_bytes = std::size_t{1} << page_shift;
+};
+using TestHeap = Heap<Config>;
+
+std::uint64_t released(TestHeap& h) { return h.stats().heap_released; }
+
+// Resident set of this process in bytes, from /proc (smaps_rollup, else statm).
+std::uint64_t rss_bytes() {
+  std::ifstream rollup("/proc/self/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);)
+    if (line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4)) * 1024;
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(MmapSource::os_page_size());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(release_partial_release_merge_and_reuse_move_exact_bytes) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(10);
+  auto fence1 = heap->alloc<GC>(1);
+  auto b = heap->alloc<GC>(6);
+  auto fence2 = heap->alloc<GC>(1);
+  void* base_a = a.base();
+  heap->free(a);
+  heap->free(b);
+  require_clean(*heap);
+
+  // Partial release: 4 pages from the largest free span (a, 10 pages), its highest pages.
+  Stats before = heap->stats();
+  BOOST_TEST(heap->scavenge(4 * kPage) == 4 * kPage);
+  BOOST_TEST(heap->stats().heap_released - before.heap_released == 4 * kPage);
+  BOOST_TEST(heap->stats().heap_idle == before.heap_idle);  // released pages stay idle and in heap_sys
+  BOOST_TEST(heap->stats().heap_sys == before.heap_sys);
+  BOOST_TEST(heap->events().release_calls == 1u);
+  require_clean(*heap);
+
+  // Whole release of what is left: a is partly released, so it is released whole again (6 new
+  // pages), then b (6 pages).
+  BOOST_TEST(heap->release_all() == 12 * kPage);
+  BOOST_TEST(released(*heap) == 16 * kPage);
+  BOOST_TEST(released(*heap) == heap->stats().heap_idle);
+  require_clean(*heap);
+
+  // Merge of released and unreleased neighbours: free fence1 (dirty, unreleased) between a and b.
+  heap->free(fence1);
+  BOOST_TEST(released(*heap) == 16 * kPage);  // the merged 17-page span holds 16 released pages
+  require_clean(*heap);
+
+  // Allocating from a partly released span makes it usable whole: heap_released drops by all 16.
+  before = heap->stats();
+  auto c = heap->alloc<GC>(3, true);
+  BOOST_TEST(c.base() == base_a);
+  BOOST_TEST(before.heap_released - heap->stats().heap_released == 16 * kPage);
+  BOOST_TEST(heap->stats().heap_released == 0u);
+  require_clean(*heap);
+  heap->free(c);
+  heap->free(fence2);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(a_fully_released_span_needs_no_clearing) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(8);
+  auto fence = heap->alloc<GC>(1);
+  std::memset(a.base(), 0x77, 8 * kPage);
+  void* base = a.base();
+  heap->free(a);
+  BOOST_TEST(heap->release_all() == 8 * kPage);
+  const auto zeroed = heap->events().zeroed_bytes;
+  auto again = heap->alloc<GC>(8, true);
+  BOOST_REQUIRE(again.base() == base);
+  BOOST_TEST(heap->events().zeroed_bytes == zeroed);  // known zero: not cleared again
+  const auto* p = static_cast<const unsigned char*>(again.base());
+  for (std::size_t i = 0; i < 8 * kPage; ++i) BOOST_REQUIRE(p[i] == 0);
+  (void)fence;
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(largest_and_highest_spans_go_first) {
+  auto heap = test::make_heap<TestHeap>();
+  std::vector<SpanRef<GC>> spans, fences;
+  std::vector<const SpanHeader*> headers;
+  for (std::size_t n : {200, 300, 200, 5}) {
+    spans.push_back(heap->alloc<GC>(n));
+    fences.push_back(heap->alloc<GC>(1));
+  }
+  std::vector<void*> bases;
+  for (auto& s : spans) bases.push_back(s.base());
+  for (auto& s : spans) heap->free(s);
+  BOOST_TEST(heap->scavenge(300 * kPage) == 300 * kPage);  // the 300 first
+  BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);  // then the higher of the two 200s
+  // The lower 200 is still unreleased: allocating it moves no released bytes.
+  const auto before = released(*heap);
+  auto low = heap->alloc<GC>(200);
+  BOOST_TEST(low.base() == bases[0]);
+  BOOST_TEST(released(*heap) == before);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(rss_drops_when_memory_is_released) {
+  using RssHeap = Heap<test::MmapConfig>;
+  auto heap = test::make_heap<RssHeap>(std::size_t{2} << 30);
+  constexpr std::size_t total = std::size_t{256} << 20;
+  constexpr std::size_t span_pages = 64;  // 512 KiB spans
+  std::vector<SpanRef<GC>> spans;
+  for (std::size_t i = 0; i < total / (span_pages * kPage); ++i) {
+    auto s = heap->alloc<GC>(span_pages);
+    BOOST_REQUIRE(s);
+    std::memset(s.base(), 0xC3, span_pages * kPage);  // touch every page
+    spans.push_back(s);
+  }
+  const std::uint64_t rss_peak = rss_bytes();
+  for (auto s : spans) heap->free(s);
+  const std::uint64_t rss_freed = rss_bytes();
+  const std::size_t got = heap->release_all();
+  const std::uint64_t rss_after = rss_bytes();
+  BOOST_TEST_MESSAGE("RSS peak " << (rss_peak >> 20) << " MiB, after free " << (rss_freed >> 20)
+                                 << " MiB, after release_all " << (rss_after >> 20) << " MiB; released "
+                                 << (got >> 20) << " MiB");
+  BOOST_TEST(rss_freed + (std::uint64_t{1} << 20) >= rss_peak);  // freeing alone keeps the pages
+  BOOST_TEST(rss_freed - rss_after >= total / 10 * 9);           // released: at least 90% of 256 MiB
+  BOOST_TEST(heap->stats().heap_released == got);
+  BOOST_TEST(got >= total);
+  std::printf("%s\n", scvg_line(1, heap->stats()).c_str());
+
+  // The memory is usable again and reads zero, without being cleared by the heap.
+  const auto zeroed = heap->events().zeroed_bytes;
+  auto again = heap->alloc<GC>(span_pages, true);
+  BOOST_REQUIRE(again);
+  const auto* p = static_cast<const unsigned char*>(again.base());
+  for (std::size_t i = 0; i < span_pages * kPage; i += 512) BOOST_REQUIRE(p[i] == 0);
+  BOOST_TEST(heap->events().zeroed_bytes == zeroed);
+  heap->free(again);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(idle_time_rule_releases_only_spans_older_than_the_limit) {
+  constexpr std::uint64_t minute = 60'000'000'000ull;
+  auto heap = test::make_heap<TestHeap>();
+  auto old_span = heap->alloc<GC>(4);
+  auto f1 = heap->alloc<GC>(1);
+  auto young = heap->alloc<GC>(3);
+  auto f2 = heap->alloc<GC>(1);
+  heap->free(old_span);
+  BOOST_TEST(heap->scavenge_idle(5 * minute) == 0u);  // first tick at t=0: nothing known to be old
+  heap->clock().advance(3 * minute);
+  BOOST_TEST(heap->scavenge_idle(5 * minute) == 0u);  // old_span idle for 3 minutes at most
+  heap->free(young);                                  // freed at t=3min
+  heap->clock().advance(3 * minute);                  // t=6min
+  BOOST_TEST(heap->scavenge_idle(5 * minute) == 4 * kPage);  // old_span: ≥ 6 min; young: < 5 min
+  BOOST_TEST(released(*heap) == 4 * kPage);
+  heap->clock().advance(2 * minute);  // t=8min: young has been free 5 minutes at least since t=3min?
+  // young was stamped in the tick that began at t=0... no: it was freed during the tick that began
+  // at t=3min, so it counts as free from t=6min (the next tick): 2 minutes at t=8min.
+  BOOST_TEST(heap->scavenge_idle(5 * minute) == 0u);
+  heap->clock().advance(3 * minute);  // t=11min: 5 minutes since t=6min
+  BOOST_TEST(heap->scavenge_idle(5 * minute) == 3 * kPage);
+  BOOST_TEST(released(*heap) == 7 * kPage);
+  (void)f1, (void)f2;
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(retention_bound_holds_after_every_free) {
+  auto heap = test::make_heap<TestHeap>();
+  constexpr std::uint64_t bound = 64 * kPage;
+  heap->set_idle_retention(bound);
+  std::mt19937_64 rng(7);
+  std::vector<SpanRef<GC>> live;
+  for (int op = 0; op < 20000; ++op) {
+    if (!live.empty() && rng() % 2) {
+      const std::size_t k = rng() % live.size();
+      heap->free(live[k]);
+      live[k] = live.back();
+      live.pop_back();
+      const Stats s = heap->stats();
+      BOOST_REQUIRE_MESSAGE(s.heap_idle - s.heap_released <= bound, "op " << op);
+    } else {
+      live.push_back(heap->alloc<GC>(test::skewed_pages(rng, 300)));
+    }
+    if (op % 500 == 0) require_clean(*heap);
+  }
+  BOOST_TEST(heap->events().release_calls > 0u);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(static_arena_scavenges_with_the_same_api) {
+  struct ArenaScavenge : test::ArenaConfig<std::size_t{16} << 20> {
+    using Clock = ManualClock;
+  };
+  auto heap = test::make_heap<Heap<ArenaScavenge>>();
+  auto a = heap->alloc<GC>(100);
+  auto b = heap->alloc<StackSpanPolicy>(10);
+  std::memset(a.base(), 0xAA, 100 * kPage);
+  heap->free(a);
+  const std::size_t got = heap->release_all();
+  BOOST_TEST(got == heap->stats().heap_idle);
+  BOOST_TEST(heap->stats().heap_released == got);
+  require_clean(*heap);
+  auto c = heap->alloc<GC>(100, true);
+  const auto* p = static_cast<const unsigned char*>(c.base());
+  BOOST_TEST(p[0] == 0);
+  BOOST_TEST(p[100 * kPage - 1] == 0);
+  BOOST_TEST(heap->events().zeroed_bytes == 0u);  // released memory is zero in the arena too
+  heap->free(c);
+  heap->free(b);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(scvg_line_has_gos_format) {
+  Stats s;
+  s.heap_inuse = std::uint64_t{3} << 20;
+  s.heap_idle = std::uint64_t{5} << 20;
+  s.heap_sys = std::uint64_t{8} << 20;
+  s.heap_released = std::uint64_t{2} << 20;
+  BOOST_TEST(std::string(scvg_line(7, s).view()) ==
+             "scvg7: inuse: 3, idle: 5, sys: 8, released: 2, consumed: 6 (MB)");
+}
+
+BOOST_AUTO_TEST_CASE(releasing_outside_the_lock_is_safe_with_other_threads) {
+  struct Shared : DefaultConfig {
+    using MisusePolicy = RecordMisuse;
+  };
+  auto heap = test::make_heap<Heap<Shared>>(std::size_t{2} << 30);
+  std::atomic<bool> stop{false};
+  std::thread scavenger([&] {
+    while (!stop) heap->release_all();
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 2; ++t)
+    workers.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      std::vector<SpanRef<GC>> live;
+      for (int i = 0; i < 20000; ++i) {
+        if (!live.empty() && rng() % 2) {
+          heap->free(live.back());
+          live.pop_back();
+        } else if (auto s = heap->alloc<GC>(test::skewed_pages(rng, 64), true)) {
+          BOOST_CHECK(static_cast<unsigned char*>(s.base())[0] == 0);
+          static_cast<unsigned char*>(s.base())[0] = 1;
+          live.push_back(s);
+        }
+      }
+      for (auto s : live) heap->free(s);
+    });
+  for (auto& w : workers) w.join();
+  stop = true;
+  scavenger.join();
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(background_scavenger_releases_idle_memory_until_stopped) {
+  struct Shared : DefaultConfig {
+    using MisusePolicy = RecordMisuse;
+  };
+  auto heap = test::make_heap<Heap<Shared>>(std::size_t{1} << 30);
+  auto s = heap->alloc<GC>(128);
+  heap->free(s);
+  BackgroundScavenger<Heap<Shared>> scavenger(*heap);
+  scavenger.start({std::chrono::milliseconds(5), std::chrono::milliseconds(0), false});
+  for (int i = 0; i < 400 && heap->stats().heap_released == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  scavenger.stop();
+  BOOST_TEST(heap->stats().heap_released == heap->stats().heap_idle);
+  const auto ticks = scavenger.ticks();
+  BOOST_TEST(ticks >= 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  BOOST_TEST(scavenger.ticks() == ticks);  // stopped means stopped
+  require_clean(*heap);
+}
