@@ -75,6 +75,22 @@ class Census {
       if (h_.free_.bit_says_nonempty(i) == h_.free_.list_empty(i))
         report_.fail("bitmap bit ", i, " disagrees with free list ", i);
     if (!h_.free_.large_is_ordered()) report_.fail("large-span tree is not ordered by (pages, address)");
+
+    std::uint64_t cached_pages = 0;
+    h_.cache_.for_each([&](const span_type& s, std::size_t stack) {
+      ++in_cache_;
+      cached_pages += s.npages;
+      if (s.state != SpanState::cached) report_.fail("span cache holds a span that is not cached at ", s.base);
+      if (s.npages != stack) report_.fail("span of ", s.npages, " pages at ", s.base, " is on cache stack ", stack);
+      if (s.audit_mark == epoch_) report_.fail("span at ", s.base, " is cached twice or also free");
+      s.audit_mark = epoch_;
+    });
+    report_.expect_equal("span cache's page count", h_.cache_.pages(), cached_pages);
+    for (std::size_t n = 1; n < H::max_list_pages; ++n) {
+      std::size_t on_stack = 0;
+      h_.cache_.for_each([&](const span_type&, std::size_t stack) { on_stack += stack == n; });
+      if (on_stack != h_.cache_.count(n)) report_.fail("span cache stack ", n, " counts ", h_.cache_.count(n), ", holds ", on_stack);
+    }
   }
 
   // The arena, page by page through the page map: tiled by spans, no two free spans touching.
@@ -91,13 +107,18 @@ class Census {
       const std::size_t last = p + s->npages - 1;
       if (h_.map_[last] != s) report_.fail("page map: last page of span at ", s->base, " maps elsewhere");
       const std::uint64_t bytes = std::uint64_t{s->npages} << H::page_shift;
-      if (s->state == SpanState::free || s->state == SpanState::scavenging) {
+      if (s->state == SpanState::free || s->state == SpanState::scavenging || s->state == SpanState::cached) {
         // A scavenging span is free but out of the free set while another thread releases its
-        // pages outside the lock; it merges with its neighbours when it goes back.
+        // pages outside the lock; a cached one waits whole in the span cache. Both merge with
+        // their neighbours when they go back to the free set.
         if (s->state == SpanState::free) {
           if (previous_free) report_.fail("free spans touch at ", s->base);
           if (s->audit_mark != epoch_) report_.fail("free span at ", s->base, " is not in the free set");
           ++free_spans_;
+        } else if (s->state == SpanState::cached) {
+          if (s->audit_mark != epoch_) report_.fail("cached span at ", s->base, " is not in the span cache");
+          if (s->npreleased != 0) report_.fail("cached span at ", s->base, " has released pages");
+          ++cached_spans_;
         }
         if (s->npreleased > s->npages) report_.fail("span at ", s->base, " has more released pages than pages");
         idle_ += bytes;
@@ -110,6 +131,8 @@ class Census {
     }
     if (free_spans_ != in_free_set_)
       report_.fail("free set holds ", in_free_set_, " spans, the arena has ", free_spans_, " free spans");
+    if (cached_spans_ != in_cache_)
+      report_.fail("span cache holds ", in_cache_, " spans, the arena has ", cached_spans_, " cached spans");
   }
 
   void check_live(const span_type& s, std::size_t first, std::uint64_t bytes) {
@@ -176,7 +199,7 @@ class Census {
   H& h_;
   std::uint32_t epoch_;
   AuditReport report_;
-  std::size_t in_free_set_ = 0, free_spans_ = 0, records_ = 0;
+  std::size_t in_free_set_ = 0, free_spans_ = 0, in_cache_ = 0, cached_spans_ = 0, records_ = 0;
   std::uint64_t idle_ = 0, released_ = 0;
   std::array<std::uint64_t, kinds::size> kind_bytes_{};
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "mheap/stats.hpp"
 #include "policies/clock.hpp"
@@ -44,6 +45,13 @@ struct DefaultConfig {
   static constexpr std::size_t min_grow_bytes = 1 << 20;    // grow by at least 1 MiB ...
   static constexpr std::size_t grow_granule_bytes = 64 << 10;  // ... rounded up to 64 KiB
   static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  // span records per refill
+  // Pages the span cache may hold, in freed spans shorter than max_list_pages kept whole for the
+  // next request of their length (0: no cache). Flushed before the heap grows or scavenges.
+  static constexpr std::size_t span_cache_pages = 256;
+  static constexpr std::uint32_t span_cache_per_length = 16;  // spans cached per length at most
+  // Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
+  // natively, so off by default). ASan builds poison free spans whatever this says.
+  static constexpr bool valgrind_annotations = false;
   // Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);  // keep all
 };

@@ -35,6 +35,7 @@
 #include "mheap/mem_stats.hpp"
 #include "mheap/page_map.hpp"
 #include "mheap/sanitizers.hpp"
+#include "mheap/span_cache.hpp"
 #include "mheap/span.hpp"
 #include "mheap/span_pool.hpp"
 #include "mheap/span_ref.hpp"
@@ -136,14 +137,17 @@ class Heap {
     bool dirty;
     {
       LockGuard guard(lock_);
-      s = alloc_span_locked(npages);
-      if (s == nullptr) return {};
+      s = cache_.pop(npages);
+      if (s == nullptr) {
+        s = alloc_span_locked(npages);
+        if (s == nullptr) return {};
+      }
       make_live<Kind>(s);
       dirty = s->needzero;
       if (zeroed && dirty) events_.zeroed_bytes += npages << page_shift;
     }
     // The span is ours alone now: clear it without holding up other threads.
-    detail::unpoison_memory(s->base, npages << page_shift, !dirty || zeroed);
+    detail::unpoison_memory<Config::valgrind_annotations>(s->base, npages << page_shift, !dirty || zeroed);
     if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
     return SpanRef<Kind>(s, s->generation, page_shift);
   }
@@ -156,9 +160,12 @@ class Heap {
     if (!ref) return;
     LockGuard guard(lock_);
     auto* s = static_cast<span_type*>(ref.span_);
-    if (!owns_record(s)) return report(Misuse::foreign_span, ref.span_, Kind::name);
-    if (s->generation != ref.generation_ || !s->is_live()) return report(Misuse::double_free, s->base, Kind::name);
-    if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, s->base, Kind::name);
+    if (!owns_record(s)) [[unlikely]]
+      return report(Misuse::foreign_span, ref.span_, Kind::name);
+    if (s->generation != ref.generation_ || s->state != Kind::state ||
+        s->kind != span_kinds::template index_of<Kind>) [[unlikely]]
+      return report(s->generation != ref.generation_ || !s->is_live() ? Misuse::double_free : Misuse::wrong_kind,
+                    s->base, Kind::name);
     free_span_locked<Kind>(s);
     enforce_retention_locked();
   }
@@ -205,6 +212,7 @@ class Heap {
     requires ReleasingPageSourcePolicy<source_type>
   {
     LockGuard guard(lock_);
+    flush_cache_locked();
     return release_locked(max_bytes, [](const span_type&) { return true; });
   }
 
@@ -225,6 +233,7 @@ class Heap {
     requires ReleasingPageSourcePolicy<source_type>
   {
     LockGuard guard(lock_);
+    flush_cache_locked();
     const std::uint64_t now = clock_.now();
     ++tick_;
     tick_started_[tick_ % tick_history] = now;
@@ -243,6 +252,18 @@ class Heap {
   }
 
   clock_type& clock() noexcept { return clock_; }
+
+  // Returns the span cache's spans to the free set, merged with their neighbours. The heap does
+  // this itself whenever it matters (before growing, scavenging or enforcing retention).
+  void flush_cache() {
+    LockGuard guard(lock_);
+    flush_cache_locked();
+  }
+  // Pages held in the span cache (idle, counted in heap_idle, not yet merged).
+  std::size_t cached_pages() {
+    LockGuard guard(lock_);
+    return cache_.pages();
+  }
 
   // ---- counters and checks ------------------------------------------------------------------
   stats_type stats() {
@@ -333,6 +354,12 @@ class Heap {
   // A free span of exactly n pages, taken out of the free set (its state still free), or null.
   span_type* alloc_span_locked(std::size_t n) {
     span_type* s = free_.take(n);
+    if (s == nullptr && n > (stats_.heap_idle >> page_shift) + (arena_capacity_pages_ - arena_pages_))
+      return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+    if (s == nullptr && cache_.pages() != 0) {
+      flush_cache_locked();  // cached spans, merged, may fit: use them before growing
+      s = free_.take(n);
+    }
     if (s == nullptr) {
       if (!grow(n)) return nullptr;
       s = free_.take(n);  // grow() left a free span of at least n pages
@@ -414,13 +441,27 @@ class Heap {
   // ---- free ---------------------------------------------------------------------------------
   template <class Kind>
   void free_span_locked(span_type* s) noexcept {
-    detail::poison_free_memory(s->base, s->npages << page_shift);
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, s->npages << page_shift);
     credit<Kind>(s->npages << page_shift);
-    s->state = SpanState::free;
     ++s->generation;
     s->needzero = true;  // a span freed after use is dirty
+    if (cache_.push(s, Config::span_cache_pages, Config::span_cache_per_length)) {
+      s->state = SpanState::cached;
+      return;
+    }
+    s->state = SpanState::free;
     s->idle_since = tick_;
     insert_free(s);
+  }
+
+  // A cached span counts as idle from the tick it leaves the cache: later than its free, so the
+  // idle-time rule stays on the safe side.
+  void flush_cache_locked() noexcept {
+    cache_.drain([this](span_type* s) {
+      s->state = SpanState::free;
+      s->idle_since = tick_;
+      insert_free(s);
+    });
   }
 
   // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
@@ -484,7 +525,7 @@ class Heap {
     r->needzero = false;  // fresh from the source: zero
     r->state = SpanState::free;
     r->idle_since = tick_;
-    detail::poison_free_memory(r->base, ask << page_shift);
+    detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
     arena_pages_ = new_end;
     stats_.heap_sys += ask << page_shift;
     stats_.heap_idle += ask << page_shift;
@@ -527,9 +568,11 @@ class Heap {
 
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>) {
-      const std::uint64_t unreleased = stats_.heap_idle - stats_.heap_released;
-      if (unreleased > retention_bytes_) [[unlikely]]
-        release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
+      if (stats_.heap_idle - stats_.heap_released > retention_bytes_) [[unlikely]] {
+        flush_cache_locked();  // cached spans are idle too, and only the free set can be released
+        release_locked(stats_.heap_idle - stats_.heap_released - retention_bytes_,
+                       [](const span_type&) { return true; }, Overshoot::allowed);
+      }
     }
   }
 
@@ -583,9 +626,9 @@ class Heap {
           ReleaseJob& job = jobs[i];
           std::byte* p = job.span->base + ((job.span->npages - job.pages) << page_shift);
           const std::size_t bytes = job.pages << page_shift;
-          detail::unpoison_memory(p, bytes, false);  // a source may write it (StaticArena zeroes)
+          detail::unpoison_memory<Config::valgrind_annotations>(p, bytes, false);  // a source may write it (StaticArena zeroes)
           job.done = source_.release(p, bytes) == bytes;
-          detail::poison_free_memory(p, bytes);
+          detail::poison_free_memory<Config::valgrind_annotations>(p, bytes);
         }
       }
       bool all_done = true;
@@ -638,6 +681,7 @@ class Heap {
   HeapEvents events_{};
   [[no_unique_address]] misuse_policy_type misuse_{};
   free_set_type free_;
+  SpanCache<span_type, max_list_pages> cache_;  // freed short spans, whole (span_cache.hpp)
   SpanPool<span_type> pool_;
   PageMap<span_type> map_;                 // entry p: the span holding arena page p (page_map.hpp)
   std::byte* arena_ = nullptr;             // page 0 of the arena

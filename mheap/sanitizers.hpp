@@ -1,9 +1,10 @@
 // mheap/sanitizers.hpp — tell AddressSanitizer and Valgrind which span memory is free.
 //
 // A free or released span's memory is poisoned, and unpoisoned when the span is handed out, so a
-// use after free of a span is reported by the tool at the faulting access. Outside ASan builds and
-// without <valgrind/memcheck.h> these functions are empty; under Valgrind's memcheck the client
-// requests are a few no-op instructions when the program runs natively. Nothing here changes the
+// use after free of a span is reported by the tool at the faulting access. ASan builds do it always
+// (the hooks are empty otherwise). Valgrind's client requests cost a dozen instructions each even
+// when the program runs natively, so a heap makes them only when its configuration asks
+// (Config::valgrind_annotations) and <valgrind/memcheck.h> exists. Nothing here changes the
 // layout of any type.
 #pragma once
 
@@ -28,27 +29,31 @@
 namespace mheap::detail {
 
 // Free span memory: any access is a bug.
+template <bool Valgrind>
 inline void poison_free_memory(void* p, std::size_t bytes) noexcept {
 #if defined(MHEAP_ASAN)
   ASAN_POISON_MEMORY_REGION(p, bytes);
 #endif
 #if defined(MHEAP_VALGRIND)
-  (void)VALGRIND_MAKE_MEM_NOACCESS(p, bytes);
+  if constexpr (Valgrind) (void)VALGRIND_MAKE_MEM_NOACCESS(p, bytes);
 #endif
   (void)p, (void)bytes;
 }
 
 // Memory being handed out (or touched by the heap itself). Valgrind: its content is defined when
 // known to be zero, undefined otherwise (what was left there is not the new owner's data).
+template <bool Valgrind>
 inline void unpoison_memory(void* p, std::size_t bytes, [[maybe_unused]] bool known_zero) noexcept {
 #if defined(MHEAP_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(p, bytes);
 #endif
 #if defined(MHEAP_VALGRIND)
-  if (known_zero)
-    (void)VALGRIND_MAKE_MEM_DEFINED(p, bytes);
-  else
-    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
+  if constexpr (Valgrind) {
+    if (known_zero)
+      (void)VALGRIND_MAKE_MEM_DEFINED(p, bytes);
+    else
+      (void)VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
+  }
 #endif
   (void)p, (void)bytes;
 }

@@ -30,12 +30,13 @@ struct SpanHeader {
 };
 
 // The full record. Exactly one of the hooks is linked while the span is free: the list hook when
-// npages < max_list_pages, the tree hook otherwise. Neither is linked while the span is live.
+// npages < max_list_pages, the tree hook otherwise. Neither is linked while the span is live or
+// cached. The fields the alloc/free fast path touches come first.
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
 struct Span : SpanHeader {
+  Span* next = nullptr;  // link on the span cache's stacks (cached) or the span pool's list (unused)
   bi::list_member_hook<bi::link_mode<Links::mode>> list_hook;
   typename Tree::template hook<Links::mode> tree_hook;
-  Span* next_unused = nullptr;          // the span pool's free list
   mutable std::uint32_t audit_mark = 0;  // audit(): last census that found this span in the free set
 };
 

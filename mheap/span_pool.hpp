@@ -26,8 +26,8 @@ class SpanPool {
   SpanT* try_alloc() noexcept {
     SpanT* s = unused_;
     if (s != nullptr) {
-      unused_ = s->next_unused;
-      s->next_unused = nullptr;
+      unused_ = s->next;
+      s->next = nullptr;
     } else if (static_cast<std::size_t>(end_ - next_) >= record_bytes) {
       s = ::new (static_cast<void*>(next_)) SpanT{};
       next_ += record_bytes;
@@ -41,7 +41,7 @@ class SpanPool {
   // Retires a record that no longer describes a span. Its hooks must be unlinked.
   void retire(SpanT* s) noexcept {
     s->state = SpanState::unused;
-    s->next_unused = unused_;
+    s->next = unused_;
     unused_ = s;
     --live_records_;
   }

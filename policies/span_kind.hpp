@@ -30,6 +30,7 @@ enum class SpanState : std::uint8_t {
   in_use,      // live, garbage-collected heap (Go's mSpanInUse)
   manual,      // live, managed by its user (Go's mSpanManual: stacks, work buffers)
   scavenging,  // free, taken out of the free set while its pages are given back outside the lock
+  cached,      // free, kept whole in the span cache for the next request of its length
 };
 
 namespace detail {

@@ -99,7 +99,9 @@ BOOST_AUTO_TEST_CASE(metadata_is_charged_to_mspan_and_other_sys) {
   BOOST_TEST(s.mspan_sys == 16u * 1024u);
   // Two records: the live span and the free tail.
   BOOST_TEST(s.mspan_inuse == 2 * sizeof(TestHeap::span_type));
-  heap->free(a);  // the tail merges back: one record
+  heap->free(a);  // cached whole: both records stay
+  BOOST_TEST(heap->stats().mspan_inuse == 2 * sizeof(TestHeap::span_type));
+  heap->flush_cache();  // merged with the tail: one record
   BOOST_TEST(heap->stats().mspan_inuse == sizeof(TestHeap::span_type));
   const MemStats m = heap->mem_stats();
   BOOST_TEST(m.Sys == s.heap_sys + s.mspan_sys + s.other_sys);
