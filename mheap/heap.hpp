@@ -345,7 +345,7 @@ class Heap {
     return reinterpret_cast<std::uintptr_t>(record) - reinterpret_cast<std::uintptr_t>(pool_base_) < pool_committed_bytes_;
   }
 
-  void report(Misuse what, const void* address, const char* kind_name) {
+  [[gnu::cold]] [[gnu::noinline]] void report(Misuse what, const void* address, const char* kind_name) {
     ++events_.misuses;
     misuse_.report(MisuseReport{what, address, kind_name});
   }
@@ -393,6 +393,7 @@ class Heap {
     tail->base = s->base + (n << page_shift);
     tail->npages = s->npages - n;
     tail->npreleased = 0;  // make_usable() emptied s
+    tail->interior_mapped = false;
     tail->needzero = s->needzero;
     tail->idle_since = s->idle_since;
     tail->state = SpanState::free;
@@ -406,11 +407,16 @@ class Heap {
     s->state = Kind::state;
     s->kind = span_kinds::template index_of<Kind>;
     ++s->generation;
-    const std::size_t first = page_of(s->base);
-    if constexpr (Kind::maps_interior_pages)
-      map_.set_all(first, s->npages, s);  // interior pointers must find their span
-    else
-      map_.set_ends(first, s->npages, s);
+    // Interior pointers must find their span. A span back from the cache whose pages all still map
+    // to it (it was live as such a kind and has not changed since) needs no store at all.
+    if constexpr (Kind::maps_interior_pages) {
+      if (!s->interior_mapped) {
+        map_.set_all(page_of(s->base), s->npages, s);
+        s->interior_mapped = true;
+      }
+    } else {
+      map_.set_ends(page_of(s->base), s->npages, s);
+    }
     charge<Kind>(s->npages << page_shift);
   }
 
@@ -487,6 +493,7 @@ class Heap {
       }
     }
     map_.set_ends(page_of(s->base), s->npages, s);
+    s->interior_mapped = false;  // a free span is mapped at its ends only (page_map.hpp)
     free_.insert(*s);
   }
   void absorb(span_type* s, span_type* neighbour) noexcept {
@@ -497,13 +504,18 @@ class Heap {
   }
 
   // ---- growth -------------------------------------------------------------------------------
-  // Adds at least n pages of fresh memory to the free set (merged with a free span at the end of
-  // the arena). On failure nothing the heap accounts for changes: the source's commits are kept
+  // Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
+  // with a free span already there, so only the rest is asked for (at least min_grow_pages, in
+  // granules). On failure nothing the heap accounts for changes: the source's commits are kept
   // (committed_*), uncounted, and reused by the next growth.
   bool grow(std::size_t n) {
     const std::size_t room = arena_capacity_pages_ - arena_pages_;
-    if (n > room) return false;
-    const std::size_t ask = std::min(round_up(std::max(n, min_grow_pages), grow_granule_pages), room);
+    // A free span at the end of the arena will merge with the new pages: grow only by the rest.
+    const span_type* last = arena_pages_ != 0 ? map_[arena_pages_ - 1] : nullptr;
+    const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
+    const std::size_t need = n > tail ? n - tail : 1;
+    if (need > room) return false;
+    const std::size_t ask = std::min(round_up(std::max(need, min_grow_pages), grow_granule_pages), room);
     const std::size_t new_end = arena_pages_ + ask;
     if (!commit_map(new_end) || !commit_arena(new_end)) {
       ++events_.grow_failures;
@@ -554,6 +566,7 @@ class Heap {
 
   // ---- release engine -----------------------------------------------------------------------
   static constexpr std::size_t release_batch = 32;  // spans per trip outside the lock
+  static constexpr std::size_t no_retention_bound = static_cast<std::size_t>(-1);
   static constexpr std::size_t tick_history = 64;   // scavenger ticks whose start times are kept
 
   // True when a span stamped with tick `stamp` has been free for at least min_ns at `now`. It
@@ -568,7 +581,8 @@ class Heap {
 
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>) {
-      if (stats_.heap_idle - stats_.heap_released > retention_bytes_) [[unlikely]] {
+      if (retention_bytes_ != no_retention_bound && stats_.heap_idle - stats_.heap_released > retention_bytes_)
+          [[unlikely]] {
         flush_cache_locked();  // cached spans are idle too, and only the free set can be released
         release_locked(stats_.heap_idle - stats_.heap_released - retention_bytes_,
                        [](const span_type&) { return true; }, Overshoot::allowed);

@@ -24,6 +24,7 @@ struct SpanHeader {
   SpanState state = SpanState::unused;
   std::uint8_t kind = 0;         // index into the heap's SpanKinds; meaningful while live
   bool needzero = false;         // some byte may be non-zero (fresh memory is zero)
+  bool interior_mapped = false;  // every page of the span maps to it (not only its ends)
   std::uint64_t idle_since = 0;  // clock reading when the span last became free (scavenging)
 
   bool is_live() const noexcept { return state == SpanState::in_use || state == SpanState::manual; }

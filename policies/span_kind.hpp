@@ -94,15 +94,22 @@ struct GCSpanPolicy {
   static constexpr const char* name = "GCSpanPolicy";
 };
 
-// Manually managed memory (Go's allocManual after the seed): charges *Counter, and is outside
-// heap_sys while live (heap_sys −n on alloc, +n on free). Every page is mapped, as in Go 1.9.
-template <auto Counter>
-  requires detail::is_counter_member<decltype(Counter)>::value
-struct ManualSpanPolicy {
+namespace detail {
+// What every manually managed kind shares; the two accountings differ only in InHeapSys.
+template <auto Counter, bool InHeapSys>
+  requires is_counter_member<decltype(Counter)>::value
+struct ManualKind {
   static constexpr auto counter = Counter;
-  static constexpr bool counts_toward_heap_sys = false;
-  static constexpr bool maps_interior_pages = true;
+  static constexpr bool counts_toward_heap_sys = InHeapSys;
+  static constexpr bool maps_interior_pages = true;  // every page is mapped, as in Go 1.9
   static constexpr SpanState state = SpanState::manual;
+};
+}  // namespace detail
+
+// Manually managed memory (Go's allocManual after the seed): charges *Counter, and is outside
+// heap_sys while live (heap_sys −n on alloc, +n on free).
+template <auto Counter>
+struct ManualSpanPolicy : detail::ManualKind<Counter, false> {
   static constexpr const char* name = "ManualSpanPolicy";
 };
 
@@ -110,12 +117,7 @@ struct ManualSpanPolicy {
 // heap_sys and charges heap_inuse as well as *Counter. The user view subtracts *Counter from
 // HeapSys and HeapInuse, as Go 1.8's readmemstats_m did for stacks.
 template <auto Counter>
-  requires detail::is_counter_member<decltype(Counter)>::value
-struct ManualInHeapSpanPolicy {
-  static constexpr auto counter = Counter;
-  static constexpr bool counts_toward_heap_sys = true;
-  static constexpr bool maps_interior_pages = true;
-  static constexpr SpanState state = SpanState::manual;
+struct ManualInHeapSpanPolicy : detail::ManualKind<Counter, true> {
   static constexpr const char* name = "ManualInHeapSpanPolicy";
 };
 

@@ -2,10 +2,6 @@
 // heap unchanged and the audit clean afterwards. The default policy's fatal message is checked in a
 // child process.
 #define BOOST_TEST_MODULE bad_input
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -151,33 +147,10 @@ struct AbortingConfig : Config {
   using MisusePolicy = AbortOnMisuse;
 };
 
-// Runs f in a child process; returns (terminated by SIGABRT, what it wrote to stderr).
-template <class F>
-std::pair<bool, std::string> run_in_child(F f) {
-  int fds[2];
-  BOOST_REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);  // Boost.Test's monitor would catch it
-    dup2(fds[1], 2);
-    close(fds[0]);
-    f();
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string err;
-  char buf[256];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, err};
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(default_policy_aborts_naming_the_misuse) {
-  auto [aborted, message] = run_in_child([] {
+  auto [clean, aborted, message] = test::run_in_child([] {
     auto heap = test::make_heap<Heap<AbortingConfig>>();
     auto a = heap->alloc<GC>(1);
     heap->free(a);
@@ -187,7 +160,7 @@ BOOST_AUTO_TEST_CASE(default_policy_aborts_naming_the_misuse) {
   BOOST_TEST(message.find("mheap: fatal: double free") != std::string::npos, "stderr was: " << message);
   BOOST_TEST(message.find("GCSpanPolicy") != std::string::npos);
 
-  auto [aborted2, message2] = run_in_child([] {
+  auto [clean2, aborted2, message2] = test::run_in_child([] {
     auto heap = test::make_heap<Heap<AbortingConfig>>();
     auto a = heap->alloc<GC>(2);
     heap->free_at<GC>(static_cast<std::byte*>(a.base()) + 1);

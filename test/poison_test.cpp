@@ -2,10 +2,6 @@
 // poisoned and unpoisoned when handed out again, so a use after free of a span is reported at the
 // faulting access. Without ASan these cases are skipped (the suite's asan run executes them).
 #define BOOST_TEST_MODULE poison
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <string>
 
 #include "test/test_support.hpp"
@@ -31,28 +27,6 @@ bool poisoned([[maybe_unused]] const void* p) {
 #endif
 }
 
-// Runs f in a child; returns what it wrote to stderr and whether it exited normally.
-template <class F>
-std::pair<bool, std::string> run_in_child(F f) {
-  int fds[2];
-  BOOST_REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    f();
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string err;
-  char buf[512];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) && WEXITSTATUS(status) == 0, err};
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(free_spans_are_poisoned_and_live_spans_are_not, *boost::unit_test::enable_if<kAsan>()) {
@@ -75,7 +49,7 @@ BOOST_AUTO_TEST_CASE(free_spans_are_poisoned_and_live_spans_are_not, *boost::uni
 }
 
 BOOST_AUTO_TEST_CASE(a_use_after_free_of_a_span_is_reported, *boost::unit_test::enable_if<kAsan>()) {
-  auto [clean_exit, report] = run_in_child([] {
+  auto [clean_exit, aborted, report] = test::run_in_child([] {
     auto heap = test::make_heap<TestHeap>();
     auto a = heap->alloc<GCSpanPolicy>(3);
     auto* p = static_cast<volatile char*>(a.base());

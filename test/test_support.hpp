@@ -1,7 +1,12 @@
 // test/test_support.hpp — configurations and checks shared by the Boost.Test suites.
 #pragma once
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
+
+#include <csignal>
 
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +60,37 @@ template <class H>
 void require_clean(H& heap) {
   const AuditReport report = heap.audit();
   BOOST_REQUIRE_MESSAGE(static_cast<bool>(report), "audit failed:\n" << std::string(report.what()));
+}
+
+// Runs f in a child process with default SIGABRT handling (Boost.Test's monitor would catch it).
+// Returns whether the child exited normally with status 0, what it wrote to stderr, and whether it
+// was killed by SIGABRT.
+struct ChildResult {
+  bool clean_exit;
+  bool aborted;
+  std::string stderr_text;
+};
+template <class F>
+ChildResult run_in_child(F f) {
+  int fds[2];
+  BOOST_REQUIRE(pipe(fds) == 0);
+  const pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGABRT, SIG_DFL);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    f();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) && WEXITSTATUS(status) == 0, WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, err};
 }
 
 // Heaps are large (StaticArena holds its buffer): make them static-duration or heap-allocated.
