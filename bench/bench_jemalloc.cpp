@@ -1,0 +1,10 @@
+// jemalloc, linked into this binary only (bench/BUILD); entry points in bench/peers.hpp.
+#include "bench/peers.hpp"
+#include "bench/workloads.hpp"
+
+int main(int argc, char** argv) {
+  return bench::bench_main(argc, argv, [] {
+    bench::register_single_thread<bench::JemallocPeer>();
+    bench::register_threads_shared<bench::JemallocPeer>("shared");
+  });
+}

@@ -1,0 +1,14 @@
+// mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the two-thread variants: one heap shared
+// under SpinLock, one under MutexLock, and a NullLock heap per thread.
+#include "bench/mheap_peer.hpp"
+#include "bench/workloads.hpp"
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  return bench_main(argc, argv, [] {
+    register_single_thread<MheapPeer<NullLockConfig>>();
+    register_threads_shared<MheapPeer<SpinLockConfig>>("spinlock");
+    register_threads_shared<MheapPeer<MutexLockConfig>>("mutexlock");
+    register_threads_private<MheapPeer<NullLockConfig>>("heap_per_thread");
+  });
+}

@@ -1,0 +1,77 @@
+// bench/mheap_peer.hpp — mheap under test: the adapter and the configurations the benchmarks use.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "bench/peers.hpp"
+#include "bench/trace.hpp"
+#include "mheap/mheap.hpp"
+
+namespace bench {
+
+// Single thread: no lock, OS pages (MmapSource), 8 KiB pages (DefaultConfig's page_shift = 13).
+struct NullLockConfig : mheap::DefaultConfig {
+  using Lock = mheap::NullLock;
+  using PageSource = mheap::MmapSource;
+};
+struct SpinLockConfig : NullLockConfig {
+  using Lock = mheap::SpinLock;
+};
+struct MutexLockConfig : NullLockConfig {
+  using Lock = mheap::MutexLock;
+};
+static_assert(mheap::Heap<NullLockConfig>::page_bytes == kPageBytes);
+
+template <class Config, class Kind = mheap::GCSpanPolicy>
+class MheapPeer {
+ public:
+  using heap_type = mheap::Heap<Config>;
+  using handle = mheap::SpanRef<Kind>;
+
+  MheapPeer() : heap_(reserve_bytes()) {}
+
+  handle alloc(std::size_t pages) noexcept { return heap_.template alloc<Kind>(pages); }
+  void free(handle h, std::size_t) noexcept { heap_.free(h); }
+  static void* base(const handle& h) noexcept { return h.base(); }
+  heap_type& heap() noexcept { return heap_; }
+
+  // Fragmentation on a churn trace: replays it untimed in a fresh heap, reading heap.stats()
+  // after every step. heap_sys never shrinks for GC spans, so its last value is its peak.
+  static void churn_report(benchmark::State& st, const ChurnTrace& t) {
+    MheapPeer p;
+    auto& heap = p.heap();
+    std::uint64_t peak_inuse = 0, peak_sys = 0;
+    auto note = [&] {
+      const auto s = heap.stats();
+      peak_inuse = std::max(peak_inuse, s.heap_inuse);
+      peak_sys = std::max(peak_sys, s.heap_sys);
+    };
+    std::vector<handle> live(t.initial.size());
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      live[i] = p.alloc(t.initial[i]);
+      note();
+    }
+    for (const Step& s : t.steps) {
+      p.free(live[s.slot], 0);
+      live[s.slot] = p.alloc(s.pages);
+      if (!live[s.slot]) die("alloc", s.pages);
+      note();
+    }
+    const auto end = heap.stats();
+    for (auto& h : live) p.free(h, 0);
+    constexpr double mb = 1 << 20;
+    st.counters["heap_sys_mb"] = static_cast<double>(peak_sys) / mb;
+    st.counters["peak_inuse_mb"] = static_cast<double>(peak_inuse) / mb;
+    st.counters["frag"] = static_cast<double>(peak_sys) / static_cast<double>(peak_inuse);
+    st.counters["mspan_sys_mb"] = static_cast<double>(end.mspan_sys) / mb;
+    st.counters["other_sys_mb"] = static_cast<double>(end.other_sys) / mb;
+  }
+
+ private:
+  heap_type heap_;
+};
+
+}  // namespace bench

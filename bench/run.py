@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""bench/run.py — runs the comparison (called by bench/run.sh after the build).
+
+One process per (repetition, workload, allocator); repetitions are interleaved: rep 1 of every
+workload on every allocator, then rep 2, ... (the allocator order rotates each rep). Raw JSON and
+logs go to bench/out/ (gitignored); the table goes to stdout and bench/RESULTS.md; the plots to
+bench/*.svg. Needs only the Python standard library, gnuplot and (optionally) valgrind, perf.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+BIN = os.path.join(OUT, "bin")  # copied there by run.sh after the build
+
+ALLOCS = ["mheap", "tcmalloc", "jemalloc", "mimalloc", "glibc", "boost"]
+HOT = [1, 8, 127, 128, 1024]
+SLOTS = [100, 1000, 10000]
+LARGE = [10, 100, 1000, 10000, 100000]
+KBATCH = 256  # ops per benchmark iteration (bench/workloads.hpp kBatch)
+THREADS_MHEAP = ["spinlock", "mutexlock", "heap_per_thread"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def workloads():
+    w = [f"hot/{n}" for n in HOT]
+    for s in SLOTS:
+        w += [f"churn/{s}/untouched", f"churn/{s}/touched"]
+    w += [f"large/{k}" for k in LARGE]
+    return w
+
+
+def runs_for(workload):
+    """(allocator, benchmark name) pairs that run this workload."""
+    if workload == "threads":
+        return [("mheap", f"threads/{v}") for v in THREADS_MHEAP] + [
+            (a, "threads/shared") for a in ALLOCS if a != "mheap"]
+    return [(a, workload) for a in ALLOCS]
+
+
+def run_one(alloc, name, rep, quick):
+    d = os.path.join(OUT, "json", f"rep{rep}")
+    os.makedirs(d, exist_ok=True)
+    out = os.path.join(d, f"{alloc}__{name.replace('/', '_')}.json")
+    cmd = [os.path.join(BIN, f"bench_{alloc}"), f"--benchmark_filter=^{re.escape(name)}(/|$)",
+           "--benchmark_format=json", f"--benchmark_out={out}", "--benchmark_out_format=json"]
+    if quick:
+        cmd.append("--quick")
+    r = sh(cmd, timeout=600)
+    if r.returncode != 0:
+        log(f"  FAILED {alloc} {name}: rc={r.returncode}\n{r.stderr[-2000:]}")
+        with open(os.path.join(OUT, "failures.log"), "a") as f:
+            f.write(f"{alloc} {name} rep{rep} rc={r.returncode}\n{r.stderr}\n")
+        return None
+    with open(out) as f:
+        data = json.load(f)
+    bms = [b for b in data["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    if not bms:
+        return None
+    b = bms[0]
+    # op_ns: the headline figure. Single-threaded runs: CPU time of the timed loop per op (robust
+    # to other processes on this shared 2-core machine; includes kernel time for page faults).
+    # Two-thread runs: wall time per op per thread.
+    assert b.get("time_unit", "ns") == "ns"
+    b["op_ns"] = b["ns_per_op"] if name.startswith("threads/") else b["cpu_time"] / KBATCH
+    return b
+
+
+def pct(values, q):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def fmt_ns(x):
+    if x != x:  # nan
+        return "—"
+    if x >= 10000:
+        return f"{x / 1000:.0f}k"
+    if x >= 1000:
+        return f"{x / 1000:.1f}k"
+    if x >= 100:
+        return f"{x:.0f}"
+    return f"{x:.1f}"
+
+
+def callgrind(quick):
+    """Instructions of N alloc+free pairs per kind binding (deterministic)."""
+    if not shutil.which("valgrind"):
+        return None
+    n = 20000 if quick else 100000
+    d = os.path.join(OUT, "callgrind")
+    os.makedirs(d, exist_ok=True)
+    res = {}
+    for mode in ["stack_ct", "stack_rt", "gc_ct", "inheap_ct", "inheap_rt"]:
+        cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect=measure_{mode}",
+               f"--callgrind-out-file={d}/callgrind.{mode}", os.path.join(BIN, "policy_cost"), mode, str(n)]
+        r = sh(cmd, timeout=600)
+        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+        if r.returncode != 0 or not m:
+            log(f"  callgrind {mode} failed:\n{r.stderr[-1500:]}")
+            return None
+        res[mode] = int(m.group(1)) / n
+    res["pairs"] = n
+    return res
+
+
+def perf_profile(quick):
+    """cpu-clock samples of mheap's churn and hot pair (PMU counters are not available in every VM)."""
+    if not shutil.which("perf"):
+        return None
+    d = os.path.join(OUT, "perf")
+    os.makedirs(d, exist_ok=True)
+    res = {}
+    for name in ["churn/1000/untouched", "hot/1"]:
+        data = os.path.join(d, name.replace("/", "_") + ".data")
+        cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "5000", "-o", data, "--",
+               os.path.join(BIN, "bench_mheap"), f"--benchmark_filter=^{re.escape(name)}/"]
+        r = sh(cmd, timeout=300)
+        if r.returncode != 0:
+            log(f"  perf record failed ({r.stderr.strip()[:200]}); skipping the profile")
+            return None
+        rep = sh(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "symbol",
+                  "--percent-limit", "2"], timeout=300)
+        with open(data + ".txt", "w") as f:
+            f.write(rep.stdout)
+        rows = []
+        for line in rep.stdout.splitlines():
+            m = re.match(r"\s*([\d.]+)%\s+\[[.k]\]\s+(.*)", line)
+            if m:
+                rows.append((float(m.group(1)), re.sub(r"(\s+-)+$", "", " ".join(m.group(2).split()))))
+        res[name] = rows[:8]
+    return res
+
+
+def gnuplot(script, name):
+    if not shutil.which("gnuplot"):
+        return False
+    p = os.path.join(OUT, name + ".gp")
+    with open(p, "w") as f:
+        f.write(script)
+    r = sh(["gnuplot", p], cwd=OUT)
+    if r.returncode != 0:
+        log(f"  gnuplot {name} failed: {r.stderr[-500:]}")
+        return False
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller budgets, 2 repetitions")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--no-perf", action="store_true")
+    args = ap.parse_args()
+    reps = args.reps or (2 if args.quick else 5)
+    os.makedirs(OUT, exist_ok=True)
+    for f in ["failures.log"]:
+        if os.path.exists(os.path.join(OUT, f)):
+            os.remove(os.path.join(OUT, f))
+    shutil.rmtree(os.path.join(OUT, "json"), ignore_errors=True)
+    if not os.path.exists(os.path.join(BIN, "bench_mheap")):
+        sys.exit("bench/out/bin/bench_mheap is missing: run bench/run.sh, which builds and copies the binaries")
+
+    started = datetime.datetime.now().astimezone()
+    load_before = loadavg()
+    log(f"load average before: {load_before}")
+
+    # ---- benchmarks, interleaved ------------------------------------------------------------------
+    results = {}  # (alloc, name) -> list of benchmark dicts
+    all_workloads = workloads() + ["threads"]
+    for rep in range(1, reps + 1):
+        log(f"repetition {rep}/{reps} (load {loadavg()})")
+        for i, w in enumerate(all_workloads):
+            pairs = runs_for(w)
+            k = (rep - 1 + i) % len(pairs)  # rotate who goes first
+            for alloc, name in pairs[k:] + pairs[:k]:
+                b = run_one(alloc, name, rep, args.quick)
+                if b is not None:
+                    results.setdefault((alloc, name), []).append(b)
+    load_after = loadavg()
+
+    def med(alloc, name, key="op_ns"):
+        v = [b[key] for b in results.get((alloc, name), []) if key in b]
+        return statistics.median(v) if v else float("nan")
+
+    def p99(alloc, name):
+        # p99 of the per-batch ns/op within each run (see workloads.hpp); median over repetitions.
+        return med(alloc, name, "p99_ns")
+
+    def mx(alloc, name, key):
+        v = [b[key] for b in results.get((alloc, name), []) if key in b]
+        return max(v) if v else float("nan")
+
+    # ---- instruction counts and profile -----------------------------------------------------------
+    log("callgrind: compile-time vs run-time counter binding")
+    cg = callgrind(args.quick)
+    prof = None if args.no_perf else perf_profile(args.quick)
+
+    # ---- the table ---------------------------------------------------------------------------------
+    lines = []
+    hdr = "| workload | " + " | ".join(ALLOCS) + " |"
+    lines.append(hdr)
+    lines.append("|---" * (len(ALLOCS) + 1) + "|")
+    for w in workloads():
+        label = w.replace("churn/", "churn ").replace("/untouched", " slots").replace("/touched", " slots, touched")
+        label = label.replace("hot/", "hot pair ").replace("large/", "large search, free spans: ")
+        if w.startswith("hot/"):
+            label += " pg"
+        cells = [f"{fmt_ns(med(a, w))} ({fmt_ns(p99(a, w))})" for a in ALLOCS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = []
+    for a in ALLOCS:
+        if a == "mheap":
+            cells.append("spin " + fmt_ns(med(a, "threads/spinlock")) + " / mutex " + fmt_ns(med(a, "threads/mutexlock")) +
+                         " / per-thread " + fmt_ns(med(a, "threads/heap_per_thread")))
+        else:
+            cells.append(fmt_ns(med(a, "threads/shared")))
+    lines.append("| 2 threads, churn 1000 slots each (ns/op per thread) | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+
+    rss_lines = ["| churn, touched | peak live MiB | " + " | ".join(ALLOCS) + " |", "|---" * (len(ALLOCS) + 2) + "|"]
+    for s in SLOTS:
+        w = f"churn/{s}/touched"
+        live = med("mheap", w, "peak_live_mb")
+        rss_lines.append(f"| {s} slots | {live:.0f} | " + " | ".join(
+            f"{mx(a, w, 'maxrss_mb'):.0f} ({mx(a, w, 'maxrss_mb') / live:.2f}×)" for a in ALLOCS) + " |")
+    rss_table = "\n".join(rss_lines)
+
+    frag_lines = ["| churn trace | heap_sys MiB | peak heap_inuse MiB | heap_sys / peak heap_inuse | mspan_sys MiB | other_sys MiB |",
+                  "|---|---|---|---|---|---|"]
+    for s in SLOTS:
+        w = f"churn/{s}/untouched"
+        frag_lines.append(f"| {s} slots | {med('mheap', w, 'heap_sys_mb'):.1f} | {med('mheap', w, 'peak_inuse_mb'):.1f} | "
+                          f"{med('mheap', w, 'frag'):.3f} | {med('mheap', w, 'mspan_sys_mb'):.2f} | {med('mheap', w, 'other_sys_mb'):.2f} |")
+    frag_table = "\n".join(frag_lines)
+
+    # ---- targets -------------------------------------------------------------------------------------
+    targets = []
+
+    def target(desc, ok, figure):
+        targets.append((desc, "met" if ok else "MISSED", figure))
+
+    for s in [100, 10000]:
+        w = f"churn/{s}/untouched"
+        m, t = med("mheap", w), med("tcmalloc", w)
+        target(f"churn {s} slots ≤ 0.5× tcmalloc", m <= 0.5 * t, f"mheap {m:.1f} ns vs tcmalloc {t:.1f} ns = {m / t:.2f}×")
+        target(f"churn {s} slots ≤ 12 ns/op", m <= 12, f"{m:.1f} ns/op (p99 {p99('mheap', w):.1f})")
+    h = med("mheap", "hot/1")
+    target("hot 1-page pair ≤ 5 ns", h <= 5, f"{h:.1f} ns/op (p99 {p99('mheap', 'hot/1'):.1f})")
+    lv = [med("mheap", f"large/{k}") for k in LARGE]
+    ratio = max(lv) / min(lv)
+    target("large-span alloc flat within 1.5× (10 → 100,000 free spans)", ratio <= 1.5,
+           " / ".join(fmt_ns(x) for x in lv) + f" ns; max/min = {ratio:.2f}")
+    if cg:
+        r = cg["stack_ct"] / cg["stack_rt"]
+        target("instructions(compile-time) ≤ instructions(run-time)", cg["stack_ct"] <= cg["stack_rt"],
+               f"{cg['stack_ct']:.1f} vs {cg['stack_rt']:.1f} instr per pair (ratio {r:.3f})")
+    else:
+        target("instructions(compile-time) ≤ instructions(run-time)", False, "not measured (valgrind failed)")
+    fr = [med("mheap", f"churn/{s}/untouched", "frag") for s in SLOTS]
+    target("fragmentation heap_sys / peak heap_inuse ≤ 1.05", all(f <= 1.05 for f in fr),
+           ", ".join(f"{s}: {f:.3f}" for s, f in zip(SLOTS, fr)))
+    target_table = "\n".join(["| target | result | figure |", "|---|---|---|"] +
+                             [f"| {d} | **{ok}** | {fig} |" for d, ok, fig in targets])
+
+    cg_table = ""
+    if cg:
+        cg_table = "\n".join([
+            f"Instructions per alloc+free pair (callgrind, {cg['pairs']} pairs of 1–8 pages, only inside `measure_<mode>`):", "",
+            "| kind | counter binding | instructions / pair |", "|---|---|---|",
+            f"| StackSpanPolicy (outside heap_sys) | compile time | {cg['stack_ct']:.2f} |",
+            f"| RunTimeStack (outside heap_sys) | run time | {cg['stack_rt']:.2f} |",
+            f"| ratio compile / run time | | **{cg['stack_ct'] / cg['stack_rt']:.3f}** |",
+            f"| GCSpanPolicy (heap_inuse only) | compile time | {cg['gc_ct']:.2f} |",
+            f"| ManualInHeapSpanPolicy<&inheap_inuse> (in heap_sys + own counter) | compile time | {cg['inheap_ct']:.2f} |",
+            f"| RunTimeInHeap (in heap_sys + own counter) | run time | {cg['inheap_rt']:.2f} |",
+            f"| ratio in-heap compile / run time | | **{cg['inheap_ct'] / cg['inheap_rt']:.3f}** |",
+        ])
+
+    prof_md = ""
+    if prof:
+        parts = ["Top symbols of mheap (perf record -e cpu-clock, self time, ≥ 2 %; the whole process, so the "
+                 "untimed set-up — make_churn_trace, the fragmentation replay churn_report — is included):", ""]
+        for name, rows in prof.items():
+            parts.append(f"* `{name}`: " + "; ".join(f"{p:.1f} % `{s[:90]}`" for p, s in rows))
+        prof_md = "\n".join(parts)
+
+    # ---- plots -------------------------------------------------------------------------------------
+    data_dir = os.path.join(OUT, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    for variant in ["untouched", "touched"]:
+        with open(os.path.join(data_dir, f"churn_{variant}.dat"), "w") as f:
+            f.write("# slots " + " ".join(ALLOCS) + "\n")
+            for s in SLOTS:
+                f.write(f"{s} " + " ".join(f"{med(a, f'churn/{s}/{variant}'):.3f}" for a in ALLOCS) + "\n")
+    with open(os.path.join(data_dir, "large.dat"), "w") as f:
+        f.write("# free_spans " + " ".join(ALLOCS) + "\n")
+        for k in LARGE:
+            f.write(f"{k} " + " ".join(f"{med(a, f'large/{k}'):.3f}" for a in ALLOCS) + "\n")
+    with open(os.path.join(data_dir, "frag.dat"), "w") as f:
+        f.write("# slots mheap_heap_sys/peak_inuse " + " ".join(f"{a}_rss/peak_live" for a in ALLOCS) + "\n")
+        for s in SLOTS:
+            live = med("mheap", f"churn/{s}/touched", "peak_live_mb")
+            f.write(f"{s} {med('mheap', f'churn/{s}/untouched', 'frag'):.4f} " +
+                    " ".join(f"{mx(a, f'churn/{s}/touched', 'maxrss_mb') / live:.4f}" for a in ALLOCS) + "\n")
+
+    common = ('set terminal svg size 560,360 font "sans,11" noenhanced\nset key outside right top\n'
+              'set logscale x\nset logscale y\nset grid\n')
+    plots = []
+    for variant, title in [("untouched", "churn, untouched memory"), ("touched", "churn, 1 byte written per 4 KiB")]:
+        name = f"churn_{variant}"
+        s = common + f'set output "{HERE}/{name}.svg"\nset title "{title}"\nset xlabel "live slots"\nset ylabel "ns per op (median)"\n'
+        s += "plot " + ", ".join(f'"data/churn_{variant}.dat" using 1:{i + 2} with linespoints title "{a}"'
+                                 for i, a in enumerate(ALLOCS)) + "\n"
+        if gnuplot(s, name):
+            plots.append(name)
+    s = common + f'set output "{HERE}/large.svg"\nset title "large-span search (alloc+free of the median size)"\n'
+    s += 'set xlabel "free large spans"\nset ylabel "ns per op (median)"\n'
+    s += "plot " + ", ".join(f'"data/large.dat" using 1:{i + 2} with linespoints title "{a}"' for i, a in enumerate(ALLOCS)) + "\n"
+    if gnuplot(s, "large"):
+        plots.append("large")
+    s = common.replace("set logscale y\n", "") + f'set output "{HERE}/fragmentation.svg"\nset title "footprint on the churn traces"\n'
+    s += 'set xlabel "live slots"\nset ylabel "ratio"\nset yrange [0.9:*]\n'
+    s += 'plot "data/frag.dat" using 1:2 with linespoints lw 2 title "mheap heap_sys/peak heap_inuse", '
+    s += ", ".join(f'"data/frag.dat" using 1:{i + 3} with linespoints dt 2 title "{a} peak RSS/peak live (touched)"'
+                   for i, a in enumerate(ALLOCS)) + ", 1.05 with lines lc rgb 'black' dt 3 title 'target 1.05'\n"
+    if gnuplot(s, "fragmentation"):
+        plots.append("fragmentation")
+
+    # ---- RESULTS.md -----------------------------------------------------------------------------------
+    lscpu = sh(["lscpu"]).stdout
+    model = re.search(r"Model name:\s*(.*)", lscpu)
+    cpus = re.search(r"^CPU\(s\):\s*(.*)", lscpu, re.M)
+    gxx = sh(["g++", "--version"]).stdout.splitlines()[0]
+
+    def pkgver(p):
+        r = sh(["dpkg-query", "-W", "-f=${Version}", p])
+        return r.stdout.strip() or "?"
+
+    failures = ""
+    fl = os.path.join(OUT, "failures.log")
+    if os.path.exists(fl):
+        failures = "\n**Failed runs** (see bench/out/failures.log): " + ", ".join(
+            sorted({" ".join(l.split()[:2]) for l in open(fl) if re.match(r"^\w+ \S+ rep\d+ rc=", l)})) + "\n"
+
+    head = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip()
+    dirty = [l[3:] for l in sh(["git", "-C", ROOT, "status", "--short", "mheap", "policies"]).stdout.splitlines()]
+    tree = f"commit {head}" + (f" plus uncommitted changes to {', '.join(dirty)}" if dirty else "")
+    mode = "quick (`bench/run.sh --quick`)" if args.quick else "full (`bench/run.sh`)"
+    md = f"""# mheap benchmark results
+
+Generated by `bench/run.sh` — do not edit by hand; rerun it.
+
+* **Date:** {started.strftime('%Y-%m-%d %H:%M %Z')}; mode: {mode}, {reps} repetitions per cell, interleaved
+  (rep 1 of every workload on every allocator, then rep 2, …; one process per run).
+* **Machine:** {model.group(1).strip() if model else '?'}, {cpus.group(1).strip() if cpus else '?'} CPUs, Linux {platform.release()}.
+  Shared machine: other builds ran at the same time. Load average (1/5/15 min) before: {load_before}; after: {load_after}.
+* **Compiler:** {gxx}; Bazel fastbuild with per-target `-O2 -DNDEBUG -g`, `-std=c++20`.
+* **Peers (Debian 12 packages, each linked into its own binary):** glibc {pkgver('libc6')} `aligned_alloc`/`free`;
+  tcmalloc (gperftools {pkgver('libgoogle-perftools-dev')}, libtcmalloc_minimal) `tc_memalign`/`tc_free`;
+  jemalloc {pkgver('libjemalloc-dev')} `mallocx(MALLOCX_ALIGN(8192))`/`sdallocx`; mimalloc {pkgver('libmimalloc-dev')}
+  `mi_malloc_aligned`/`mi_free`; Boost.Interprocess {pkgver('libboost-dev')} `managed_external_buffer`
+  (rbtree_best_fit, null_mutex_family; mutex_family for two threads) `allocate_aligned`/`deallocate`.
+* **Source tree:** {tree} (the binaries were built from the tree as it was at the start of the run).
+* **mheap:** `mheap::Heap<Config>` with `NullLock`, `MmapSource` (512 GiB reservation), `GCSpanPolicy`, 8 KiB pages.
+
+All sizes are in 8 KiB pages, every allocation 8 KiB-aligned. One **op** = one alloc+free pair
+(churn: free a random live slot, allocate a new span into it). Cells: **median ns/op over the
+repetitions (p99)**. ns/op is the CPU time of the timed loop per op (Google Benchmark's cpu_time,
+user + kernel, so page faults count; chosen over wall time because other engineers' builds share
+the 2 cores); for the two-thread row it is wall time per op of one thread (both threads run
+concurrently; perfect scaling = the single-thread churn figure). p99 is the 99th percentile of the
+wall-clock mean ns/op of 256-op batches within a run (each batch timed with steady_clock), median
+over the repetitions; on a loaded machine it includes preemptions. Traces are pre-generated with fixed seeds
+(`bench/trace.hpp`); every allocator replays exactly the same steps (fixed iteration counts).
+Churn sizes: 60 % 1–2, 25 % 3–8, 10 % 9–64, 4 % 65–256, 1 % 257–1024 pages; an untimed warm-up of
+2 × slots steps precedes the timed steps. *untouched*: memory never written (data-structure cost);
+*touched*: one byte written per 4 KiB after every alloc (first-touch / page-fault cost included).
+Large search: N free spans of 128–383 pages (distinct up to 256, then repeating) separated by live
+one-page fences; timed: alloc+free of the median size.
+
+## Results (ns per op, median (p99))
+
+{table}
+
+![churn, untouched](churn_untouched.svg) ![churn, touched](churn_touched.svg)
+
+![large-span search](large.svg) ![fragmentation](fragmentation.svg)
+
+## Targets (single thread, NullLock)
+
+{target_table}
+
+(The churn targets are judged on the *untouched* variant, the allocator's own cost.)
+
+## Memory
+
+mheap on the churn traces (replayed untimed with `heap.stats()` read after every step):
+
+{frag_table}
+
+Peak RSS (getrusage ru_maxrss, MiB, max over repetitions) of the *touched* churn runs, where every
+page of a live span is resident; in brackets: peak RSS / peak live bytes of the trace:
+
+{rss_table}
+
+## Zero-cost span kinds
+
+{cg_table or 'callgrind was not available.'}
+
+{prof_md}
+{failures}
+Raw data: `bench/out/` (JSON per run, callgrind and perf outputs, gnuplot scripts); not committed.
+"""
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write(md)
+
+    print()
+    print("ns per op, median (p99):")
+    print(table)
+    print()
+    print(frag_table)
+    print()
+    print(rss_table)
+    print()
+    if cg_table:
+        print(cg_table)
+        print()
+    print(target_table)
+    if prof_md:
+        print()
+        print(prof_md)
+    print()
+    print(f"load average before {load_before}, after {load_after}; wrote bench/RESULTS.md and " +
+          ", ".join(f"bench/{p}.svg" for p in plots))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# bench/run.sh — THE command: installs missing packages, builds every benchmark binary, runs the
+# comparison (interleaved repetitions), prints one table, writes bench/RESULTS.md and bench/*.svg.
+#
+#   bench/run.sh            full run (5 repetitions, ~10 minutes on 2 cores)
+#   bench/run.sh --quick    smaller budgets, 2 repetitions (~1–2 minutes), for iterating
+#   bench/run.sh --reps N   N repetitions; --no-perf skips the perf profile
+# Raw data (JSON, callgrind/perf outputs, logs) goes to bench/out/, which is gitignored.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bench/setup.sh
+# --strip=never keeps symbols and line tables for perf and callgrind_annotate. Our own symlink
+# prefix: the workspace's bazel-bin may point at another engineer's configuration (e.g. asan).
+targets=(bench_mheap bench_glibc bench_tcmalloc bench_jemalloc bench_mimalloc bench_boost policy_cost)
+./bazelw build --strip=never --symlink_prefix=bench/out/bazel- "${targets[@]/#/\/\/bench:}" >&2
+# Copy the binaries: a concurrent build of //bench/... with other options would relink them.
+mkdir -p bench/out/bin
+for b in "${targets[@]}"; do
+  cp -f "bench/out/bazel-bin/bench/$b" bench/out/bin/
+done
+exec python3 bench/run.py "$@"

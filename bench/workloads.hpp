@@ -1,0 +1,321 @@
+// bench/workloads.hpp — the workloads, written once against a tiny allocator interface and
+// instantiated in every allocator's own binary (bench/bench_<peer>.cpp).
+//
+// An allocator adapter A provides:
+//   using handle = ...;                    what alloc returns (void* for malloc-style peers)
+//   handle alloc(std::size_t pages);       pages · 8 KiB, 8 KiB aligned
+//   void free(handle h, std::size_t pages);
+//   static void* base(const handle& h);    first byte, null when the allocation failed
+// and is default-constructible (one fresh instance per benchmark run).
+//
+// One "op" is one alloc+free pair everywhere: hot pair (alloc then free the same span), churn
+// (free a slot, then refill it), large-span search (alloc then free the median size).
+// Timing: each run is a fixed number of batches of kBatch ops (fixed iteration counts, so every
+// allocator replays exactly the same trace steps); every batch is timed with steady_clock.
+//   ns_per_op = Σ batch time / ops;   p99_ns = 99th percentile of the per-batch mean ns/op.
+// The driver (bench/run.py) runs one process per (allocator, workload, repetition), so
+// maxrss_mb (getrusage ru_maxrss) is that workload's peak RSS.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/trace.hpp"
+
+namespace bench {
+
+inline constexpr std::size_t kBatch = 256;
+
+// Iteration budgets (ops per run); --quick divides them.
+struct Scale {
+  std::size_t hot_ops = 1'000'000;        // spans of 1 and 8 pages
+  std::size_t hot_big_ops = 200'000;      // 127, 128, 1024 pages (slow in some peers)
+  std::size_t churn_ops = 300'000;
+  std::size_t churn_touched_ops = 30'000;
+  std::size_t large_ops = 100'000;
+  std::size_t thread_ops = 200'000;  // per thread
+};
+inline Scale g_scale;
+
+inline double maxrss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+inline void touch(void* p, std::size_t pages) {
+  auto* b = static_cast<volatile char*>(p);
+  for (std::size_t off = 0; off < pages * kPageBytes; off += kTouchStride) b[off] = 1;
+}
+
+using Clock = std::chrono::steady_clock;
+inline double ns_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::nano>(b - a).count();
+}
+
+// Turns per-batch times into the counters every workload reports.
+inline void report_batches(benchmark::State& st, std::vector<double>& batch_ns, std::size_t ops_per_batch) {
+  double total = 0;
+  for (double b : batch_ns) total += b;
+  std::sort(batch_ns.begin(), batch_ns.end());
+  const std::size_t n = batch_ns.size();
+  const double p99 = n ? batch_ns[std::min(n - 1, static_cast<std::size_t>(0.99 * static_cast<double>(n)))] : 0;
+  const double per_op = n ? total / static_cast<double>(n * ops_per_batch) : 0;
+  st.counters["ns_per_op"] = per_op;
+  st.counters["p99_ns"] = p99 / static_cast<double>(ops_per_batch);
+  st.counters["maxrss_mb"] = maxrss_mb();
+}
+
+// ---- 1. hot pair ----------------------------------------------------------------------------------
+template <class A>
+void hot_pair(benchmark::State& st, std::size_t pages) {
+  A a;
+  for (int i = 0; i < 64; ++i) {  // warm: the first call may grow the heap
+    auto h = a.alloc(pages);
+    if (!A::base(h)) die("alloc", pages);
+    a.free(h, pages);
+  }
+  std::vector<double> batch_ns;
+  batch_ns.reserve(g_scale.hot_ops / kBatch + 1);
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      auto h = a.alloc(pages);
+      void* p = A::base(h);
+      if (p == nullptr) [[unlikely]] die("alloc", pages);
+      benchmark::DoNotOptimize(p);
+      a.free(h, pages);
+    }
+    batch_ns.push_back(ns_between(t0, Clock::now()));
+  }
+  report_batches(st, batch_ns, kBatch);
+}
+
+// ---- 2/5. random churn ------------------------------------------------------------------------------
+inline const ChurnTrace& churn_trace(std::size_t slots, std::size_t ops) {
+  static std::map<std::pair<std::size_t, std::size_t>, ChurnTrace> cache;
+  auto key = std::make_pair(slots, ops);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make_churn_trace(slots, 2 * slots, ops)).first;
+  return it->second;
+}
+
+template <class A, bool Touch>
+struct Slots {
+  std::vector<typename A::handle> h;
+  std::vector<std::uint32_t> pages;
+
+  void fill(A& a, const std::vector<std::uint32_t>& initial) {
+    h.resize(initial.size());
+    pages = initial;
+    for (std::size_t i = 0; i < initial.size(); ++i) h[i] = alloc_one(a, initial[i]);
+  }
+  static typename A::handle alloc_one(A& a, std::uint32_t n) {
+    auto x = a.alloc(n);
+    void* p = A::base(x);
+    if (p == nullptr) [[unlikely]] die("alloc", n);
+    if constexpr (Touch) touch(p, n);
+    return x;
+  }
+  void replay(A& a, const Step* s, std::size_t n) {
+    for (const Step* end = s + n; s != end; ++s) {
+      a.free(h[s->slot], pages[s->slot]);
+      h[s->slot] = alloc_one(a, s->pages);
+      pages[s->slot] = s->pages;
+    }
+  }
+  void clear(A& a) {
+    for (std::size_t i = 0; i < h.size(); ++i) a.free(h[i], pages[i]);
+    h.clear();
+  }
+};
+
+// Adapters may add counters of their own after a churn run (mheap: fragmentation).
+template <class A>
+concept HasChurnReport = requires(benchmark::State& st, const ChurnTrace& t) { A::churn_report(st, t); };
+
+template <class A, bool Touch>
+void churn(benchmark::State& st, std::size_t slots, std::size_t ops) {
+  const ChurnTrace& t = churn_trace(slots, ops);
+  std::vector<double> batch_ns;
+  batch_ns.reserve(ops / kBatch + 1);
+  {
+    A a;
+    Slots<A, Touch> live;
+    live.fill(a, t.initial);
+    live.replay(a, t.steps.data(), t.warmup);  // untimed warm-up: 2 × slots steps
+    std::size_t pos = t.warmup;
+    for (auto _ : st) {
+      const auto t0 = Clock::now();
+      live.replay(a, t.steps.data() + pos, kBatch);
+      batch_ns.push_back(ns_between(t0, Clock::now()));
+      pos += kBatch;
+    }
+    report_batches(st, batch_ns, kBatch);
+    live.clear(a);
+  }
+  st.counters["peak_live_mb"] = static_cast<double>(t.peak_live_pages * kPageBytes) / (1 << 20);
+  if constexpr (HasChurnReport<A> && !Touch) A::churn_report(st, t);
+}
+
+// ---- 3. large-span search ------------------------------------------------------------------------
+template <class A>
+void large_search(benchmark::State& st, std::size_t count) {
+  const LargeSetup setup = make_large_setup(count);
+  A a;
+  std::vector<typename A::handle> spans(count), fences(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    spans[i] = a.alloc(setup.sizes[i]);
+    fences[i] = a.alloc(1);
+    if (!A::base(spans[i]) || !A::base(fences[i])) die("large setup alloc", setup.sizes[i]);
+  }
+  for (std::size_t i = 0; i < count; ++i) a.free(spans[i], setup.sizes[i]);
+  const std::size_t n = setup.request;
+  std::vector<double> batch_ns;
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      auto h = a.alloc(n);
+      void* p = A::base(h);
+      if (p == nullptr) [[unlikely]] die("alloc", n);
+      benchmark::DoNotOptimize(p);
+      a.free(h, n);
+    }
+    batch_ns.push_back(ns_between(t0, Clock::now()));
+  }
+  report_batches(st, batch_ns, kBatch);
+  st.counters["request_pages"] = static_cast<double>(n);
+  for (std::size_t i = 0; i < count; ++i) a.free(fences[i], 1);
+}
+
+// ---- 4. two threads ------------------------------------------------------------------------------
+// Each thread churns its own 1,000 slots with its own trace (seed per thread). a0 and a1 may be the
+// same allocator (shared heap) or two (a heap per thread). Reported: wall time of the timed part
+// (both threads started together) per op of ONE thread, i.e. ns per op per thread.
+template <class A0, class A1>
+void two_threads(benchmark::State& st, A0& a0, A1& a1, std::size_t ops) {
+  constexpr std::size_t kSlots = 1000;
+  ChurnTrace traces[2] = {make_churn_trace(kSlots, 2 * kSlots, ops, kThreadSeed),
+                          make_churn_trace(kSlots, 2 * kSlots, ops, kThreadSeed + 1)};
+  for (auto _ : st) {
+    std::atomic<int> ready{0};
+    Clock::time_point start[2], stop[2];
+    auto body = [&](auto& a, int t) {
+      using AT = std::remove_reference_t<decltype(a)>;
+      Slots<AT, false> live;
+      live.fill(a, traces[t].initial);
+      live.replay(a, traces[t].steps.data(), traces[t].warmup);
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      start[t] = Clock::now();
+      live.replay(a, traces[t].steps.data() + traces[t].warmup, ops);
+      stop[t] = Clock::now();
+      live.clear(a);
+    };
+    std::thread th([&] { body(a1, 1); });
+    body(a0, 0);
+    th.join();
+    const double wall = ns_between(std::min(start[0], start[1]), std::max(stop[0], stop[1]));
+    st.SetIterationTime(wall * 1e-9);
+    st.counters["ns_per_op"] = wall / static_cast<double>(ops);
+    st.counters["thread0_ns_per_op"] = ns_between(start[0], stop[0]) / static_cast<double>(ops);
+    st.counters["thread1_ns_per_op"] = ns_between(start[1], stop[1]) / static_cast<double>(ops);
+    st.counters["maxrss_mb"] = maxrss_mb();
+  }
+}
+
+// ---- registration ------------------------------------------------------------------------------
+inline constexpr std::size_t kHotSizes[] = {1, 8, 127, 128, 1024};
+inline constexpr std::size_t kChurnSlots[] = {100, 1000, 10000};
+inline constexpr std::size_t kLargeCounts[] = {10, 100, 1000, 10000, 100000};
+
+inline std::int64_t batches(std::size_t ops) { return static_cast<std::int64_t>(std::max<std::size_t>(1, ops / kBatch)); }
+
+// Workloads 1, 2, 3, 5 for a single-threaded adapter A.
+template <class A>
+void register_single_thread() {
+  for (std::size_t n : kHotSizes)
+    benchmark::RegisterBenchmark(("hot/" + std::to_string(n)).c_str(),
+                                 [n](benchmark::State& st) { hot_pair<A>(st, n); })
+        ->Iterations(batches(n <= 8 ? g_scale.hot_ops : g_scale.hot_big_ops));
+  for (std::size_t s : kChurnSlots) {
+    const std::size_t ops = batches(g_scale.churn_ops) * kBatch;
+    benchmark::RegisterBenchmark(("churn/" + std::to_string(s) + "/untouched").c_str(),
+                                 [s, ops](benchmark::State& st) { churn<A, false>(st, s, ops); })
+        ->Iterations(batches(ops));
+    const std::size_t tops = batches(g_scale.churn_touched_ops) * kBatch;
+    benchmark::RegisterBenchmark(("churn/" + std::to_string(s) + "/touched").c_str(),
+                                 [s, tops](benchmark::State& st) { churn<A, true>(st, s, tops); })
+        ->Iterations(batches(tops));
+  }
+  for (std::size_t k : kLargeCounts)
+    benchmark::RegisterBenchmark(("large/" + std::to_string(k)).c_str(),
+                                 [k](benchmark::State& st) { large_search<A>(st, k); })
+        ->Iterations(batches(g_scale.large_ops));
+}
+
+// Workload 4 for an allocator shared by both threads (AShared must be thread-safe).
+template <class AShared>
+void register_threads_shared(const std::string& name) {
+  const std::size_t ops = batches(g_scale.thread_ops) * kBatch;
+  benchmark::RegisterBenchmark(("threads/" + name).c_str(),
+                               [ops](benchmark::State& st) {
+                                 AShared a;
+                                 two_threads(st, a, a, ops);
+                               })
+      ->Iterations(1)
+      ->UseManualTime();
+}
+
+// Workload 4 with one allocator instance per thread.
+template <class A>
+void register_threads_private(const std::string& name) {
+  const std::size_t ops = batches(g_scale.thread_ops) * kBatch;
+  benchmark::RegisterBenchmark(("threads/" + name).c_str(),
+                               [ops](benchmark::State& st) {
+                                 A a0, a1;
+                                 two_threads(st, a0, a1, ops);
+                               })
+      ->Iterations(1)
+      ->UseManualTime();
+}
+
+// main() of every benchmark binary: `--quick` (ours) shrinks the budgets; the rest goes to
+// Google Benchmark (--benchmark_filter, --benchmark_out, ...).
+inline int bench_main(int argc, char** argv, void (*register_all)()) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      g_scale.hot_ops /= 10;
+      g_scale.hot_big_ops /= 10;
+      g_scale.churn_ops /= 10;
+      g_scale.churn_touched_ops /= 5;
+      g_scale.large_ops /= 10;
+      g_scale.thread_ops /= 10;
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int n = static_cast<int>(rest.size());
+  register_all();
+  benchmark::Initialize(&n, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(n, rest.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace bench
