@@ -689,7 +689,7 @@ class Heap {
   }
 
   // ---- state ----------------------------------------------------------------------------------
-  [[no_unique_address]] lock_type lock_;
+  [[no_unique_address]] IsolatedLock<lock_type> lock_;
   source_type source_;
   stats_type stats_{};
   HeapEvents events_{};

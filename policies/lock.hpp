@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <concepts>
+#include <cstddef>
+#include <type_traits>
 
 #if __has_include(<mutex>)
 #include <mutex>
@@ -68,6 +70,15 @@ class MutexLock {
   std::mutex mutex_;
 };
 #endif
+
+// A lock with state gets a cache line to itself inside the heap: waiters spin on it, and the
+// counters beside it would otherwise move between cores with every update the owner makes (false
+// sharing). An empty lock (NullLock) stays empty and costs nothing.
+inline constexpr std::size_t cache_line_bytes = 64;
+template <LockPolicy L>
+struct alignas(cache_line_bytes) CacheLineLock : L {};
+template <LockPolicy L>
+using IsolatedLock = std::conditional_t<std::is_empty_v<L>, L, CacheLineLock<L>>;
 
 // Holds a lock for a scope. (std::lock_guard would do, but <mutex> is not on every target.)
 template <LockPolicy L>
