@@ -3,6 +3,7 @@
 // The model knows which spans are live (base, pages, kind) and nothing else; from that alone it
 // predicts every kind's counter, heap_inuse, and that no two live spans overlap. The driver checks
 // the heap against it after every operation and runs the full audit every `audit_every` operations.
+// Free of Boost.Test, so that the libFuzzer target uses it too.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "test/test_support.hpp"
+#include "mheap/mheap.hpp"
 
 namespace mheap::test {
 

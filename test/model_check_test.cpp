@@ -19,6 +19,7 @@
 #include <string>
 
 #include "test/model.hpp"
+#include "test/test_support.hpp"
 #include "test/model_driver.hpp"
 
 using namespace mheap;

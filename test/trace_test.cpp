@@ -9,6 +9,7 @@
 #include <boost/mpl/list.hpp>
 
 #include "test/model.hpp"
+#include "test/test_support.hpp"
 
 using namespace mheap;
 

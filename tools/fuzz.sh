@@ -50,7 +50,7 @@ bin=$build/heap_fuzzer
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -Wall -Wextra -I"$root" -isystem "$build/include")
 stamp=$build/stamp
-sources=("$root/test/fuzz/heap_fuzzer.cpp" "$root/test/model_driver.hpp" "$root"/mheap/*.hpp "$root"/policies/*.hpp)
+sources=("$root/test/fuzz/heap_fuzzer.cpp" "$root/test/model_driver.hpp" "$root/test/model.hpp" "$root"/mheap/*.hpp "$root"/policies/*.hpp)
 want=$( { echo "$cxx ${flags[*]}"; cat "${sources[@]}"; } | sha256sum | cut -d' ' -f1)
 if [[ ! -x $bin || ! -e $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "fuzz.sh: building $bin"

@@ -40,72 +40,11 @@
 #endif
 
 #include "mheap/mheap.hpp"
+#include "test/model.hpp"
 #include "test/model_driver.hpp"
 
 namespace {
 using namespace mheap;
-
-// ---- the reference model: test/model.hpp's Model, without Boost.Test ----------------------------
-template <class H>
-class FuzzModel {
- public:
-  using kinds = typename H::span_kinds;
-  using stats_type = typename H::stats_type;
-  static constexpr std::uint64_t page = H::page_bytes;
-  struct Live {
-    std::size_t npages;
-    std::size_t kind;
-  };
-
-  bool on_alloc(const void* base, std::size_t npages, std::size_t kind, std::string& why) {
-    const auto b = reinterpret_cast<std::uintptr_t>(base);
-    if (b % page != 0) return why = "span base not page aligned", false;
-    auto next = live_.lower_bound(b);
-    if (next != live_.end() && next->first < b + npages * page) return why = "overlaps the next live span", false;
-    if (next != live_.begin()) {
-      auto prev = std::prev(next);
-      if (prev->first + prev->second.npages * page > b) return why = "overlaps the previous live span", false;
-    }
-    live_.emplace(b, Live{npages, kind});
-    bytes_[kind] += npages * page;
-    return true;
-  }
-  void on_free(const void* base) {
-    auto it = live_.find(reinterpret_cast<std::uintptr_t>(base));
-    bytes_[it->second.kind] -= it->second.npages * page;
-    live_.erase(it);
-  }
-  std::string compare(const stats_type& s) const {
-    std::string why;
-    std::uint64_t inuse = 0, outside = 0;
-    kinds::for_each([&]<class K, std::size_t I>() {
-      if constexpr (K::counts_toward_heap_sys) inuse += bytes_[I];
-      if constexpr (!charges_only_heap_inuse<K>) {
-        std::uint64_t expected = 0;
-        bool first = true;
-        kinds::for_each([&]<class J, std::size_t JI>() {
-          if (detail::same_counter<stats_type, J, K>()) {
-            expected += bytes_[JI];
-            if (JI < I) first = false;
-          }
-        });
-        if (first && s.*(K::counter) != expected) why += std::string(K::name) + " counter disagrees; ";
-        if constexpr (!K::counts_toward_heap_sys)
-          if (first) outside += expected;
-      }
-    });
-    if (s.heap_inuse != inuse) why += "heap_inuse disagrees; ";
-    if (s.heap_idle + s.heap_inuse != s.heap_sys) why += "heap_idle + heap_inuse != heap_sys; ";
-    if ((s.heap_sys + outside) % page != 0) why += "obtained bytes not whole pages; ";
-    if (s.heap_released > s.heap_idle) why += "heap_released > heap_idle; ";
-    return why;
-  }
-  const std::map<std::uintptr_t, Live>& live() const { return live_; }
-
- private:
-  std::map<std::uintptr_t, Live> live_;
-  std::uint64_t bytes_[kinds::size] = {};
-};
 
 // ---- configurations ---------------------------------------------------------------------------------
 struct FuzzStats : Stats {
@@ -180,7 +119,7 @@ void run(const char* name, Reader& in) {
 #endif
   H* heap = ::new (static_cast<void*>(storage)) H();
   {
-    check::Driver<Config, FuzzModel<H>> d(*heap, 16);
+    check::Driver<Config, test::Model<H>> d(*heap, 16);
     std::size_t op = 0;
     auto require = [&](const std::string& err) {
       if (!err.empty()) die(name, op, err);
