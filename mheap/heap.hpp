@@ -1,13 +1,15 @@
 // mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
 //
 // Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):
-//   alloc<Kind>(n) → take the best-fitting free span (mheap/free_set.hpp), growing the arena from
-//   the page source when none fits → cut the tail off as a new free span → mark the span live as
-//   Kind, enter its pages in the page map → charge Kind's counters → clear it outside the lock if
-//   the caller asked for zeroed memory and the span is dirty.
+//   alloc<Kind>(n) → a cached span of exactly n pages if the span cache has one
+//   (mheap/span_cache.hpp), else the best-fitting free span (mheap/free_set.hpp), flushing the
+//   cache and then growing the arena from the page source when none fits → cut the tail off as a
+//   new free span → mark the span live as Kind, enter its pages in the page map → charge Kind's
+//   counters → clear it outside the lock if the caller asked for zeroed memory and it is dirty.
 // Flow of a free: check the span is live and of this kind (misuse otherwise, reported before
-//   anything changes) → credit the counters → merge with the free neighbours before and after →
-//   put the result in the free set.
+//   anything changes) → credit the counters → keep it whole in the span cache if it is short and
+//   the cache has room, else merge it with the free neighbours before and after and put the result
+//   in the free set → enforce the retention bound, if one is set.
 //
 // Layout of the page source's reservation, fixed at construction:
 //
