@@ -38,6 +38,20 @@ class MheapPeer {
   static void* base(const handle& h) noexcept { return h.base(); }
   heap_type& heap() noexcept { return heap_; }
 
+  // Returning memory (workload release/*): Go's debug.FreeOSMemory, then what the heap says.
+  void release_to_os() noexcept { released_ = heap_.release_all(); }
+  void release_report(benchmark::State& st) {
+    const auto s = heap_.stats();
+    const auto e = heap_.events();
+    constexpr double mb = 1 << 20;
+    st.counters["heap_released_mb"] = static_cast<double>(s.heap_released) / mb;
+    st.counters["release_all_mb"] = static_cast<double>(released_) / mb;
+    st.counters["heap_sys_mb"] = static_cast<double>(s.heap_sys) / mb;
+    st.counters["heap_inuse_mb"] = static_cast<double>(s.heap_inuse) / mb;
+    st.counters["release_calls"] = static_cast<double>(e.release_calls);
+    st.SetLabel(mheap::scvg_line(1, s).c_str());
+  }
+
   // Fragmentation on a churn trace: replays it untimed in a fresh heap, reading heap.stats()
   // after every step. heap_sys never shrinks for GC spans, so its last value is its peak.
   static void churn_report(benchmark::State& st, const ChurnTrace& t) {
@@ -72,6 +86,7 @@ class MheapPeer {
 
  private:
   heap_type heap_;
+  std::size_t released_ = 0;
 };
 
 }  // namespace bench

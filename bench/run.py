@@ -28,6 +28,20 @@ SLOTS = [100, 1000, 10000]
 LARGE = [10, 100, 1000, 10000, 100000]
 KBATCH = 256  # ops per benchmark iteration (bench/workloads.hpp kBatch)
 THREADS_MHEAP = ["spinlock", "mutexlock", "heap_per_thread"]
+# Returning memory (bench/workloads.hpp release_cycle): (allocator, benchmark, how memory is given back).
+RELEASE = [
+    ("mheap", "release/explicit", "`heap.release_all()` (Go's `debug.FreeOSMemory`)"),
+    ("tcmalloc", "release/explicit", "`MallocExtension_ReleaseFreeMemory()`"),
+    ("jemalloc", "release/explicit", "`mallctl(\"arena.4096.purge\")` (all arenas)"),
+    ("jemalloc", "release/idle1s", "no call: 1 s idle, defaults (dirty_decay_ms 10 s, no background thread)"),
+    ("jemalloc", "release/decay500ms", "no call: 1 s idle, `arenas.dirty_decay_ms` = `arena.<i>.dirty_decay_ms` = 500 "
+     "and `background_thread` = true (mallctl, before the peak)"),
+    ("mimalloc", "release/explicit", "`mi_collect(true)`"),
+    ("mimalloc", "release/idle100ms_collect", "100 ms idle (> `decommit_delay` 25 ms), then `mi_collect(true)`"),
+    ("mimalloc", "release/decommit_delay0", "`mi_option_set(mi_option_decommit_delay, 0)` before the peak; `mi_collect(true)`"),
+    ("glibc", "release/explicit", "`malloc_trim(0)`"),
+    ("boost", "release/explicit", "none: Boost.Interprocess cannot return memory (its buffer is the caller's)"),
+]
 
 
 def log(msg):
@@ -53,6 +67,8 @@ def workloads():
 
 def runs_for(workload):
     """(allocator, benchmark name) pairs that run this workload."""
+    if workload == "release":
+        return [(a, n) for a, n, _ in RELEASE]
     if workload == "threads":
         return [("mheap", f"threads/{v}") for v in THREADS_MHEAP] + [
             (a, "threads/shared") for a in ALLOCS if a != "mheap"]
@@ -170,18 +186,115 @@ def gnuplot(script, name):
     return True
 
 
+def release_section(results, reps, quick):
+    """The "Returning memory" section of RESULTS.md: medians over the repetitions of each figure."""
+    def runs(alloc, name):
+        return results.get((alloc, name), [])
+
+    def mdn(vals):
+        vals = [v for v in vals if v is not None and v == v]
+        return statistics.median(vals) if vals else float("nan")
+
+    def f0(x, suffix=""):
+        return "—" if x != x else f"{x:.0f}{suffix}"
+
+    def f1(x):
+        return "—" if x != x else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
+
+    peak_mb = mdn([b.get("peak_mb") for a, n, _ in RELEASE for b in runs(a, n)])
+    freed_mb = mdn([b.get("freed_mb") for a, n, _ in RELEASE for b in runs(a, n)])
+    spans = mdn([b.get("spans") for a, n, _ in RELEASE for b in runs(a, n)])
+    spans_freed = mdn([b.get("spans_freed") for a, n, _ in RELEASE for b in runs(a, n)])
+    rows = ["| allocator | how memory is given back | RSS at peak MiB | after free MiB (% of peak) | "
+            "after release MiB (% of peak) | release ms | ms per GiB released | regrow ms | (peak build ms) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for alloc, name, how in RELEASE:
+        rs = runs(alloc, name)
+        if not rs:
+            rows.append(f"| {alloc} | {how} | failed | | | | | | |")
+            continue
+        peak = mdn([b["rss_peak_mb"] for b in rs])
+        free = mdn([b["rss_free_mb"] for b in rs])
+        rel = mdn([b["rss_release_mb"] for b in rs])
+        pf = mdn([100 * b["rss_free_mb"] / b["rss_peak_mb"] for b in rs])
+        pr = mdn([100 * b["rss_release_mb"] / b["rss_peak_mb"] for b in rs])
+        called = all(b.get("release_call", 0) >= 1 for b in rs)
+        idle = mdn([b.get("idle_ms", 0) for b in rs])
+        if called:
+            rel_ms = f1(mdn([b["release_ms"] for b in rs]))
+            if idle > 0:
+                rel_ms += f" (+{idle:.0f} ms idle)"
+
+            def per_gib(b):
+                dropped = b["rss_free_mb"] - b["rss_release_mb"]  # what the call itself gave back
+                return b["release_ms"] / (dropped / 1024) if dropped > 0.01 * b["rss_peak_mb"] else float("nan")
+            gib = f1(mdn([per_gib(b) for b in rs]))
+        else:
+            rel_ms = f"no call ({idle / 1000:g} s idle)" if idle > 0 else "no call"
+            gib = "—"
+        rows.append(f"| {alloc} | {how} | {f0(peak)} | {f0(free)} ({f0(pf, ' %')}) | {f0(rel)} ({f0(pr, ' %')}) | "
+                    f"{rel_ms} | {gib} | {f0(mdn([b['regrow_ms'] for b in rs]))} | "
+                    f"{f0(mdn([b['peak_ms'] for b in rs]))} |")
+    table = "\n".join(rows)
+
+    mh = runs("mheap", "release/explicit")
+    mheap_md = "mheap did not run."
+    if mh:
+        labels = sorted({b.get("label", "") for b in mh})
+        mheap_md = (
+            f"mheap after `release_all()` (median): heap_released {mdn([b['heap_released_mb'] for b in mh]):.1f} MiB "
+            f"(`release_all()` returned {mdn([b['release_all_mb'] for b in mh]):.1f} MiB in "
+            f"{mdn([b['release_calls'] for b in mh]):.0f} `madvise(MADV_DONTNEED)` calls), heap_sys "
+            f"{mdn([b['heap_sys_mb'] for b in mh]):.1f} MiB, heap_inuse {mdn([b['heap_inuse_mb'] for b in mh]):.1f} MiB; "
+            "`mheap::scvg_line(1, heap.stats())`:\n\n```\n" + "\n".join(labels) + "\n```")
+    return f"""## Returning memory (peak → free 90 % → release → regrow)
+
+One process per allocator variant and repetition, so RSS starts clean; {reps} repetitions, interleaved
+like the rest (rep 1 of every row, then rep 2, …); every cell is the median over the repetitions. The cycle (`release_cycle` in
+`bench/workloads.hpp`, trace `make_release_trace` in `bench/trace.hpp`; {'`--quick`: ' if quick else ''}peak {peak_mb:.0f} MiB):
+
+1. **Peak:** {spans:.0f} spans drawn from the churn size mix (1–1024 pages of 8 KiB, 8 KiB-aligned, the last
+   one cut to fit), allocated in order, one byte written per 4 KiB; RSS read (`/proc/self/statm`).
+2. **Free:** {spans_freed:.0f} spans chosen by a fixed-seed shuffle ({freed_mb:.0f} MiB, {100 * freed_mb / peak_mb:.1f} % of the peak),
+   freed in that scattered order; RSS read right after.
+3. **Release:** the allocator's own mechanism (column 2), timed with steady_clock; RSS read after it.
+   *ms per GiB released* = release time / (RSS after free − RSS after release), i.e. per GiB that
+   the call itself gave back ("—" when it gave back less than 1 % of the peak).
+4. **Regrow:** the freed spans allocated again (same sizes, original order) and touched; wall time,
+   page faults included. *(peak build ms)*: the same for step 1, for comparison.
+
+RSS includes the process's own few MiB (binary, libraries, the trace). glibc serves spans above its
+mmap threshold (128 KiB at first, raised by each such free) with `mmap`, and `free` unmaps them at
+once; jemalloc's spans of 8 MiB (1024 pages) go to its oversize arena, which purges immediately;
+those are the drops already visible *after free*. jemalloc applies decay only on allocator calls
+unless a background thread runs, so an idle process keeps its dirty pages (and the default decay
+is 10 s anyway). mimalloc 2.0.9 decommits the free pages of a segment that still holds live blocks
+`decommit_delay` (25 ms) after the free, lazily, on that segment's next use: `mi_collect(true)`
+frees only wholly empty segments, and here none becomes empty (observed: the rows with 100 ms idle
+and with `decommit_delay` 0). Boost.Interprocess never unmaps or advises its buffer.
+
+{table}
+
+{mheap_md}
+"""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller budgets, 2 repetitions")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--no-perf", action="store_true")
+    ap.add_argument("--only", choices=["release"], default=None,
+                    help="run one workload only (release: peak → free 90%% → release → regrow); prints its "
+                         "table and writes bench/out/release.md, leaves bench/RESULTS.md alone")
     args = ap.parse_args()
     reps = args.reps or (2 if args.quick else 5)
     os.makedirs(OUT, exist_ok=True)
     for f in ["failures.log"]:
         if os.path.exists(os.path.join(OUT, f)):
             os.remove(os.path.join(OUT, f))
-    shutil.rmtree(os.path.join(OUT, "json"), ignore_errors=True)
+    if not args.only:
+        shutil.rmtree(os.path.join(OUT, "json"), ignore_errors=True)
     if not os.path.exists(os.path.join(BIN, "bench_mheap")):
         sys.exit("bench/out/bin/bench_mheap is missing: run bench/run.sh, which builds and copies the binaries")
 
@@ -191,7 +304,7 @@ def main():
 
     # ---- benchmarks, interleaved ------------------------------------------------------------------
     results = {}  # (alloc, name) -> list of benchmark dicts
-    all_workloads = workloads() + ["threads"]
+    all_workloads = ["release"] if args.only else workloads() + ["threads", "release"]
     for rep in range(1, reps + 1):
         log(f"repetition {rep}/{reps} (load {loadavg()})")
         for i, w in enumerate(all_workloads):
@@ -202,6 +315,14 @@ def main():
                 if b is not None:
                     results.setdefault((alloc, name), []).append(b)
     load_after = loadavg()
+
+    release_md = release_section(results, reps, args.quick)
+    if args.only:
+        with open(os.path.join(OUT, "release.md"), "w") as f:
+            f.write(release_md)
+        print(release_md)
+        log(f"load average before {load_before}, after {load_after}; wrote bench/out/release.md")
+        return
 
     def med(alloc, name, key="op_ns"):
         v = [b[key] for b in results.get((alloc, name), []) if key in b]
@@ -428,6 +549,7 @@ page of a live span is resident; in brackets: peak RSS / peak live bytes of the 
 
 {rss_table}
 
+{release_md}
 ## Zero-cost span kinds
 
 {cg_table or 'callgrind was not available.'}
@@ -451,6 +573,8 @@ Raw data: `bench/out/` (JSON per run, callgrind and perf outputs, gnuplot script
         print(cg_table)
         print()
     print(target_table)
+    print()
+    print(release_md)
     if prof_md:
         print()
         print(prof_md)

@@ -2,9 +2,12 @@
 # bench/run.sh — THE command: installs missing packages, builds every benchmark binary, runs the
 # comparison (interleaved repetitions), prints one table, writes bench/RESULTS.md and bench/*.svg.
 #
-#   bench/run.sh            full run (5 repetitions, ~10 minutes on 2 cores)
+#   bench/run.sh            full run (5 repetitions, about 4–5 minutes on 2 cores)
 #   bench/run.sh --quick    smaller budgets, 2 repetitions (~1–2 minutes), for iterating
 #   bench/run.sh --reps N   N repetitions; --no-perf skips the perf profile
+#   bench/run.sh --only release   just the returning-memory workload (peak → free 90 % → release →
+#                           regrow, ~1.5 minutes; with --quick 256 MiB and 2 repetitions, ~15 s):
+#                           prints its table, writes bench/out/release.md, leaves RESULTS.md alone
 # Raw data (JSON, callgrind/perf outputs, logs) goes to bench/out/, which is gitignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."

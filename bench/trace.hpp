@@ -21,6 +21,7 @@ inline constexpr std::size_t kTouchStride = 4096;  // "touched" variants write o
 inline constexpr std::uint64_t kChurnSeed = 0x6d686561702d3031ull;   // "mheap-01"
 inline constexpr std::uint64_t kLargeSeed = 0x6c617267652d3031ull;   // "large-01"
 inline constexpr std::uint64_t kThreadSeed = 0x7468726561642d31ull;  // "thread-1"
+inline constexpr std::uint64_t kReleaseSeed = 0x72656c656173652dull; // "release-"
 
 [[noreturn]] inline void die(const char* what, std::size_t pages) {
   std::fprintf(stderr, "bench: %s failed (%zu pages)\n", what, pages);
@@ -114,6 +115,40 @@ inline LargeSetup make_large_setup(std::size_t count) {
   std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
   s.request = sorted[sorted.size() / 2];
   return s;
+}
+
+// Returning memory: a peak of spans drawn from the churn size mix until `total_pages` (the last
+// span is cut to fit exactly), then a scattered choice of them freed: the spans in a shuffled
+// order until at least `free_fraction` of the pages are free. The regrow asks for the freed spans
+// again, same sizes, in their original (ascending index) order.
+struct ReleaseTrace {
+  std::vector<std::uint32_t> sizes;       // sizes[i]: pages of span i, allocated in index order
+  std::vector<std::uint32_t> free_order;  // indices of the spans freed, in the order they are freed
+  std::vector<std::uint32_t> regrow;      // the same indices, ascending
+  std::uint64_t total_pages = 0;
+  std::uint64_t freed_pages = 0;
+};
+
+inline ReleaseTrace make_release_trace(std::uint64_t total_pages, double free_fraction = 0.9) {
+  Rng rng(kReleaseSeed);
+  ReleaseTrace t;
+  while (t.total_pages < total_pages) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(churn_size(rng), total_pages - t.total_pages));
+    t.sizes.push_back(n);
+    t.total_pages += n;
+  }
+  std::vector<std::uint32_t> order(t.sizes.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (std::size_t j = order.size() - 1; j > 0; --j) std::swap(order[j], order[rng.next() % (j + 1)]);
+  const auto goal = static_cast<std::uint64_t>(free_fraction * static_cast<double>(total_pages));
+  for (std::uint32_t i : order) {
+    if (t.freed_pages >= goal) break;
+    t.free_order.push_back(i);
+    t.freed_pages += t.sizes[i];
+  }
+  t.regrow = t.free_order;
+  std::sort(t.regrow.begin(), t.regrow.end());
+  return t;
 }
 
 }  // namespace bench

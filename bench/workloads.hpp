@@ -15,9 +15,13 @@
 //   ns_per_op = Σ batch time / ops;   p99_ns = 99th percentile of the per-batch mean ns/op.
 // The driver (bench/run.py) runs one process per (allocator, workload, repetition), so
 // maxrss_mb (getrusage ru_maxrss) is that workload's peak RSS.
+// Returning memory (release/*) is not an op loop: one peak → free 90 % → release → regrow cycle
+// per process, reporting RSS after each phase and the phases' times (see release_cycle).
 #pragma once
 
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <benchmark/benchmark.h>
 
@@ -46,6 +50,7 @@ struct Scale {
   std::size_t churn_touched_ops = 30'000;
   std::size_t large_ops = 100'000;
   std::size_t thread_ops = 200'000;  // per thread
+  std::size_t release_mib = 1024;     // peak of the returning-memory workload
 };
 inline Scale g_scale;
 
@@ -237,6 +242,122 @@ void two_threads(benchmark::State& st, A0& a0, A1& a1, std::size_t ops) {
   }
 }
 
+// ---- 6. returning memory: peak → free 90 % → release → regrow ---------------------------------
+// An adapter that can give free memory back to the OS has `void release_to_os()` (mheap:
+// release_all(); glibc: malloc_trim(0); ...). One that also has `release_report(st)` adds its own
+// counters after the release (mheap: heap_released and the scvg line as the label).
+template <class A>
+concept CanRelease = requires(A& a) { a.release_to_os(); };
+template <class A>
+concept HasReleaseReport = requires(A& a, benchmark::State& st) { a.release_report(st); };
+
+// Resident set size now, MiB (/proc/self/statm, field 2, in OS pages).
+inline double rss_now_mb() {
+  static const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  unsigned long size = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * page / (1 << 20);
+}
+
+inline double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+struct ReleaseOptions {
+  bool call = true;    // call the adapter's release_to_os() (if it has one), timed
+  int idle_ms = 0;     // then sleep this long (no allocator call) before reading RSS
+  int idle_first_ms = 0;  // sleep this long after the free, before the release call
+  void (*setup)() = nullptr;  // run before the peak (e.g. jemalloc: a short decay)
+};
+
+inline const ReleaseTrace& release_trace() {
+  static const ReleaseTrace t = make_release_trace((std::uint64_t{g_scale.release_mib} << 20) / kPageBytes);
+  return t;
+}
+
+// One cycle per process (run.py runs one process per repetition, so RSS starts clean). Times are
+// wall clock (steady_clock) and this thread's CPU time; RSS is read after each phase.
+template <class A>
+void release_cycle(benchmark::State& st, ReleaseOptions opt) {
+  const ReleaseTrace& t = release_trace();
+  if (opt.setup) opt.setup();
+  constexpr double mib = 1 << 20;
+  for (auto _ : st) {
+    A a;
+    std::vector<typename A::handle> h(t.sizes.size());
+    auto alloc_touch = [&](std::uint32_t i) {
+      h[i] = a.alloc(t.sizes[i]);
+      void* p = A::base(h[i]);
+      if (p == nullptr) [[unlikely]] die("alloc", t.sizes[i]);
+      touch(p, t.sizes[i]);
+    };
+    const double rss_base = rss_now_mb();
+    auto w0 = Clock::now();
+    for (std::uint32_t i = 0; i < t.sizes.size(); ++i) alloc_touch(i);
+    const double peak_ms = ns_between(w0, Clock::now()) * 1e-6;
+    const double rss_peak = rss_now_mb();
+
+    w0 = Clock::now();
+    for (std::uint32_t i : t.free_order) a.free(h[i], t.sizes[i]);
+    const double free_ms = ns_between(w0, Clock::now()) * 1e-6;
+    const double rss_free = rss_now_mb();
+
+    double release_ms = 0, release_cpu_ms = 0;
+    bool called = false;
+    if (opt.idle_first_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.idle_first_ms));
+    if constexpr (CanRelease<A>) {
+      if (opt.call) {
+        const double c0 = thread_cpu_ns();
+        w0 = Clock::now();
+        a.release_to_os();
+        release_ms = ns_between(w0, Clock::now()) * 1e-6;
+        release_cpu_ms = (thread_cpu_ns() - c0) * 1e-6;
+        called = true;
+      }
+    }
+    if (opt.idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.idle_ms));
+    const double rss_release = rss_now_mb();
+    if constexpr (HasReleaseReport<A>) a.release_report(st);
+
+    const double c0 = thread_cpu_ns();
+    w0 = Clock::now();
+    for (std::uint32_t i : t.regrow) alloc_touch(i);
+    const double regrow_ms = ns_between(w0, Clock::now()) * 1e-6;
+    const double regrow_cpu_ms = (thread_cpu_ns() - c0) * 1e-6;
+    const double rss_regrow = rss_now_mb();
+    for (std::uint32_t i = 0; i < t.sizes.size(); ++i) a.free(h[i], t.sizes[i]);
+
+    st.counters["peak_mb"] = static_cast<double>(t.total_pages * kPageBytes) / mib;
+    st.counters["freed_mb"] = static_cast<double>(t.freed_pages * kPageBytes) / mib;
+    st.counters["spans"] = static_cast<double>(t.sizes.size());
+    st.counters["spans_freed"] = static_cast<double>(t.free_order.size());
+    st.counters["rss_base_mb"] = rss_base;
+    st.counters["rss_peak_mb"] = rss_peak;
+    st.counters["rss_free_mb"] = rss_free;
+    st.counters["rss_release_mb"] = rss_release;
+    st.counters["rss_regrow_mb"] = rss_regrow;
+    st.counters["peak_ms"] = peak_ms;
+    st.counters["free_ms"] = free_ms;
+    st.counters["release_call"] = called ? 1 : 0;
+    st.counters["release_ms"] = release_ms;
+    st.counters["release_cpu_ms"] = release_cpu_ms;
+    st.counters["idle_ms"] = opt.idle_ms + opt.idle_first_ms;
+    st.counters["regrow_ms"] = regrow_ms;
+    st.counters["regrow_cpu_ms"] = regrow_cpu_ms;
+  }
+}
+
+template <class A>
+void register_release(const std::string& name, ReleaseOptions opt = {}) {
+  benchmark::RegisterBenchmark(name.c_str(), [opt](benchmark::State& st) { release_cycle<A>(st, opt); })
+      ->Iterations(1);
+}
+
 // ---- registration ------------------------------------------------------------------------------
 inline constexpr std::size_t kHotSizes[] = {1, 8, 127, 128, 1024};
 inline constexpr std::size_t kChurnSlots[] = {100, 1000, 10000};
@@ -244,7 +365,7 @@ inline constexpr std::size_t kLargeCounts[] = {10, 100, 1000, 10000, 100000};
 
 inline std::int64_t batches(std::size_t ops) { return static_cast<std::int64_t>(std::max<std::size_t>(1, ops / kBatch)); }
 
-// Workloads 1, 2, 3, 5 for a single-threaded adapter A.
+// Workloads 1, 2, 3, 5, 6 for a single-threaded adapter A.
 template <class A>
 void register_single_thread() {
   for (std::size_t n : kHotSizes)
@@ -265,6 +386,7 @@ void register_single_thread() {
     benchmark::RegisterBenchmark(("large/" + std::to_string(k)).c_str(),
                                  [k](benchmark::State& st) { large_search<A>(st, k); })
         ->Iterations(batches(g_scale.large_ops));
+  register_release<A>("release/explicit");  // the adapter's own release call, if it has one
 }
 
 // Workload 4 for an allocator shared by both threads (AShared must be thread-safe).
@@ -305,6 +427,7 @@ inline int bench_main(int argc, char** argv, void (*register_all)()) {
       g_scale.churn_touched_ops /= 5;
       g_scale.large_ops /= 10;
       g_scale.thread_ops /= 10;
+      g_scale.release_mib /= 4;
     } else {
       rest.push_back(argv[i]);
     }
