@@ -45,13 +45,15 @@ class BackgroundScavenger {
 
   // Stops and joins the thread (a no-op when not running). Returns after the current tick.
   void stop() {
+    std::thread running;
     {
       std::lock_guard guard(mutex_);
       if (!thread_.joinable()) return;
       stopping_ = true;
+      running = std::move(thread_);  // one caller joins, however many call stop()
     }
     wake_.notify_all();
-    thread_.join();
+    running.join();
   }
 
   std::uint64_t ticks() const noexcept {

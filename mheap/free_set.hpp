@@ -50,10 +50,17 @@ class FreeSet {
   FreeSet(const FreeSet&) = delete;
   FreeSet& operator=(const FreeSet&) = delete;
 
-  void insert(SpanT& s) noexcept {
+  // warm: at the front of its list, handed out next (the span freed last is the one most likely
+  // still in the CPU cache). cold: at the back, handed out last (a span just given back to the
+  // OS costs page faults to use again).
+  enum class Recency { warm, cold };
+
+  void insert(SpanT& s, Recency recency = Recency::warm) noexcept {
     if (s.npages < MaxListPages) {
-      // LIFO: the span freed last is the one most likely still in cache.
-      lists_[s.npages].push_front(s);
+      if (recency == Recency::warm)
+        lists_[s.npages].push_front(s);
+      else
+        lists_[s.npages].push_back(s);
       set_bit(s.npages);
     } else {
       large_.insert(s);
@@ -90,15 +97,16 @@ class FreeSet {
 
   // ---- for scavenging ---------------------------------------------------------------------------
   // Visits free spans longest first: the tree from its end (longest, then highest address), then
-  // the lists from the longest down. Stops when f returns true. f must not change the free set.
+  // the lists from the longest down, each from its back (freed longest ago: the span take()
+  // would hand out last). Stops when f returns true. f must not change the free set.
   template <class F>
   void visit_largest_first(F&& f) {
     for (auto it = large_.rbegin(); it != large_.rend(); ++it)
       if (f(*it)) return;
     for (std::size_t i = MaxListPages - 1; i >= 1; --i)
       if (nonempty_bit(i))
-        for (SpanT& s : lists_[i])
-          if (f(s)) return;
+        for (auto it = lists_[i].rbegin(); it != lists_[i].rend(); ++it)
+          if (f(*it)) return;
   }
 
   // ---- for audit() ------------------------------------------------------------------------------

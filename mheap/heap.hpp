@@ -19,7 +19,9 @@
 //   - the grown arena, pages [0, arena_pages_), is tiled by spans, free or live, with no gaps;
 //   - no two free spans touch: every free merges with both free neighbours;
 //   - counters: see mheap/stats.hpp; page map: see mheap/page_map.hpp; free set: free_set.hpp.
-// Guarded by lock_: every member below it. The source, map and pool are reached only under it.
+// Guarded by lock_: every member below it. The map and pool are reached only under it; so is the
+// page source, except release(), which scavenging calls with the lock dropped
+// (ReleasingPageSourcePolicy says what that asks of a source).
 #pragma once
 
 #include <algorithm>
@@ -70,7 +72,23 @@ template <class StatsT, class Kinds>
 constexpr bool kinds_own_their_counters = [] {
   bool ok = true;
   Kinds::for_each([&]<class K, std::size_t>() {
-    if constexpr (CounterBoundAtCompileTime<K>) ok = ok && !counter_is_accounting_field<StatsT, K>();
+    if constexpr (CounterBoundAtCompileTime<K>) {
+      ok = ok && !counter_is_accounting_field<StatsT, K>();
+      // heap_inuse is a kind's own counter only for a kind inside heap_sys (GCSpanPolicy).
+      if constexpr (!K::counts_toward_heap_sys) ok = ok && !counter_is<StatsT, K>(&Stats::heap_inuse);
+    }
+  });
+  return ok;
+}();
+// Kinds that share a counter must agree on heap_sys: Sys and the audit count a counter once.
+template <class StatsT, class Kinds>
+constexpr bool shared_counters_agree = [] {
+  bool ok = true;
+  Kinds::for_each([&]<class A, std::size_t>() {
+    Kinds::for_each([&]<class B, std::size_t>() {
+      if constexpr (CounterBoundAtCompileTime<A> && CounterBoundAtCompileTime<B>)
+        if (same_counter<StatsT, A, B>() && A::counts_toward_heap_sys != B::counts_toward_heap_sys) ok = false;
+    });
   });
   return ok;
 }();
@@ -104,7 +122,11 @@ class Heap {
                 "a kind in Config::SpanKinds names a counter that is not a std::uint64_t member of Config::Stats");
   static_assert(detail::kinds_own_their_counters<stats_type, span_kinds>,
                 "a kind in Config::SpanKinds charges heap_sys, heap_idle, heap_released, mspan_* or "
-                "other_sys: those are the heap's own; give the kind a counter of its own");
+                "other_sys (or heap_inuse while outside heap_sys): those are the heap's own; give the kind "
+                "a counter of its own");
+  static_assert(detail::shared_counters_agree<stats_type, span_kinds>,
+                "two kinds in Config::SpanKinds share a counter but not counts_toward_heap_sys: a "
+                "counter is either inside heap_sys or outside it");
   static_assert(ListLinkPolicy<typename Config::ListLinks>,
                 "Config::ListLinks does not satisfy mheap::ListLinkPolicy (NormalLinks or SafeLinks)");
   static_assert(LargeSpanTreePolicy<typename Config::LargeSpanTree>,
@@ -129,7 +151,9 @@ class Heap {
 
   // ---- spans --------------------------------------------------------------------------------
   // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
-  // source could ever give, and when the source is exhausted; the heap is then unchanged.
+  // source could ever give, and when the source is exhausted; no span byte or counter has then
+  // moved, except that the span cache may have been merged into the free set first (span
+  // records retired or taken: mspan_inuse and mspan_sys may move).
   // zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
@@ -151,7 +175,7 @@ class Heap {
     // The span is ours alone now: clear it without holding up other threads.
     detail::unpoison_memory<Config::valgrind_annotations>(s->base, npages << page_shift, !dirty || zeroed);
     if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
-    return SpanRef<Kind>(s, s->generation, page_shift);
+    return SpanRef<Kind>(s, s->generation);
   }
 
   // Frees a span. An empty ref is a no-op. A ref that is no longer live (double free) or does not
@@ -161,9 +185,9 @@ class Heap {
     static_assert(span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
     if (!ref) return;
     LockGuard guard(lock_);
-    auto* s = static_cast<span_type*>(ref.span_);
-    if (!owns_record(s)) [[unlikely]]
+    if (!owns_record(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
       return report(Misuse::foreign_span, ref.span_, Kind::name);
+    auto* s = static_cast<span_type*>(ref.span_);
     if (s->generation != ref.generation_ || s->state != Kind::state ||
         s->kind != span_kinds::template index_of<Kind>) [[unlikely]]
       return report(s->generation != ref.generation_ || !s->is_live() ? Misuse::double_free : Misuse::wrong_kind,
@@ -187,8 +211,8 @@ class Heap {
     enforce_retention_locked();
   }
 
-  // The live span holding address p, or null (p outside the arena, in a free span, or in the
-  // interior of a span whose kind does not map interior pages).
+  // The live span holding address p, or null: p outside the arena or in a free or cached span.
+  // For a kind that does not map interior pages, an interior address may also answer null.
   const SpanHeader* lookup(const void* p) {
     LockGuard guard(lock_);
     const std::size_t page = page_of(p);
@@ -205,11 +229,13 @@ class Heap {
   // set meanwhile (state scavenging), so no other thread can hand them out.
 
   // Releases free pages until max_bytes have been released; returns the bytes released. Order:
-  // largest spans first, and among spans of one length the highest address first. Large idle
-  // spans are the least likely to be reused soon and cost one system call for many pages; high
-  // addresses go first so the low end of the arena, where best fit with lowest address places new
-  // spans, stays resident. Whole spans are released while they fit in what is left of max_bytes;
-  // a span with nothing released yet may give its highest pages to use up the rest.
+  // largest spans first. Large idle spans are the least likely to be reused soon and cost one
+  // system call for many pages. Among long spans (the tree) of one length, the highest address
+  // first, so the low end of the arena, where best fit with lowest address places new spans, stays
+  // resident; among short ones (the lists) of one length, the one freed longest ago, which the
+  // next allocation of that length would take last. Whole spans are released while they fit in
+  // what is left of max_bytes; a span with nothing released yet may give its highest pages to use
+  // up the rest.
   std::size_t scavenge(std::size_t max_bytes)
     requires ReleasingPageSourcePolicy<source_type>
   {
@@ -253,7 +279,7 @@ class Heap {
     enforce_retention_locked();
   }
 
-  clock_type& clock() noexcept { return clock_; }
+  clock_type& clock() noexcept { return clock_; }  // unsynchronized, like misuse_policy()
 
   // Returns the span cache's spans to the free set, merged with their neighbours. The heap does
   // this itself whenever it matters (before growing, scavenging or enforcing retention).
@@ -286,6 +312,8 @@ class Heap {
     return Census<Heap>::run(*this);
   }
 
+  // These three hand out the heap's own objects without its lock: use them while no other
+  // thread uses the heap (tests, set-up).
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }
   source_type& page_source() noexcept { return source_; }
   // Largest span this heap can ever hand out, in pages (0 when the reservation failed).
@@ -306,10 +334,13 @@ class Heap {
   static constexpr std::size_t map_bytes_for(std::size_t pages) noexcept {
     return pages_for(pages * PageMap<span_type>::entry_bytes) << page_shift;
   }
-  // Pages of span records needed if every one of `pages` arena pages were its own span: the pool
-  // region is sized for that worst case, so records never run out before pages do.
+  // Pages of span records needed if every one of `pages` arena pages were its own span, plus the
+  // two records a growth holds for a moment, in whole chunks (a chunk's tail shorter than a record
+  // is lost): the pool region is sized for that worst case, so records never run out before pages.
+  static constexpr std::size_t records_per_chunk = (pool_chunk_pages << page_shift) / sizeof(span_type);
+  static_assert(records_per_chunk >= 1, "Config::span_pool_chunk_bytes must hold a span record");
   static constexpr std::size_t pool_pages_for(std::size_t pages) noexcept {
-    return pages_for(pages * sizeof(span_type));
+    return (pages + 2 + records_per_chunk - 1) / records_per_chunk * pool_chunk_pages;
   }
 
   // Splits the reservation into page map, arena and record pool (see the picture at the top).
@@ -358,8 +389,20 @@ class Heap {
     span_type* s = free_.take(n);
     if (s == nullptr && n > (stats_.heap_idle >> page_shift) + (arena_capacity_pages_ - arena_pages_))
       return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
-    if (s == nullptr && cache_.pages() != 0) {
-      flush_cache_locked();  // cached spans, merged, may fit: use them before growing
+    while (s == nullptr) {
+      if (cache_.pages() != 0) {
+        flush_cache_locked();  // cached spans, merged, may fit: use them before growing
+        s = free_.take(n);
+        if (s != nullptr) break;
+      }
+      if (releasing_pages_ == 0) break;
+      // Another thread is releasing spans outside the lock: idle, but out of reach until they
+      // come back. Wait for them rather than grow the heap or fail. (Never with NullLock: there
+      // no other thread can be releasing.)
+      {
+        UnlockGuard unlocked(lock_);
+        cpu_relax();
+      }
       s = free_.take(n);
     }
     if (s == nullptr) {
@@ -474,7 +517,7 @@ class Heap {
 
   // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
   // records are retired; s keeps the merged run. Reads only first/last page entries of the map.
-  void insert_free(span_type* s) noexcept {
+  void insert_free(span_type* s, typename free_set_type::Recency recency = free_set_type::Recency::warm) noexcept {
     const std::size_t first = page_of(s->base);
     if (first > 0) {
       span_type* before = map_[first - 1];
@@ -496,7 +539,7 @@ class Heap {
     }
     map_.set_ends(page_of(s->base), s->npages, s);
     s->interior_mapped = false;  // a free span is mapped at its ends only (page_map.hpp)
-    free_.insert(*s);
+    free_.insert(*s, recency);
   }
   void absorb(span_type* s, span_type* neighbour) noexcept {
     s->npreleased += neighbour->npreleased;
@@ -620,6 +663,7 @@ class Heap {
         // Whole pages: rounded down under a ceiling, up under a floor.
         const std::size_t left =
             (remaining >> page_shift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
+        if (left == 0) return true;  // not a page left to release: stop looking
         std::size_t pages = 0;
         if (s.npreleased == 0)
           pages = std::min(s.npages, left);  // a clean span may give a part: its highest pages
@@ -635,6 +679,7 @@ class Heap {
       for (std::size_t i = 0; i < n; ++i) {
         free_.erase(*jobs[i].span);
         jobs[i].span->state = SpanState::scavenging;
+        releasing_pages_ += jobs[i].span->npages;
       }
       {
         UnlockGuard unlocked(lock_);
@@ -661,8 +706,9 @@ class Heap {
         } else {
           all_done = false;  // a source that refuses is not asked again in this call
         }
+        releasing_pages_ -= s->npages;
         s->state = SpanState::free;
-        insert_free(s);
+        insert_free(s, free_set_type::Recency::cold);  // resident spans of its length go first
       }
       if (!all_done || n < release_batch || released >= budget) return released;
     }
@@ -672,7 +718,10 @@ class Heap {
   span_type* new_record() noexcept {
     span_type* s = pool_.try_alloc();
     if (s == nullptr) s = new_record_from_fresh_chunk();
-    if (s != nullptr) stats_.mspan_inuse += sizeof(span_type);
+    if (s != nullptr) {
+      stats_.mspan_inuse += sizeof(span_type);
+      s->page_shift = static_cast<std::uint8_t>(page_shift);
+    }
     return s;
   }
   span_type* new_record_from_fresh_chunk() noexcept {
@@ -713,6 +762,7 @@ class Heap {
   std::uint64_t tick_ = 0;                 // scavenger ticks so far; free spans are stamped with it
   std::array<std::uint64_t, tick_history> tick_started_{};  // [t % tick_history]: when tick t began
   std::size_t retention_bytes_ = Config::idle_retention_bytes;  // unreleased idle bytes kept at most
+  std::size_t releasing_pages_ = 0;        // pages of spans in state scavenging (out of the free set)
 };
 
 }  // namespace mheap

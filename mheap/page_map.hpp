@@ -3,7 +3,7 @@
 // Invariants (audit() checks them):
 //   - every page of a live span whose kind maps interior pages holds that span;
 //   - the first and last page of every span, live or free, hold that span: that is all
-//     coalescing reads, and all lookup() trusts without checking the span's range;
+//     coalescing reads;
 //   - other entries (interior pages of free spans, of kinds that do not map interior pages) may
 //     be stale: they point at a record (records are never unmapped) that may describe another
 //     span, or none. lookup() validates state and range before it answers.

@@ -19,13 +19,15 @@ struct SpanHeader {
   std::byte* base = nullptr;     // first byte of the span (aligned to the heap's page)
   std::size_t npages = 0;        // length in pages, ≥ 1 while the record describes a span
   std::size_t npreleased = 0;    // pages of a free span given back to the page source
-  std::uint32_t generation = 0;  // bumped on every alloc and free of this record, so a SpanRef
-                                 // taken before the last transition never matches again
+  std::uint64_t generation = 0;  // bumped on every alloc and free of this record, so a SpanRef
+                                 // taken before the last transition never matches again (64 bits:
+                                 // centuries of alloc/free cycles on one record before it wraps)
   SpanState state = SpanState::unused;
   std::uint8_t kind = 0;         // index into the heap's SpanKinds; meaningful while live
   bool needzero = false;         // some byte may be non-zero (fresh memory is zero)
   bool interior_mapped = false;  // every page of the span maps to it (not only its ends)
-  std::uint64_t idle_since = 0;  // clock reading when the span last became free (scavenging)
+  std::uint8_t page_shift = 0;   // the heap's page size, log2 (for SpanRef::bytes())
+  std::uint64_t idle_since = 0;  // scavenger tick in which the span went to the free set
 
   bool is_live() const noexcept { return state == SpanState::in_use || state == SpanState::manual; }
 };

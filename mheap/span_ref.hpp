@@ -29,7 +29,7 @@ class SpanRef {
   explicit operator bool() const noexcept { return span_ != nullptr; }
   void* base() const noexcept { return span_ ? span_->base : nullptr; }
   std::size_t npages() const noexcept { return span_ ? span_->npages : 0; }
-  std::size_t bytes() const noexcept { return span_ ? span_->npages << page_shift_ : 0; }
+  std::size_t bytes() const noexcept { return span_ ? span_->npages << span_->page_shift : 0; }
   const SpanHeader* header() const noexcept { return span_; }
 
   friend bool operator==(const SpanRef&, const SpanRef&) = default;
@@ -38,12 +38,10 @@ class SpanRef {
   template <class Config>
   friend class Heap;
 
-  SpanRef(SpanHeader* span, std::uint32_t generation, std::uint8_t page_shift) noexcept
-      : span_(span), generation_(generation), page_shift_(page_shift) {}
+  SpanRef(SpanHeader* span, std::uint64_t generation) noexcept : span_(span), generation_(generation) {}
 
   SpanHeader* span_ = nullptr;
-  std::uint32_t generation_ = 0;
-  std::uint8_t page_shift_ = 0;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace mheap

@@ -30,6 +30,15 @@ concept LockPolicy = std::default_initializable<L> && requires(L& l) {
   l.unlock();
 };
 
+// One polite pause in a spin-wait loop.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH_7A__))
+  asm volatile("yield");
+#endif
+}
+
 // For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
 struct NullLock {
   void lock() noexcept {}
@@ -43,19 +52,12 @@ class SpinLock {
  public:
   void lock() noexcept {
     while (locked_.test_and_set(std::memory_order_acquire)) {
-      while (locked_.test(std::memory_order_relaxed)) pause();
+      while (locked_.test(std::memory_order_relaxed)) cpu_relax();
     }
   }
   void unlock() noexcept { locked_.clear(std::memory_order_release); }
 
  private:
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH_7A__))
-    asm volatile("yield");
-#endif
-  }
   std::atomic_flag locked_;  // C++20: value-initialised clear
 };
 

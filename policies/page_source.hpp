@@ -3,7 +3,7 @@
 // A page source reserves one contiguous range of address space up front and commits parts of it
 // on demand. The heap lays that range out as
 //
-//     [ page map | arena: spans grow upward →   ...   ← span records grow downward ]
+//     [ page map | arena: spans grow upward → | span records, committed in chunks ]
 //
 // so spans are always contiguous with their neighbours (coalescing never meets a hole left by
 // metadata), and the page map is a flat array indexed by page number: address → span in O(1),
@@ -30,7 +30,9 @@ concept PageSourcePolicy = requires(S& source, std::byte* p, std::size_t n) {
 
 // Optional: a source that can give committed pages back (scavenging). release(p, n) returns the
 // bytes actually given back (the source may round inward to its own granule); afterwards those
-// bytes read as zero and may be used again without another commit.
+// bytes read as zero and may be used again without another commit. The heap calls release()
+// with its lock dropped, so release() must be safe to run concurrently with commit() and with
+// itself on other ranges (MmapSource and StaticArena keep no state that changes).
 template <class S>
 concept ReleasingPageSourcePolicy = PageSourcePolicy<S> && requires(S& source, std::byte* p, std::size_t n) {
   { source.release(p, n) } -> std::same_as<std::size_t>;

@@ -26,9 +26,9 @@ static_assert(!CanFree<void*>, "free takes a SpanRef, not an address (free_at<Ki
 static_assert(!std::is_convertible_v<SpanRef<GCSpanPolicy>, SpanRef<StackSpanPolicy>>);
 
 // Only the heap makes SpanRefs.
-static_assert(!std::is_constructible_v<SpanRef<GCSpanPolicy>, SpanHeader*, std::uint32_t, std::uint8_t>);
+static_assert(!std::is_constructible_v<SpanRef<GCSpanPolicy>, SpanHeader*, std::uint64_t>);
 static_assert(std::is_trivially_copyable_v<SpanRef<GCSpanPolicy>>);
-static_assert(sizeof(SpanRef<GCSpanPolicy>) == 2 * sizeof(void*), "a SpanRef fits in two registers");
+static_assert(sizeof(SpanRef<GCSpanPolicy>) <= 16, "a SpanRef is a record pointer and a generation");
 
 // Span kinds.
 struct NoCounter {
@@ -132,3 +132,16 @@ BOOST_AUTO_TEST_CASE(a_kind_bound_at_run_time_is_charged_like_its_constant_twin)
   BOOST_TEST(heap->stats().stacks_inuse == 0u);
   test::require_clean(*heap);
 }
+
+namespace {
+// Configurations the heap refuses (its static_asserts read these predicates).
+static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, ManualSpanPolicy<&Stats::heap_inuse>>>,
+              "a manual kind outside heap_sys may not charge heap_inuse");
+static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<ManualSpanPolicy<&Stats::heap_sys>>>);
+static_assert(detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>);
+static_assert(!detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy, PreSeedStackSpanPolicy>>,
+              "kinds sharing a counter must agree on heap_sys");
+static_assert(detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>);
+// Stale references stay stale for centuries of alloc/free cycles on one record.
+static_assert(sizeof(SpanHeader::generation) == 8);
+}  // namespace

@@ -171,3 +171,23 @@ BOOST_AUTO_TEST_CASE(static_arena_is_zero_and_bounded) {
   heap->free(all);
   require_clean(*heap);
 }
+
+namespace {
+// Small pages and small record chunks waste the most per chunk.
+struct SmallPages : test::ArenaConfig<std::size_t{1} << 20> {
+  static constexpr std::size_t page_shift = 8;
+  static constexpr std::size_t span_pool_chunk_bytes = 256;
+  static constexpr std::size_t min_grow_bytes = 256;
+  static constexpr std::size_t grow_granule_bytes = 256;
+  static constexpr std::size_t span_cache_pages = 0;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(span_records_never_run_out_before_pages) {
+  // One-page spans must still fill every page of the arena.
+  auto heap = test::make_heap<Heap<SmallPages>>();
+  std::size_t spans = 0;
+  while (heap->alloc<GCSpanPolicy>(1)) ++spans;
+  BOOST_TEST(spans == heap->capacity_pages());
+  require_clean(*heap);
+}

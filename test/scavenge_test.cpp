@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <string>
@@ -303,5 +304,67 @@ BOOST_AUTO_TEST_CASE(background_scavenger_releases_idle_memory_until_stopped) {
   BOOST_TEST(ticks >= 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   BOOST_TEST(scavenger.ticks() == ticks);  // stopped means stopped
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(short_spans_freed_longest_ago_are_released_first) {
+  auto heap = test::make_heap<TestHeap>();
+  auto high_fence = heap->alloc<GC>(1);
+  auto a = heap->alloc<GC>(2);
+  auto f1 = heap->alloc<GC>(1);
+  auto b = heap->alloc<GC>(2);
+  auto f2 = heap->alloc<GC>(1);
+  void* base_a = a.base();
+  heap->free(a);  // freed first
+  heap->free(b);  // freed last: the next alloc(2) takes it
+  BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);
+  auto again = heap->alloc<GC>(2);
+  BOOST_TEST(again.base() != base_a);             // the recently freed span is handed out ...
+  BOOST_TEST(released(*heap) == 2 * kPage);       // ... and the released one stays released
+  (void)high_fence, (void)f1, (void)f2;
+  require_clean(*heap);
+}
+
+namespace {
+// Releases only when the test says so, to hold a scavenge in the middle of its system calls.
+class GatedSource : public MmapSource {
+ public:
+  using MmapSource::MmapSource;
+  std::size_t release(std::byte* p, std::size_t n) noexcept {
+    entered = true;
+    while (!open) std::this_thread::yield();
+    return MmapSource::release(p, n);
+  }
+  std::atomic<bool> entered{false}, open{false};
+};
+struct GatedConfig : DefaultConfig {
+  using Lock = MutexLock;
+  using PageSource = GatedSource;
+  using MisusePolicy = RecordMisuse;
+  static constexpr std::size_t span_cache_pages = 0;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_alloc_during_a_release_waits_instead_of_growing) {
+  auto heap = test::make_heap<Heap<GatedConfig>>(std::size_t{1} << 30);
+  auto all = heap->alloc<GC>(128);  // the whole first growth
+  heap->free(all);
+  const Stats before = heap->stats();
+  std::thread scavenger([&] { heap->release_all(); });
+  while (!heap->page_source().entered) std::this_thread::yield();  // the span is out of the free set
+  std::atomic<bool> done{false};
+  SpanRef<GC> got;
+  std::thread allocator([&] {
+    got = heap->alloc<GC>(1);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(!done.load());  // waiting for the span being released, not growing
+  heap->page_source().open = true;
+  scavenger.join();
+  allocator.join();
+  BOOST_TEST(static_cast<bool>(got));
+  BOOST_TEST(heap->stats().heap_sys == before.heap_sys);  // no growth
+  heap->free(got);
   require_clean(*heap);
 }
