@@ -75,6 +75,14 @@ class Census {
       if (h_.free_.bit_says_nonempty(i) == h_.free_.list_empty(i))
         report_.fail("bitmap bit ", i, " disagrees with free list ", i);
     if (!h_.free_.large_is_ordered()) report_.fail("large-span tree is not ordered by (pages, address)");
+    h_.free_.for_each_indexed([&](std::size_t slot, const span_type& s) {
+      // Marked just above (and free and long) means it is in the tree; only then ask the tree.
+      if (s.audit_mark != epoch_ || s.state != SpanState::free || s.npages < H::max_list_pages ||
+          H::free_set_type::index_slot(s.npages) != slot)
+        report_.fail("length index slot ", slot, " holds a span that is not a large free span of its length");
+      else if (!h_.free_.is_leftmost_of_its_length(s))
+        report_.fail("length index slot ", slot, " holds a span with a lower-addressed twin at ", s.base);
+    });
 
     std::uint64_t cached_pages = 0;
     h_.cache_.for_each([&](const span_type& s, std::size_t stack) {

@@ -6,13 +6,16 @@
 //   - bit n of nonempty_ is set exactly when lists_[n] is non-empty.
 // take(n) is the allocation policy: the head of the smallest non-empty list ≥ n (found with the
 // bitmap, not by walking lists), else the smallest large span with the lowest address on ties —
-// true best fit in O(log n), which Go 1.9's treap only approximated (golang/go#31616).
+// true best fit in O(log n), which Go 1.9's treap only approximated (golang/go#31616), and O(1)
+// for a length the tree's length index holds.
+//   - first_of_[n % index_slots] is null or the lowest-addressed large free span of its length.
 #pragma once
 
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "policies/span_lists.hpp"
 
@@ -63,7 +66,7 @@ class FreeSet {
         lists_[s.npages].push_back(s);
       set_bit(s.npages);
     } else {
-      large_.insert(s);
+      tree_insert(s);
     }
   }
 
@@ -73,7 +76,7 @@ class FreeSet {
       list.erase(list.iterator_to(s));
       if (list.empty()) clear_bit(s.npages);
     } else {
-      large_.erase(large_.iterator_to(s));
+      tree_erase(s);
     }
   }
 
@@ -88,10 +91,15 @@ class FreeSet {
         return &s;
       }
     }
+    if (SpanT* f = first_of(n); f != nullptr && f->npages == n) {  // an exact fit, known: O(1)
+      tree_erase(*f);
+      return f;
+    }
     auto it = large_.lower_bound(Fit{n}, FitCompare{});
     if (it == large_.end()) return nullptr;
     SpanT& s = *it;
-    large_.erase(it);
+    first_of(s.npages) = &s;  // the leftmost of its length: tree_erase() indexes its successor
+    tree_erase(s);
     return &s;
   }
 
@@ -119,6 +127,18 @@ class FreeSet {
   }
   bool bit_says_nonempty(std::size_t i) const noexcept { return nonempty_bit(i); }
   bool list_empty(std::size_t i) const noexcept { return lists_[i].empty(); }
+  // The length index, for audit(): f(slot, span) for every entry that is set.
+  template <class F>
+  void for_each_indexed(F&& f) const {
+    for (std::size_t i = 0; i < index_slots; ++i)
+      if (first_of_[i] != nullptr) f(i, *first_of_[i]);
+  }
+  static constexpr std::size_t index_slot(std::size_t npages) noexcept { return npages % index_slots; }
+  // True when s (a span in the tree) has no span of its length at a lower address.
+  bool is_leftmost_of_its_length(const SpanT& s) const {
+    auto it = large_.iterator_to(s);
+    return it == large_.begin() || std::prev(it)->npages != s.npages;
+  }
   // True when large_ visits its spans in strictly increasing (pages, address) order.
   bool large_is_ordered() const {
     const SpanT* prev = nullptr;
@@ -143,9 +163,38 @@ class FreeSet {
   void set_bit(std::size_t i) noexcept { nonempty_[i / 64] |= std::uint64_t{1} << (i % 64); }
   void clear_bit(std::size_t i) noexcept { nonempty_[i / 64] &= ~(std::uint64_t{1} << (i % 64)); }
 
+  // ---- the tree and its length index ------------------------------------------------------------
+  // first_of_[n % index_slots] is null or the lowest-addressed large free span of its length: what
+  // lower_bound would find for a request of exactly that length. A request for a length the index
+  // holds is served in O(1), and a span freed below the indexed one goes back in front of it with a
+  // hinted insert, also O(1) — the common case of a program reusing a few large sizes — instead of
+  // two O(log n) descents. Everything else falls back to the tree's search.
+  static constexpr std::size_t index_slots = 256;
+  SpanT*& first_of(std::size_t npages) noexcept { return first_of_[npages % index_slots]; }
+
+  void tree_insert(SpanT& s) noexcept {
+    SpanT*& first = first_of(s.npages);
+    if (first != nullptr && first->npages == s.npages && s.base < first->base) {
+      large_.insert(large_.iterator_to(*first), s);  // s belongs right before it
+      first = &s;
+    } else {
+      large_.insert(s);
+    }
+  }
+  void tree_erase(SpanT& s) noexcept {
+    auto it = large_.iterator_to(s);
+    SpanT*& first = first_of(s.npages);
+    if (first == &s) {  // its successor, if of the same length, is the new lowest-addressed one
+      auto next = std::next(it);
+      first = next != large_.end() && next->npages == s.npages ? &*next : nullptr;
+    }
+    large_.erase(it);
+  }
+
   std::array<List, MaxListPages> lists_;            // lists_[n]: free spans of exactly n pages (n ≥ 1)
   std::array<std::uint64_t, bitmap_words> nonempty_{};  // bit n set ⇔ lists_[n] is non-empty
   LargeTree large_;                                  // free spans of ≥ MaxListPages pages
+  std::array<SpanT*, index_slots> first_of_{};      // the length index (see above)
 };
 
 }  // namespace mheap

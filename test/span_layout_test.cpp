@@ -232,3 +232,34 @@ BOOST_AUTO_TEST_CASE(needzero_is_ored_when_merging) {
   for (std::size_t i = 0; i < 3 * kPage; ++i) BOOST_REQUIRE(p[i] == 0);
   require_clean(*heap);
 }
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(repeated_large_lengths_keep_lowest_address_first, Tree, Trees) {
+  // The tree's length index serves repeated lengths in O(1): it must still hand out the lowest
+  // address of the length every time, whatever the order of frees.
+  auto heap = test::make_heap<Heap<TightConfig<Tree>>>();
+  std::vector<SpanRef<GC>> spans, fences;
+  std::vector<void*> bases;
+  for (int i = 0; i < 4; ++i) {
+    spans.push_back(heap->template alloc<GC>(300));
+    bases.push_back(spans.back().base());
+    fences.push_back(heap->template alloc<GC>(1));
+  }
+  for (int i : {2, 3, 1, 0}) heap->free(spans[i]);  // the lowest freed last
+  auto take = [&] { return heap->template alloc<GC>(300); };
+  auto a = take();
+  BOOST_TEST(a.base() == bases[0]);
+  heap->free(a);  // goes back in front of the indexed one
+  require_clean(*heap);
+  a = take();
+  BOOST_TEST(a.base() == bases[0]);
+  auto b = take();
+  BOOST_TEST(b.base() == bases[1]);
+  heap->free(a);
+  heap->free(b);
+  require_clean(*heap);
+  BOOST_TEST(take().base() == bases[0]);
+  BOOST_TEST(take().base() == bases[1]);
+  BOOST_TEST(take().base() == bases[2]);
+  BOOST_TEST(take().base() == bases[3]);
+  require_clean(*heap);
+}
