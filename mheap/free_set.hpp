@@ -112,7 +112,7 @@ class FreeSet {
     for (auto it = large_.rbegin(); it != large_.rend(); ++it)
       if (f(*it)) return;
     for (std::size_t i = MaxListPages - 1; i >= 1; --i)
-      if (nonempty_bit(i))
+      if (bit_says_nonempty(i))
         for (auto it = lists_[i].rbegin(); it != lists_[i].rend(); ++it)
           if (f(*it)) return;
   }
@@ -125,7 +125,7 @@ class FreeSet {
       for (const SpanT& s : lists_[i]) f(s, i);
     for (const SpanT& s : large_) f(s, std::size_t{0});
   }
-  bool bit_says_nonempty(std::size_t i) const noexcept { return nonempty_bit(i); }
+  bool bit_says_nonempty(std::size_t i) const noexcept { return (nonempty_[i / 64] >> (i % 64)) & 1u; }
   bool list_empty(std::size_t i) const noexcept { return lists_[i].empty(); }
   // The length index, for audit(): f(slot, span) for every entry that is set.
   template <class F>
@@ -159,7 +159,6 @@ class FreeSet {
     }
     return w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
   }
-  bool nonempty_bit(std::size_t i) const noexcept { return (nonempty_[i / 64] >> (i % 64)) & 1u; }
   void set_bit(std::size_t i) noexcept { nonempty_[i / 64] |= std::uint64_t{1} << (i % 64); }
   void clear_bit(std::size_t i) noexcept { nonempty_[i / 64] &= ~(std::uint64_t{1} << (i % 64)); }
 

@@ -23,7 +23,6 @@ class PageMap {
   void place(void* entries) noexcept { entries_ = static_cast<SpanT**>(entries); }
 
   SpanT* operator[](std::size_t page) const noexcept { return entries_[page]; }
-  void set(std::size_t page, SpanT* s) noexcept { entries_[page] = s; }
   void set_ends(std::size_t first, std::size_t npages, SpanT* s) noexcept {
     entries_[first] = s;
     entries_[first + npages - 1] = s;

@@ -12,7 +12,6 @@
 #include <boost/intrusive/treap_set.hpp>
 
 #include <cstdint>
-#include <functional>
 
 namespace mheap {
 
