@@ -21,6 +21,10 @@ namespace mheap {
 
 template <class HeapT>
 class BackgroundScavenger {
+  static_assert(!is_single_threaded_lock<typename HeapT::lock_type>,
+                "BackgroundScavenger: the heap's Config::Lock is single-threaded (NullLock), so a scavenger "
+                "thread would race the heap's users; give the heap a SpinLock or MutexLock");
+
  public:
   struct Settings {
     std::chrono::nanoseconds period{std::chrono::seconds(150)};     // Go 1.9: every 2.5 minutes

@@ -52,6 +52,10 @@ struct DefaultConfig {
   // Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
   // natively, so off by default). ASan builds poison free spans whatever this says.
   static constexpr bool valgrind_annotations = false;
+  // Guards between the page map, the arena and the span records (mheap/layout.hpp): a stray byte
+  // past the last span or before the first faults instead of rewriting the heap's metadata. Each
+  // costs one granule of the page source (MmapSource: address space only) or one heap page.
+  static constexpr bool guard_pages = true;
   // Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);  // keep all
 };

@@ -36,6 +36,7 @@
 #include "mheap/audit.hpp"
 #include "mheap/config.hpp"
 #include "mheap/free_set.hpp"
+#include "mheap/layout.hpp"
 #include "mheap/mem_stats.hpp"
 #include "mheap/page_map.hpp"
 #include "mheap/sanitizers.hpp"
@@ -74,8 +75,10 @@ constexpr bool kinds_own_their_counters = [] {
   Kinds::for_each([&]<class K, std::size_t>() {
     if constexpr (CounterBoundAtCompileTime<K>) {
       ok = ok && !counter_is_accounting_field<StatsT, K>();
-      // heap_inuse is a kind's own counter only for a kind inside heap_sys (GCSpanPolicy).
-      if constexpr (!K::counts_toward_heap_sys) ok = ok && !counter_is<StatsT, K>(&Stats::heap_inuse);
+      // heap_inuse is the own counter of the garbage-collected kind only: a manual kind naming it
+      // would be charged once and then taken out of HeapInuse by MemStats (mem_stats.hpp).
+      if constexpr (!K::counts_toward_heap_sys || K::state == SpanState::manual)
+        ok = ok && !counter_is<StatsT, K>(&Stats::heap_inuse);
     }
   });
   return ok;
@@ -122,8 +125,8 @@ class Heap {
                 "a kind in Config::SpanKinds names a counter that is not a std::uint64_t member of Config::Stats");
   static_assert(detail::kinds_own_their_counters<stats_type, span_kinds>,
                 "a kind in Config::SpanKinds charges heap_sys, heap_idle, heap_released, mspan_* or "
-                "other_sys (or heap_inuse while outside heap_sys): those are the heap's own; give the kind "
-                "a counter of its own");
+                "other_sys (or heap_inuse, and it is a manual kind): those are the heap's own; give the "
+                "kind a counter of its own");
   static_assert(detail::shared_counters_agree<stats_type, span_kinds>,
                 "two kinds in Config::SpanKinds share a counter but not counts_toward_heap_sys: a "
                 "counter is either inside heap_sys or outside it");
@@ -137,6 +140,9 @@ class Heap {
   static_assert(page_shift >= 8 && page_shift <= 30, "Config::page_shift must be in [8, 30]");
   static_assert(Config::min_grow_bytes >= page_bytes && Config::grow_granule_bytes >= page_bytes,
                 "Config::min_grow_bytes and grow_granule_bytes must be at least one page");
+  // Growth sizes are added to page counts: a quarter of the address space keeps that from wrapping.
+  static_assert(Config::min_grow_bytes <= SIZE_MAX / 4 && Config::grow_granule_bytes <= SIZE_MAX / 4,
+                "Config::min_grow_bytes and grow_granule_bytes must be at most SIZE_MAX / 4");
   static_assert(Config::span_pool_chunk_bytes >= page_bytes, "Config::span_pool_chunk_bytes must be at least one page");
 
   using span_type = Span<typename Config::ListLinks, typename Config::LargeSpanTree>;
@@ -145,6 +151,13 @@ class Heap {
   template <class... SourceArgs>
   explicit Heap(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
     lay_out();
+  }
+  // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
+  // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
+  ~Heap() {
+    if (arena_capacity_pages_ == 0) return;
+    detail::unpoison_memory<Config::valgrind_annotations>(arena_ - guard_bytes_, guard_bytes_ + (arena_pages_ << page_shift), false);
+    detail::unpoison_memory<Config::valgrind_annotations>(pool_base_ - guard_bytes_, guard_bytes_, false);
   }
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
@@ -189,9 +202,13 @@ class Heap {
       return report(Misuse::foreign_span, ref.span_, Kind::name);
     auto* s = static_cast<span_type*>(ref.span_);
     if (s->generation != ref.generation_ || s->state != Kind::state ||
-        s->kind != span_kinds::template index_of<Kind>) [[unlikely]]
-      return report(s->generation != ref.generation_ || !s->is_live() ? Misuse::double_free : Misuse::wrong_kind,
-                    s->base, Kind::name);
+        s->kind != span_kinds::template index_of<Kind>) [[unlikely]] {
+      if (s->generation == ref.generation_ && s->is_live()) return report(Misuse::wrong_kind, s->base, Kind::name);
+      // Name the caller's span only while the record still describes it as freed: one free later,
+      // its base unchanged (merging below it or retiring it bumps the generation). Otherwise the
+      // record may describe someone else's span now, so no address.
+      return report(Misuse::double_free, s->generation == ref.generation_ + 1 ? s->base : nullptr, Kind::name);
+    }
     free_span_locked<Kind>(s);
     enforce_retention_locked();
   }
@@ -276,6 +293,7 @@ class Heap {
   {
     LockGuard guard(lock_);
     retention_bytes_ = bytes;
+    retention_shortfall_ = 0;
     enforce_retention_locked();
   }
 
@@ -325,45 +343,36 @@ class Heap {
 
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
 
-  static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return (bytes + page_bytes - 1) >> page_shift; }
+  static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return layout::pages_for(bytes, page_shift); }
   static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
   static constexpr std::size_t grow_granule_pages = pages_for(Config::grow_granule_bytes);
   static constexpr std::size_t pool_chunk_pages = pages_for(Config::span_pool_chunk_bytes);
+  static_assert((pool_chunk_pages << page_shift) / sizeof(span_type) >= 1,
+                "Config::span_pool_chunk_bytes must hold a span record");
+  static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
+                                            pool_chunk_pages};
 
   // Bytes of page map needed to cover `pages` arena pages, in whole pages.
-  static constexpr std::size_t map_bytes_for(std::size_t pages) noexcept {
-    return pages_for(pages * PageMap<span_type>::entry_bytes) << page_shift;
-  }
-  // Pages of span records needed if every one of `pages` arena pages were its own span, plus the
-  // two records a growth holds for a moment, in whole chunks (a chunk's tail shorter than a record
-  // is lost): the pool region is sized for that worst case, so records never run out before pages.
-  static constexpr std::size_t records_per_chunk = (pool_chunk_pages << page_shift) / sizeof(span_type);
-  static_assert(records_per_chunk >= 1, "Config::span_pool_chunk_bytes must hold a span record");
-  static constexpr std::size_t pool_pages_for(std::size_t pages) noexcept {
-    return (pages + 2 + records_per_chunk - 1) / records_per_chunk * pool_chunk_pages;
-  }
+  static constexpr std::size_t map_bytes_for(std::size_t pages) noexcept { return layout::map_bytes(layout_shape, pages); }
 
-  // Splits the reservation into page map, arena and record pool (see the picture at the top).
+  // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp) and
+  // makes the guards fault: protected by a source that can, poisoned for AddressSanitizer always.
   void lay_out() noexcept {
-    std::byte* raw = source_.base();
-    const std::size_t capacity = source_.capacity();
-    if (raw == nullptr) return;
-    const auto misalign = reinterpret_cast<std::uintptr_t>(raw) & (page_bytes - 1);
-    const std::size_t skip = misalign ? page_bytes - misalign : 0;
-    if (capacity <= skip) return;
-    const std::size_t total = (capacity - skip) >> page_shift;
-    // Largest arena that fits with its map and record pool.
-    // arena ≈ total · page / (page + entry + record), computed without overflowing.
-    constexpr std::size_t per_page = page_bytes + PageMap<span_type>::entry_bytes + sizeof(span_type);
-    std::size_t arena = total / per_page * page_bytes + total % per_page * page_bytes / per_page;
-    while (arena > 0 && (map_bytes_for(arena) >> page_shift) + arena + pool_pages_for(arena) > total) --arena;
-    if (arena == 0) return;
-    const std::size_t map_pages = map_bytes_for(arena) >> page_shift;
-    map_.place(raw + skip);
-    arena_ = raw + skip + (map_pages << page_shift);
-    arena_capacity_pages_ = arena;
-    pool_base_ = arena_ + (arena << page_shift);
-    pool_capacity_bytes_ = pool_pages_for(arena) << page_shift;
+    const std::size_t granule = ProtectingPageSourcePolicy<source_type> ? granule_of(source_) : page_bytes;
+    const Layout l = mheap::lay_out(layout_shape, reinterpret_cast<std::uintptr_t>(source_.base()),
+                                    source_.capacity(), Config::guard_pages ? granule : 0);
+    if (!l.usable()) return;
+    map_.place(reinterpret_cast<void*>(l.map));
+    arena_ = reinterpret_cast<std::byte*>(l.arena);
+    arena_capacity_pages_ = l.arena_pages;
+    pool_base_ = reinterpret_cast<std::byte*>(l.pool);
+    pool_capacity_bytes_ = l.pool_bytes;
+    guard_bytes_ = l.guard_bytes;
+    for (std::byte* guard : {arena_ - guard_bytes_, pool_base_ - guard_bytes_}) {
+      if constexpr (ProtectingPageSourcePolicy<source_type>)
+        if (guard_bytes_ != 0) (void)source_.protect(guard, guard_bytes_);  // refused: poisoned all the same
+      detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);
+    }
   }
 
   std::size_t page_of(const void* p) const noexcept {
@@ -524,6 +533,7 @@ class Heap {
       if (before != nullptr && before->state == SpanState::free) {
         free_.erase(*before);
         s->base = before->base;
+        ++s->generation;  // the record no longer starts where its last owner's span did (free())
         s->npages += before->npages;
         absorb(s, before);
       }
@@ -624,22 +634,30 @@ class Heap {
     return now - tick_started_[next % tick_history] >= min_ns;
   }
 
+  // The bound is reached except for idle pages no release can cover: runs shorter than the page
+  // source's granule, and what a source refused. What a pass leaves above the bound is remembered
+  // (retention_shortfall_), and the next pass waits until idle memory grows past it, so frees do not
+  // scan the free set again and again for pages that cannot go.
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>) {
-      if (retention_bytes_ != no_retention_bound && stats_.heap_idle - stats_.heap_released > retention_bytes_)
-          [[unlikely]] {
+      const std::size_t unreleased = stats_.heap_idle - stats_.heap_released;
+      if (retention_bytes_ != no_retention_bound && unreleased > retention_bytes_ &&
+          unreleased - retention_bytes_ > retention_shortfall_) [[unlikely]] {
         flush_cache_locked();  // cached spans are idle too, and only the free set can be released
-        release_locked(stats_.heap_idle - stats_.heap_released - retention_bytes_,
-                       [](const span_type&) { return true; }, Overshoot::allowed);
+        release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
+        const std::size_t left = stats_.heap_idle - stats_.heap_released;
+        retention_shortfall_ = left > retention_bytes_ ? left - retention_bytes_ : 0;
       }
     }
   }
 
-  // One span's share of a release: its highest `pages` pages, of which `fresh` were not yet released.
+  // One span's share of a release: `bytes` from `from` (whole granules of the page source), after
+  // which the span has `released_after` released pages.
   struct ReleaseJob {
     span_type* span;
-    std::size_t pages;
-    std::size_t fresh;
+    std::byte* from;
+    std::size_t bytes;
+    std::size_t released_after;
     bool done;
   };
 
@@ -648,30 +666,47 @@ class Heap {
   // the retention bound (a floor on what to release), not for scavenge(max_bytes) (a ceiling).
   enum class Overshoot { forbidden, allowed };
 
+  // The highest `pages` pages of s, rounded inward to whole granules of the page source: what a
+  // release of them really gives back, so that heap_released counts exactly that (a run shorter
+  // than a granule gives nothing). A span's released pages always lie inside the run of its whole
+  // length rounded this way, so releasing that run covers them all.
+  struct PageRun {
+    std::byte* from;
+    std::size_t pages;
+  };
+  static PageRun releasable(const span_type& s, std::size_t pages, std::size_t granule) noexcept {
+    const auto end = reinterpret_cast<std::uintptr_t>(s.base) + (s.npages << page_shift);
+    std::uintptr_t lo = end - (pages << page_shift), hi = end;
+    if (granule > page_bytes) {
+      lo = layout::align_up(lo, granule);
+      hi = hi / granule * granule;
+      if (hi <= lo) return {nullptr, 0};
+    }
+    return {reinterpret_cast<std::byte*>(lo), (hi - lo) >> page_shift};
+  }
+
   // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first. Called and
   // returns with the lock held; drops it around the page source's release calls.
   template <class Wanted>
   std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden) {
+    const std::size_t granule = granule_of(source_);
     std::size_t released = 0;
     for (;;) {
       std::array<ReleaseJob, release_batch> jobs;
       std::size_t n = 0, planned = 0;
       free_.visit_largest_first([&](span_type& s) {
-        const std::size_t unreleased = s.npages - s.npreleased;
-        if (unreleased == 0 || !wanted(s)) return false;
+        if (s.npreleased == s.npages || !wanted(s)) return false;
         const std::size_t remaining = budget - released - planned;
         // Whole pages: rounded down under a ceiling, up under a floor.
         const std::size_t left =
             (remaining >> page_shift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
         if (left == 0) return true;  // not a page left to release: stop looking
-        std::size_t pages = 0;
-        if (s.npreleased == 0)
-          pages = std::min(s.npages, left);  // a clean span may give a part: its highest pages
-        else if (unreleased <= left || overshoot == Overshoot::allowed)
-          pages = s.npages;  // where its released pages lie is not known: release it whole again
-        if (pages == 0) return false;
-        const std::size_t fresh = s.npreleased == 0 ? pages : unreleased;
-        jobs[n++] = ReleaseJob{&s, pages, fresh, false};
+        // A clean span may give a part, its highest pages; a partly released one goes whole again.
+        const PageRun run = releasable(s, s.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule);
+        if (run.pages <= s.npreleased) return false;  // nothing more this span can give
+        const std::size_t fresh = run.pages - s.npreleased;
+        if (fresh > left && overshoot == Overshoot::forbidden) return false;
+        jobs[n++] = ReleaseJob{&s, run.from, run.pages << page_shift, run.pages, false};
         planned += fresh << page_shift;
         return n == release_batch || planned + released >= budget;
       });
@@ -685,11 +720,9 @@ class Heap {
         UnlockGuard unlocked(lock_);
         for (std::size_t i = 0; i < n; ++i) {
           ReleaseJob& job = jobs[i];
-          std::byte* p = job.span->base + ((job.span->npages - job.pages) << page_shift);
-          const std::size_t bytes = job.pages << page_shift;
-          detail::unpoison_memory<Config::valgrind_annotations>(p, bytes, false);  // a source may write it (StaticArena zeroes)
-          job.done = source_.release(p, bytes) == bytes;
-          detail::poison_free_memory<Config::valgrind_annotations>(p, bytes);
+          detail::unpoison_memory<Config::valgrind_annotations>(job.from, job.bytes, false);  // a source may write it (StaticArena zeroes)
+          job.done = source_.release(job.from, job.bytes) == job.bytes;
+          detail::poison_free_memory<Config::valgrind_annotations>(job.from, job.bytes);
         }
       }
       bool all_done = true;
@@ -698,10 +731,11 @@ class Heap {
         span_type* s = job.span;
         ++events_.release_calls;
         if (job.done) {
-          events_.released_bytes += job.pages << page_shift;
-          s->npreleased += job.fresh;
-          stats_.heap_released += job.fresh << page_shift;
-          released += job.fresh << page_shift;
+          const std::size_t fresh = job.released_after - s->npreleased;
+          events_.released_bytes += job.bytes;
+          s->npreleased = job.released_after;
+          stats_.heap_released += fresh << page_shift;
+          released += fresh << page_shift;
           if (s->npreleased == s->npages) s->needzero = false;  // released pages read as zero
         } else {
           all_done = false;  // a source that refuses is not asked again in this call
@@ -735,6 +769,7 @@ class Heap {
     return pool_.try_alloc();
   }
   void retire_record(span_type* s) noexcept {
+    ++s->generation;  // it describes no span now: no ref's double free may name its stale base
     pool_.retire(s);
     stats_.mspan_inuse -= sizeof(span_type);
   }
@@ -757,12 +792,14 @@ class Heap {
   std::byte* pool_base_ = nullptr;         // span records live in [pool_base_, + pool_committed_bytes_)
   std::size_t pool_committed_bytes_ = 0;
   std::size_t pool_capacity_bytes_ = 0;
+  std::size_t guard_bytes_ = 0;            // each guard: [arena_ - guard, arena_), [pool_base_ - guard, pool_base_)
   std::uint32_t audit_epoch_ = 0;          // numbers each census (marks in Span::audit_mark)
   [[no_unique_address]] clock_type clock_{};
   std::uint64_t tick_ = 0;                 // scavenger ticks so far; free spans are stamped with it
   std::array<std::uint64_t, tick_history> tick_started_{};  // [t % tick_history]: when tick t began
   std::size_t retention_bytes_ = Config::idle_retention_bytes;  // unreleased idle bytes kept at most
   std::size_t releasing_pages_ = 0;        // pages of spans in state scavenging (out of the free set)
+  std::size_t retention_shortfall_ = 0;    // unreleased idle bytes above the bound that the last pass could not reach
 };
 
 }  // namespace mheap

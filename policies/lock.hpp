@@ -41,9 +41,15 @@ inline void cpu_relax() noexcept {
 
 // For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
 struct NullLock {
+  static constexpr bool single_threaded = true;  // a heap with this lock is single-threaded by declaration
   void lock() noexcept {}
   void unlock() noexcept {}
 };
+
+// True for a lock that declares it does not synchronize (static constexpr bool single_threaded = true):
+// what must not be shared with another thread, such as BackgroundScavenger's.
+template <class L>
+inline constexpr bool is_single_threaded_lock = requires { requires L::single_threaded; };
 
 // Test-and-test-and-set spin lock on one atomic flag: the heap's critical sections are short
 // (no system call is made under it when the page source is warm), so spinning beats sleeping.

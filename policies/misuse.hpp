@@ -35,7 +35,7 @@ constexpr const char* describe(Misuse m) noexcept {
 
 struct MisuseReport {
   Misuse what;
-  const void* address;    // the span base or address the caller passed
+  const void* address;    // the span base or address the caller passed; null when no longer known
   const char* kind_name;  // the kind the caller named
 };
 
@@ -48,7 +48,12 @@ concept MisuseHandler = std::default_initializable<P> && requires(P& policy, con
 struct AbortOnMisuse {
   [[noreturn]] void report(const MisuseReport& r) noexcept {
     FixedText<256> line;
-    line << "mheap: fatal: " << describe(r.what) << " at " << r.address << " (" << r.kind_name << ")\n";
+    line << "mheap: fatal: " << describe(r.what);
+    if (r.address != nullptr)
+      line << " at " << r.address;
+    else
+      line << " (address no longer known: the span's record has changed since)";
+    line << " (" << r.kind_name << ")\n";
     std::fputs(line.c_str(), stderr);
     std::abort();
   }

@@ -40,6 +40,15 @@ class MmapSource {
     return ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_READ | PROT_WRITE) == 0;
   }
 
+  std::size_t granule() const noexcept { return os_page_size(); }
+
+  // Makes [p, p+n) fault on any access (the heap's guards). The reservation already does, as long
+  // as nothing commits it; saying so keeps the guard true whatever a later commit rounds.
+  bool protect(std::byte* p, std::size_t n) noexcept {
+    auto [lo, hi] = round_inward(p, n);
+    return hi <= lo || ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_NONE) == 0;
+  }
+
   // Gives the whole OS pages inside [p, p+n) back to the kernel. MADV_DONTNEED, not MADV_FREE:
   // MADV_FREE leaves pages in RSS until memory pressure, which misleads every measurement, and
   // DONTNEED guarantees the next touch reads zero.

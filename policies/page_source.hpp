@@ -28,15 +28,42 @@ concept PageSourcePolicy = requires(S& source, std::byte* p, std::size_t n) {
   { source.commit(p, n) } -> std::same_as<bool>;
 };
 
-// Optional: a source that can give committed pages back (scavenging). release(p, n) returns the
-// bytes actually given back (the source may round inward to its own granule); afterwards those
-// bytes read as zero and may be used again without another commit. The heap calls release()
-// with its lock dropped, so release() must be safe to run concurrently with commit() and with
-// itself on other ranges (MmapSource and StaticArena keep no state that changes).
+// Optional: the source's own page, in bytes (a power of two): release() and protect() act on whole
+// granules, and commit() may round outward to them (MmapSource: the OS page). A source without
+// granule() works to the byte.
+template <class S>
+concept GranularPageSource = requires(const S& source) {
+  { source.granule() } -> std::same_as<std::size_t>;
+};
+
+// Optional: a source that can give committed pages back (scavenging). The heap asks only for whole
+// granules (it rounds its request inward first), and release(p, n) returns the bytes given back:
+// n, or anything else for "refused", and then the heap counts nothing as released. Afterwards the
+// released bytes read as zero and may be used again without another commit. The heap calls
+// release() with its lock dropped, so release() must be safe to run concurrently with commit() and
+// with itself on other ranges (MmapSource and StaticArena keep no state that changes).
 template <class S>
 concept ReleasingPageSourcePolicy = PageSourcePolicy<S> && requires(S& source, std::byte* p, std::size_t n) {
   { source.release(p, n) } -> std::same_as<std::size_t>;
 };
+
+// Optional: a source that can make reserved memory fault on access. protect(p, n), on whole
+// granules the heap never commits, returns whether it worked. The heap protects the guards
+// between its page map, arena and span records (mheap/layout.hpp) once, when it is built.
+template <class S>
+concept ProtectingPageSourcePolicy = PageSourcePolicy<S> && GranularPageSource<S> &&
+                                     requires(S& source, std::byte* p, std::size_t n) {
+  { source.protect(p, n) } -> std::same_as<bool>;
+};
+
+// The unit the heap rounds releases and guards to.
+template <class S>
+std::size_t granule_of(const S& source) noexcept {
+  if constexpr (GranularPageSource<S>)
+    return source.granule();
+  else
+    return 1;
+}
 
 // The default page source on a target without an OS (no <sys/mman.h>). A heap refuses it at
 // compile time: name StaticArena<Bytes> or your own source in the configuration.

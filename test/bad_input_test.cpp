@@ -99,6 +99,46 @@ BOOST_AUTO_TEST_CASE(double_free_is_reported_and_changes_nothing) {
   require_clean(*heap);
 }
 
+// A double free names the caller's own span or no address: never the span that now uses the record.
+// Before the fix the report read the record's base, which merging and reuse had moved to a span at
+// another address, owned by someone else.
+namespace {
+struct NoCache : Config {
+  static constexpr std::size_t span_cache_pages = 0;  // frees merge at once
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_double_free_never_names_another_owners_address) {
+  auto heap = test::make_heap<Heap<NoCache>>();
+  auto& policy = heap->misuse_policy();
+  auto a = heap->alloc<GC>(4);
+  auto b = heap->alloc<GC>(4);
+  auto c = heap->alloc<GC>(4);
+  auto d = heap->alloc<GC>(4);
+  void* base_b = b.base();
+
+  // Freed and unchanged since: the report names b's own base.
+  heap->free(b);
+  require_unchanged(*heap, [&] { heap->free(b); });
+  BOOST_TEST(policy.last.what == Misuse::double_free);
+  BOOST_TEST(policy.last.address == base_b);
+
+  // c merges b into its record (b's record is retired); then a 1-page span splits the merged run
+  // and the tail reuses b's record, at b's base + 1 page; a 7-page span takes that tail.
+  heap->free(c);
+  auto x = heap->alloc<GC>(1);
+  auto y = heap->alloc<GC>(7);
+  BOOST_REQUIRE(x.base() == base_b);
+  BOOST_REQUIRE(y.base() == static_cast<void*>(static_cast<std::byte*>(base_b) + kPage));
+  BOOST_REQUIRE(y.header() == static_cast<const SpanHeader*>(b.header()));  // b's record, y's span now
+  require_unchanged(*heap, [&] { heap->free(b); });
+  BOOST_TEST(policy.last.what == Misuse::double_free);
+  BOOST_TEST(policy.last.address == nullptr, "named " << policy.last.address << ", y is at " << y.base());
+  BOOST_TEST(policy.count == 2u);
+  for (auto r : {a, d, x, y}) heap->free(r);
+  require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(a_span_of_another_heap_is_reported) {
   auto one = test::make_heap<TestHeap>();
   auto two = test::make_heap<TestHeap>();
@@ -150,7 +190,7 @@ struct AbortingConfig : Config {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(default_policy_aborts_naming_the_misuse) {
-  auto [clean, aborted, message] = test::run_in_child([] {
+  auto [clean, aborted, message, signal] = test::run_in_child([] {
     auto heap = test::make_heap<Heap<AbortingConfig>>();
     auto a = heap->alloc<GC>(1);
     heap->free(a);
@@ -160,11 +200,24 @@ BOOST_AUTO_TEST_CASE(default_policy_aborts_naming_the_misuse) {
   BOOST_TEST(message.find("mheap: fatal: double free") != std::string::npos, "stderr was: " << message);
   BOOST_TEST(message.find("GCSpanPolicy") != std::string::npos);
 
-  auto [clean2, aborted2, message2] = test::run_in_child([] {
+  auto [clean2, aborted2, message2, signal2] = test::run_in_child([] {
     auto heap = test::make_heap<Heap<AbortingConfig>>();
     auto a = heap->alloc<GC>(2);
     heap->free_at<GC>(static_cast<std::byte*>(a.base()) + 1);
   });
   BOOST_TEST(aborted2);
   BOOST_TEST(message2.find("not the base of a live span") != std::string::npos, "stderr was: " << message2);
+
+  // A double free whose record has been reused says the address is no longer known.
+  auto [clean3, aborted3, message3, signal3] = test::run_in_child([] {
+    auto heap = test::make_heap<Heap<AbortingConfig>>();
+    auto a = heap->alloc<GC>(1);
+    heap->free(a);
+    auto b = heap->alloc<GC>(1);  // same record, same base, another owner
+    heap->free(a);
+    heap->free(b);
+  });
+  BOOST_TEST(aborted3);
+  BOOST_TEST(message3.find("mheap: fatal: double free") != std::string::npos, "stderr was: " << message3);
+  BOOST_TEST(message3.find("address no longer known") != std::string::npos, "stderr was: " << message3);
 }

@@ -2,6 +2,8 @@
 // poisoned and unpoisoned when handed out again, so a use after free of a span is reported at the
 // faulting access. Without ASan these cases are skipped (the suite's asan run executes them).
 #define BOOST_TEST_MODULE poison
+#include <memory>
+#include <new>
 #include <string>
 
 #include "test/test_support.hpp"
@@ -49,7 +51,7 @@ BOOST_AUTO_TEST_CASE(free_spans_are_poisoned_and_live_spans_are_not, *boost::uni
 }
 
 BOOST_AUTO_TEST_CASE(a_use_after_free_of_a_span_is_reported, *boost::unit_test::enable_if<kAsan>()) {
-  auto [clean_exit, aborted, report] = test::run_in_child([] {
+  auto [clean_exit, aborted, report, signal] = test::run_in_child([] {
     auto heap = test::make_heap<TestHeap>();
     auto a = heap->alloc<GCSpanPolicy>(3);
     auto* p = static_cast<volatile char*>(a.base());
@@ -68,4 +70,39 @@ BOOST_AUTO_TEST_CASE(poisoning_is_off_without_asan, *boost::unit_test::enable_if
   auto a = heap->alloc<GCSpanPolicy>(1);
   heap->free(a);
   test::require_clean(*heap);
+}
+
+// A destroyed heap takes its marks back: whatever uses the memory next must not meet stale poison
+// (before the fix a later mapping at the same address, or a later local buffer where a StaticArena
+// heap had lived, reported use-after-poison on its first write).
+BOOST_AUTO_TEST_CASE(a_destroyed_heap_leaves_no_poison_behind, *boost::unit_test::enable_if<kAsan>()) {
+#if defined(MHEAP_ASAN)
+  // A StaticArena heap placed in memory the test owns and keeps after the heap is gone.
+  using ArenaHeap = Heap<test::ArenaConfig<std::size_t{1} << 20>>;
+  auto storage = std::make_unique<std::byte[]>(sizeof(ArenaHeap) + alignof(ArenaHeap));
+  void* raw = storage.get();
+  std::size_t room = sizeof(ArenaHeap) + alignof(ArenaHeap);
+  void* at = std::align(alignof(ArenaHeap), sizeof(ArenaHeap), raw, room);
+  auto* heap = ::new (at) ArenaHeap();
+  auto a = heap->alloc<GCSpanPolicy>(3);
+  auto b = heap->alloc<GCSpanPolicy>(2);
+  heap->free(a);
+  BOOST_TEST(__asan_region_is_poisoned(at, sizeof(ArenaHeap)) != nullptr);  // free span and guards
+  heap->free(b);
+  heap->~ArenaHeap();
+  BOOST_TEST(__asan_region_is_poisoned(at, sizeof(ArenaHeap)) == nullptr);
+
+  // An MmapSource heap: its reservation is unmapped, and the next mapping there must be clean.
+  std::byte* arena_start = nullptr;
+  std::size_t grown = 0;
+  {
+    Heap<test::MmapConfig> mapped(std::size_t{64} << 20);
+    auto s = mapped.alloc<GCSpanPolicy>(1);
+    arena_start = static_cast<std::byte*>(s.base());
+    grown = mapped.stats().heap_sys;
+    mapped.free(s);
+    BOOST_TEST(__asan_region_is_poisoned(arena_start, grown) != nullptr);
+  }
+  BOOST_TEST(__asan_region_is_poisoned(arena_start - kPage, grown + kPage) == nullptr);
+#endif
 }

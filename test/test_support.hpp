@@ -63,12 +63,13 @@ void require_clean(H& heap) {
 }
 
 // Runs f in a child process with default SIGABRT handling (Boost.Test's monitor would catch it).
-// Returns whether the child exited normally with status 0, what it wrote to stderr, and whether it
-// was killed by SIGABRT.
+// Returns whether the child exited normally with status 0, whether it was killed by SIGABRT, what
+// it wrote to stderr, and the signal that killed it (0: none).
 struct ChildResult {
   bool clean_exit;
   bool aborted;
   std::string stderr_text;
+  int signal;
 };
 template <class F>
 ChildResult run_in_child(F f) {
@@ -77,7 +78,9 @@ ChildResult run_in_child(F f) {
   const pid_t pid = fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);
+    std::signal(SIGABRT, SIG_DFL);  // and faults: death tests expect the signal, not Boost's report
+    std::signal(SIGSEGV, SIG_DFL);
+    std::signal(SIGBUS, SIG_DFL);
     dup2(fds[1], 2);
     close(fds[0]);
     f();
@@ -90,7 +93,8 @@ ChildResult run_in_child(F f) {
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  return {WIFEXITED(status) && WEXITSTATUS(status) == 0, WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, err};
+  const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return {WIFEXITED(status) && WEXITSTATUS(status) == 0, signal == SIGABRT, err, signal};
 }
 
 // Heaps are large (StaticArena holds its buffer): make them static-duration or heap-allocated.
