@@ -1,0 +1,20 @@
+// expect-error: Config::ListLinks
+// why: ListLinks must name a Boost.Intrusive link mode (NormalLinks or SafeLinks), not any type.
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+
+#include "mheap/mheap.hpp"
+
+struct BadConfig : mheap::DefaultConfig {
+  using Lock = mheap::NullLock;
+  using PageSource = mheap::StaticArena<1 << 20>;
+  using ListLinks = int;
+};
+
+static mheap::Heap<BadConfig> heap;
+
+int main() {
+  auto s = heap.alloc<mheap::GCSpanPolicy>(1);
+  heap.free(s);
+}
