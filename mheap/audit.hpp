@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "mheap/accounting.hpp"
 #include "mheap/fixed_text.hpp"
 #include "mheap/mem_stats.hpp"
+#include "mheap/span_state.hpp"
 #include "policies/span_kind.hpp"
 
 namespace mheap {
@@ -40,7 +42,7 @@ class AuditReport {
   FixedText<2048> text_;
 };
 
-// Reads the heap's internals (it is the heap's friend); see Heap::audit().
+// Reads the heap's internals (it is HeapCore's friend); see Heap::audit().
 template <class H>
 class Census {
   using span_type = typename H::span_type;
@@ -48,7 +50,7 @@ class Census {
   using stats_type = typename H::stats_type;
 
  public:
-  static AuditReport run(H& h) {
+  static AuditReport run(const H& h) {
     Census c(h);
     c.check_free_set();
     c.walk_arena();
@@ -57,7 +59,7 @@ class Census {
   }
 
  private:
-  explicit Census(H& h) : h_(h), epoch_(++h.audit_epoch_) {}
+  explicit Census(const H& h) : h_(h), epoch_(++h.audit_epoch_), stats_(h.snapshot_locked()) {}
 
   // Every span in the free set: free, in the container for its length, in no other container.
   void check_free_set() {
@@ -104,16 +106,18 @@ class Census {
   // The arena, page by page through the page map: tiled by spans, no two free spans touching.
   void walk_arena() {
     bool previous_free = false;
-    for (std::size_t p = 0; p < h_.arena_pages_;) {
-      const span_type* s = h_.map_[p];
-      if (s == nullptr || s->base != h_.page_addr(p) || s->npages == 0 || s->npages > h_.arena_pages_ - p ||
+    const auto& map = h_.arena_.map();
+    const std::size_t grown = h_.arena_.pages();
+    for (std::size_t p = 0; p < grown;) {
+      const span_type* s = map[p];
+      if (s == nullptr || s->base != h_.arena_.page_addr(p) || s->npages == 0 || s->npages > grown - p ||
           s->state == SpanState::unused) {
         report_.fail("page map: page ", p, " does not start a span; walk stopped");
         return;
       }
       ++records_;
       const std::size_t last = p + s->npages - 1;
-      if (h_.map_[last] != s) report_.fail("page map: last page of span at ", s->base, " maps elsewhere");
+      if (map[last] != s) report_.fail("page map: last page of span at ", s->base, " maps elsewhere");
       const std::uint64_t bytes = std::uint64_t{s->npages} << H::page_shift;
       if (s->state == SpanState::free || s->state == SpanState::scavenging || s->state == SpanState::cached) {
         // A scavenging span is free but out of the free set while another thread releases its
@@ -154,7 +158,7 @@ class Census {
       if (s.state != K::state) report_.fail("live span at ", s.base, " has the wrong state for ", K::name);
       if constexpr (K::maps_interior_pages)
         for (std::size_t p = first; p < first + s.npages; ++p)
-          if (h_.map_[p] != &s) {
+          if (h_.arena_.map()[p] != &s) {
             report_.fail("page map: page ", p, " of span at ", s.base, " maps elsewhere");
             break;
           }
@@ -163,40 +167,32 @@ class Census {
   }
 
   void check_counters() {
-    const stats_type& st = h_.stats_;
+    const stats_type& st = stats_;
     report_.expect_equal("heap_idle", st.heap_idle, idle_);
     report_.expect_equal("heap_released", st.heap_released, released_);
     if (st.heap_released > st.heap_idle) report_.fail("heap_released exceeds heap_idle");
     if (st.heap_idle + st.heap_inuse != st.heap_sys)
       report_.fail("heap_idle + heap_inuse is ", st.heap_idle + st.heap_inuse, ", heap_sys is ", st.heap_sys);
 
-    // heap_inuse: live bytes of the kinds inside heap_sys. Each kind's own counter: live bytes of
-    // every kind sharing it. Obtained: heap_sys plus each distinct counter outside heap_sys.
-    std::uint64_t inuse = 0, outside = 0;
+    // heap_inuse: live bytes of the kinds inside heap_sys. Each distinct counter: live bytes of
+    // every kind sharing it (mheap/accounting.hpp). Obtained: heap_sys plus the counters outside.
+    std::uint64_t inuse = 0;
     kinds::for_each([&]<class K, std::size_t I>() {
       if constexpr (K::counts_toward_heap_sys) inuse += kind_bytes_[I];
-      if constexpr (!charges_only_heap_inuse<K>) {
-        std::uint64_t expected = 0;
-        bool first_with_counter = true;
-        kinds::for_each([&]<class J, std::size_t JI>() {
-          if (detail::same_counter<stats_type, J, K>()) {
-            expected += kind_bytes_[JI];
-            if (JI < I) first_with_counter = false;
-          }
-        });
-        if (!first_with_counter) return;
-        report_.expect_equal(K::name, st.*(K::counter), expected);
-        if constexpr (!K::counts_toward_heap_sys) outside += st.*(K::counter);
-      }
     });
     report_.expect_equal("heap_inuse", st.heap_inuse, inuse);
-    const std::uint64_t obtained = std::uint64_t{h_.arena_pages_} << H::page_shift;
-    report_.expect_equal("heap_sys + manual counters outside it", st.heap_sys + outside, obtained);
+    for_each_distinct_counter<stats_type, kinds>([&]<class K, std::size_t>() {
+      std::uint64_t expected = 0;
+      for_each_kind_sharing_counter<stats_type, kinds, K>([&]<class J, std::size_t JI>() { expected += kind_bytes_[JI]; });
+      report_.expect_equal(K::name, st.*(K::counter), expected);
+    });
+    const std::uint64_t obtained = std::uint64_t{h_.arena_.pages()} << H::page_shift;
+    report_.expect_equal("heap_sys + manual counters outside it", obtained_bytes<stats_type, kinds>(st), obtained);
 
     report_.expect_equal("mspan_inuse", st.mspan_inuse, records_ * sizeof(span_type));
     report_.expect_equal("span pool's live records", h_.pool_.live_records(), records_);
-    report_.expect_equal("mspan_sys", st.mspan_sys, h_.pool_committed_bytes_);
-    report_.expect_equal("other_sys", st.other_sys, H::map_bytes_for(h_.arena_pages_));
+    if (records_ * sizeof(span_type) > st.mspan_sys) report_.fail("mspan_sys is too small for the live span records");
+    report_.expect_equal("other_sys", st.other_sys, h_.arena_.map_bytes_for(h_.arena_.pages()));
 
     const MemStats m = make_mem_stats<stats_type, kinds>(st);
     report_.expect_equal("Sys vs sum of the Sys fields", m.Sys,
@@ -204,8 +200,9 @@ class Census {
     report_.expect_equal("Sys", m.Sys, obtained + st.mspan_sys + st.other_sys);
   }
 
-  H& h_;
+  const H& h_;
   std::uint32_t epoch_;
+  stats_type stats_;
   AuditReport report_;
   std::size_t in_free_set_ = 0, free_spans_ = 0, in_cache_ = 0, cached_spans_ = 0, records_ = 0;
   std::uint64_t idle_ = 0, released_ = 0;

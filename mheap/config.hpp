@@ -56,6 +56,10 @@ struct DefaultConfig {
   // past the last span or before the first faults instead of rewriting the heap's metadata. Each
   // costs one granule of the page source (MmapSource: address space only) or one heap page.
   static constexpr bool guard_pages = true;
+  // O(1) checks of the heap's own preconditions at every state transition (mheap/span_state.hpp),
+  // split and counter update; a failure aborts naming it. Off: no instruction, no byte. The test
+  // configurations turn them on.
+  static constexpr bool internal_checks = false;
   // Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);  // keep all
 };

@@ -25,8 +25,8 @@ template <class SpanT, std::size_t MaxListPages, LargeSpanTreePolicy Tree>
 class FreeSet {
   static_assert(MaxListPages >= 2, "max_list_pages must leave room for at least 1-page lists");
 
-  using ListHook = bi::member_hook<SpanT, decltype(SpanT::list_hook), &SpanT::list_hook>;
-  using List = bi::list<SpanT, ListHook, bi::constant_time_size<false>>;
+  using ListHook = detail::bi::member_hook<SpanT, decltype(SpanT::list_hook), &SpanT::list_hook>;
+  using List = detail::bi::list<SpanT, ListHook, detail::bi::constant_time_size<false>>;
 
   // Large spans order by length, then address; lengths and addresses together are unique.
   struct ByPagesThenAddress {
@@ -41,7 +41,7 @@ class FreeSet {
     bool operator()(const SpanT& s, const Fit& k) const noexcept { return s.npages < k.npages; }
     bool operator()(const Fit& k, const SpanT& s) const noexcept { return k.npages < s.npages; }
   };
-  using TreeHook = bi::member_hook<SpanT, decltype(SpanT::tree_hook), &SpanT::tree_hook>;
+  using TreeHook = detail::bi::member_hook<SpanT, decltype(SpanT::tree_hook), &SpanT::tree_hook>;
   using LargeTree = typename Tree::template container<SpanT, TreeHook, ByPagesThenAddress>;
 
   static constexpr std::size_t bitmap_words = (MaxListPages + 63) / 64;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "mheap/accounting.hpp"
 #include "mheap/stats.hpp"
 #include "policies/span_kind.hpp"
 
@@ -30,35 +31,6 @@ struct MemStats {
   friend bool operator==(const MemStats&, const MemStats&) = default;
 };
 
-namespace detail {
-// True when kind A's counter is the same member as kind B's.
-template <class StatsT, SpanKind A, SpanKind B>
-constexpr bool same_counter() {
-  return static_cast<std::uint64_t StatsT::*>(A::counter) == static_cast<std::uint64_t StatsT::*>(B::counter);
-}
-template <class StatsT, SpanKind K>
-constexpr bool counter_is(std::uint64_t Stats::*member) {
-  return static_cast<std::uint64_t StatsT::*>(K::counter) == static_cast<std::uint64_t StatsT::*>(member);
-}
-}  // namespace detail
-
-// Visits each distinct counter of the manual kinds once: f(counter_value, counts_toward_heap_sys,
-// is_stacks). Kinds sharing a counter are seen once, so Sys never counts a byte twice.
-template <class StatsT, class Kinds, class F>
-constexpr void for_each_manual_counter(const StatsT& stats, F&& f) {
-  Kinds::for_each([&]<class K, std::size_t I>() {
-    if constexpr (K::state == SpanState::manual) {
-      bool seen_before = false;
-      Kinds::for_each([&]<class J, std::size_t JI>() {
-        if constexpr (JI < I && J::state == SpanState::manual)
-          if (detail::same_counter<StatsT, J, K>()) seen_before = true;
-      });
-      if (!seen_before)
-        f(stats.*(K::counter), K::counts_toward_heap_sys, detail::counter_is<StatsT, K>(&Stats::stacks_inuse));
-    }
-  });
-}
-
 template <class StatsT, class Kinds>
 MemStats make_mem_stats(const StatsT& s) {
   MemStats m;
@@ -69,12 +41,14 @@ MemStats make_mem_stats(const StatsT& s) {
   m.MSpanInuse = s.mspan_inuse;
   m.MSpanSys = s.mspan_sys;
   m.OtherSys = s.other_sys;
-  for_each_manual_counter<StatsT, Kinds>(s, [&](std::uint64_t bytes, bool inside_heap_sys, bool is_stacks) {
-    if (inside_heap_sys) {  // pre-seed accounting: take it back out of the heap figures
+  // Each distinct counter of the manual kinds once (mheap/accounting.hpp): Sys never counts a byte twice.
+  for_each_distinct_counter<StatsT, Kinds, CounterWalk::manual_kinds>([&]<class K, std::size_t>() {
+    const std::uint64_t bytes = s.*(K::counter);
+    if constexpr (K::counts_toward_heap_sys) {  // pre-seed accounting: take it back out of the heap figures
       m.HeapSys -= bytes;
       m.HeapInuse -= bytes;
     }
-    if (is_stacks) {
+    if (detail::counter_is<StatsT, K>(&Stats::stacks_inuse)) {
       m.StackInuse += bytes;
       m.StackSys += bytes;
     } else {

@@ -8,7 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "policies/span_kind.hpp"
+#include "mheap/detail/intrusive.hpp"
+#include "mheap/span_state.hpp"
 #include "policies/span_lists.hpp"
 
 namespace mheap {
@@ -27,9 +28,9 @@ struct SpanHeader {
   bool needzero = false;         // some byte may be non-zero (fresh memory is zero)
   bool interior_mapped = false;  // every page of the span maps to it (not only its ends)
   std::uint8_t page_shift = 0;   // the heap's page size, log2 (for SpanRef::bytes())
-  std::uint64_t idle_since = 0;  // scavenger tick in which the span went to the free set
+  std::uint64_t idle_tick = 0;   // scavenger tick in which the span went to the free set (IdleTicks)
 
-  bool is_live() const noexcept { return state == SpanState::in_use || state == SpanState::manual; }
+  bool is_live() const noexcept { return mheap::is_live(state); }
 };
 
 // The full record. Exactly one of the hooks is linked while the span is free: the list hook when
@@ -38,7 +39,7 @@ struct SpanHeader {
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
 struct Span : SpanHeader {
   Span* next = nullptr;  // link on the span cache's stacks (cached) or the span pool's list (unused)
-  bi::list_member_hook<bi::link_mode<Links::mode>> list_hook;
+  detail::bi::list_member_hook<detail::bi::link_mode<Links::mode>> list_hook;
   typename Tree::template hook<Links::mode> tree_hook;
   mutable std::uint32_t audit_mark = 0;  // audit(): last census that found this span in the free set
 };

@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <concepts>
-#include <cstddef>
-#include <type_traits>
+
+#include "mheap/detail/cpu_relax.hpp"
 
 #if __has_include(<mutex>)
 #include <mutex>
@@ -30,15 +30,6 @@ concept LockPolicy = std::default_initializable<L> && requires(L& l) {
   l.unlock();
 };
 
-// One polite pause in a spin-wait loop.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH_7A__))
-  asm volatile("yield");
-#endif
-}
-
 // For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
 struct NullLock {
   static constexpr bool single_threaded = true;  // a heap with this lock is single-threaded by declaration
@@ -58,7 +49,7 @@ class SpinLock {
  public:
   void lock() noexcept {
     while (locked_.test_and_set(std::memory_order_acquire)) {
-      while (locked_.test(std::memory_order_relaxed)) cpu_relax();
+      while (locked_.test(std::memory_order_relaxed)) detail::cpu_relax();
     }
   }
   void unlock() noexcept { locked_.clear(std::memory_order_release); }
@@ -78,40 +69,5 @@ class MutexLock {
   std::mutex mutex_;
 };
 #endif
-
-// A lock with state gets a cache line to itself inside the heap: waiters spin on it, and the
-// counters beside it would otherwise move between cores with every update the owner makes (false
-// sharing). An empty lock (NullLock) stays empty and costs nothing.
-inline constexpr std::size_t cache_line_bytes = 64;
-template <LockPolicy L>
-struct alignas(cache_line_bytes) CacheLineLock : L {};
-template <LockPolicy L>
-using IsolatedLock = std::conditional_t<std::is_empty_v<L>, L, CacheLineLock<L>>;
-
-// Holds a lock for a scope. (std::lock_guard would do, but <mutex> is not on every target.)
-template <LockPolicy L>
-class [[nodiscard]] LockGuard {
- public:
-  explicit LockGuard(L& lock) : lock_(lock) { lock_.lock(); }
-  ~LockGuard() { lock_.unlock(); }
-  LockGuard(const LockGuard&) = delete;
-  LockGuard& operator=(const LockGuard&) = delete;
-
- private:
-  L& lock_;
-};
-
-// Releases a held lock for a scope (the heap's system calls), and takes it again.
-template <LockPolicy L>
-class [[nodiscard]] UnlockGuard {
- public:
-  explicit UnlockGuard(L& lock) : lock_(lock) { lock_.unlock(); }
-  ~UnlockGuard() { lock_.lock(); }
-  UnlockGuard(const UnlockGuard&) = delete;
-  UnlockGuard& operator=(const UnlockGuard&) = delete;
-
- private:
-  L& lock_;
-};
 
 }  // namespace mheap

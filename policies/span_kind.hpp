@@ -5,7 +5,7 @@
 // counters from a run-time enum. Here the binding is a type, so the alloc/free path carries no
 // pointer and no branch for it.
 //
-// The accounting every kind follows (go-mheap-facts.md, after commit dc0f0ab):
+// The accounting every kind follows (docs/go-accounting.md, after Go commit dc0f0ab):
 //   kind inside heap_sys  (GCSpanPolicy, ManualInHeapSpanPolicy): alloc n → heap_idle −n,
 //       heap_inuse +n, and its own counter +n when that counter is not heap_inuse itself.
 //   kind outside heap_sys (ManualSpanPolicy):                     alloc n → heap_idle −n,
@@ -18,20 +18,10 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "mheap/span_state.hpp"
 #include "mheap/stats.hpp"
 
 namespace mheap {
-
-// The state a span record is in. A record moves free → live (in_use or manual) → free, and to
-// unused when coalescing or the pool retires it. Freeing checks the state, as Go's freeSpan does.
-enum class SpanState : std::uint8_t {
-  unused = 0,  // record sits in the span pool; describes nothing
-  free,        // on a free list or in the large-span tree
-  in_use,      // live, garbage-collected heap (Go's mSpanInUse)
-  manual,      // live, managed by its user (Go's mSpanManual: stacks, work buffers)
-  scavenging,  // free, taken out of the free set while its pages are given back outside the lock
-  cached,      // free, kept whole in the span cache for the next request of its length
-};
 
 namespace detail {
 template <class T>
@@ -73,16 +63,6 @@ template <class K>
 concept CounterBoundAtCompileTime = SpanKind<K> && requires {
   typename std::bool_constant<(K::counter == K::counter)>;
 };
-
-// True when the kind's own counter is heap_inuse itself (so it must not be charged twice).
-template <SpanKind K>
-inline constexpr bool charges_only_heap_inuse = [] {
-  if constexpr (CounterBoundAtCompileTime<K> &&
-                std::is_same_v<std::remove_cv_t<decltype(K::counter)>, std::uint64_t Stats::*>)
-    return K::counter == &Stats::heap_inuse;
-  else
-    return false;
-}();
 
 // The garbage-collected heap: charges heap_inuse, counts toward heap_sys. Every page is mapped so
 // that an interior pointer finds its span, as a collector needs.

@@ -11,27 +11,29 @@
 #include <boost/intrusive/splay_set.hpp>
 #include <boost/intrusive/treap_set.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+
+#include "mheap/detail/intrusive.hpp"
 
 namespace mheap {
-
-namespace bi = boost::intrusive;
 
 // ---- link mode of every hook in a span record -------------------------------------------------
 // normal_link: no checks, fastest. safe_link: hooks are nulled when unlinked and Boost asserts
 // (BOOST_ASSERT) that a hook is unlinked before it is linked again: a debug build catches a span
 // put in two containers. Both modes have the same hook layout.
-template <bi::link_mode_type Mode>
+template <detail::bi::link_mode_type Mode>
 struct LinkMode {
-  static constexpr bi::link_mode_type mode = Mode;
+  static constexpr detail::bi::link_mode_type mode = Mode;
 };
-using NormalLinks = LinkMode<bi::normal_link>;
-using SafeLinks = LinkMode<bi::safe_link>;
+using NormalLinks = LinkMode<detail::bi::normal_link>;
+using SafeLinks = LinkMode<detail::bi::safe_link>;
 
 template <class P>
 concept ListLinkPolicy = requires {
-  { P::mode } -> std::convertible_to<bi::link_mode_type>;
-  requires P::mode == bi::normal_link || P::mode == bi::safe_link;
+  { P::mode } -> std::convertible_to<detail::bi::link_mode_type>;
+  requires P::mode == detail::bi::normal_link || P::mode == detail::bi::safe_link;
 };
 
 // ---- the tree of large free spans -------------------------------------------------------------
@@ -39,40 +41,40 @@ concept ListLinkPolicy = requires {
 // the hook option and the ordering). The heap orders by (pages, address): lower_bound({n, 0}) is
 // the best fit with the lowest address on ties, in O(log n) for the balanced trees.
 struct RbTree {
-  template <bi::link_mode_type Mode>
-  using hook = bi::set_member_hook<bi::link_mode<Mode>, bi::optimize_size<true>>;
+  template <detail::bi::link_mode_type Mode>
+  using hook = detail::bi::set_member_hook<detail::bi::link_mode<Mode>, detail::bi::optimize_size<true>>;
   template <class T, class HookOption, class Compare>
-  using container = bi::set<T, HookOption, bi::compare<Compare>, bi::constant_time_size<false>>;
+  using container = detail::bi::set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
 struct AvlTree {
-  template <bi::link_mode_type Mode>
-  using hook = bi::avl_set_member_hook<bi::link_mode<Mode>, bi::optimize_size<true>>;
+  template <detail::bi::link_mode_type Mode>
+  using hook = detail::bi::avl_set_member_hook<detail::bi::link_mode<Mode>, detail::bi::optimize_size<true>>;
   template <class T, class HookOption, class Compare>
-  using container = bi::avl_set<T, HookOption, bi::compare<Compare>, bi::constant_time_size<false>>;
+  using container = detail::bi::avl_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
 // Amortised O(log n); recently used sizes move to the root.
 struct SplayTree {
-  template <bi::link_mode_type Mode>
-  using hook = bi::bs_set_member_hook<bi::link_mode<Mode>>;
+  template <detail::bi::link_mode_type Mode>
+  using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
   template <class T, class HookOption, class Compare>
-  using container = bi::splay_set<T, HookOption, bi::compare<Compare>, bi::constant_time_size<false>>;
+  using container = detail::bi::splay_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
 // Scapegoat tree: no per-node balance data, rebuilds subtrees when they grow lopsided.
 struct ScapegoatTree {
-  template <bi::link_mode_type Mode>
-  using hook = bi::bs_set_member_hook<bi::link_mode<Mode>>;
+  template <detail::bi::link_mode_type Mode>
+  using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
   template <class T, class HookOption, class Compare>
-  using container = bi::sg_set<T, HookOption, bi::compare<Compare>>;
+  using container = detail::bi::sg_set<T, HookOption, detail::bi::compare<Compare>>;
 };
 
 // Go 1.9's choice. Priorities come from a hash of the span's address, so the shape is
 // deterministic for a given trace.
 struct Treap {
-  template <bi::link_mode_type Mode>
-  using hook = bi::bs_set_member_hook<bi::link_mode<Mode>>;
+  template <detail::bi::link_mode_type Mode>
+  using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
 
   struct AddressPriority {
     template <class T>
@@ -88,14 +90,30 @@ struct Treap {
     }
   };
   template <class T, class HookOption, class Compare>
-  using container = bi::treap_set<T, HookOption, bi::compare<Compare>, bi::priority<AddressPriority>,
-                                  bi::constant_time_size<false>>;
+  using container = detail::bi::treap_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::priority<AddressPriority>,
+                                  detail::bi::constant_time_size<false>>;
 };
 
+namespace detail {
+// A stand-in record for checking a tree policy: what the heap's span record offers a tree.
+template <class P>
+struct TreeProbe {
+  typename P::template hook<detail::bi::normal_link> tree_hook;
+  std::size_t npages;
+  friend bool operator<(const TreeProbe&, const TreeProbe&) noexcept { return false; }
+};
+}  // namespace detail
+
+// A tree policy names a member hook template (given the link mode) and a container template
+// (given the record, the hook option and the ordering).
 template <class P>
 concept LargeSpanTreePolicy = requires {
-  typename P::template hook<bi::normal_link>;
-  typename P::template hook<bi::safe_link>;
+  typename P::template hook<detail::bi::normal_link>;
+  typename P::template hook<detail::bi::safe_link>;
+  typename P::template container<
+      detail::TreeProbe<P>,
+      detail::bi::member_hook<detail::TreeProbe<P>, decltype(detail::TreeProbe<P>::tree_hook), &detail::TreeProbe<P>::tree_hook>,
+      std::less<detail::TreeProbe<P>>>;
 };
 
 }  // namespace mheap

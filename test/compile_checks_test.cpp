@@ -135,13 +135,18 @@ BOOST_AUTO_TEST_CASE(a_kind_bound_at_run_time_is_charged_like_its_constant_twin)
 
 namespace {
 // Configurations the heap refuses (its static_asserts read these predicates).
-static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, ManualSpanPolicy<&Stats::heap_inuse>>>,
+static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, ManualSpanPolicy<&Stats::heap_inuse>>>(),
               "a manual kind outside heap_sys may not charge heap_inuse");
-static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<ManualSpanPolicy<&Stats::heap_sys>>>);
-static_assert(detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>);
-static_assert(!detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy, PreSeedStackSpanPolicy>>,
+static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, ManualInHeapSpanPolicy<&Stats::heap_inuse>>>(),
+              "nor may a manual kind inside heap_sys: MemStats would take it out of HeapInuse again");
+static_assert(!detail::kinds_own_their_counters<Stats, SpanKinds<ManualSpanPolicy<&Stats::heap_sys>>>());
+static_assert(detail::kinds_own_their_counters<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>());
+static_assert(!detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy, PreSeedStackSpanPolicy>>(),
               "kinds sharing a counter must agree on heap_sys");
-static_assert(detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>);
+static_assert(detail::shared_counters_agree<Stats, SpanKinds<GCSpanPolicy, StackSpanPolicy>>());
+// The configuration check names the first broken rule, and a valid configuration breaks none.
+static_assert(config_is_valid<test::ArenaConfig<>> && config_is_valid<DefaultConfig>);
+static_assert(config_is_valid<RunTimeConfig>);
 // Stale references stay stale for centuries of alloc/free cycles on one record.
 static_assert(sizeof(SpanHeader::generation) == 8);
 }  // namespace

@@ -27,8 +27,9 @@ static_assert(LockPolicy<NullLock> && LockPolicy<SpinLock> && LockPolicy<MutexLo
 static_assert(!LockPolicy<int>);
 static_assert(std::is_empty_v<NullLock>, "NullLock must cost no bytes in the heap");
 // A stateful lock gets a cache line to itself inside the heap; an empty one stays empty.
-static_assert(alignof(IsolatedLock<SpinLock>) == cache_line_bytes && sizeof(IsolatedLock<SpinLock>) == cache_line_bytes);
-static_assert(std::is_same_v<IsolatedLock<NullLock>, NullLock>);
+static_assert(alignof(detail::IsolatedLock<SpinLock>) == detail::cache_line_bytes &&
+              sizeof(detail::IsolatedLock<SpinLock>) == detail::cache_line_bytes);
+static_assert(std::is_same_v<detail::IsolatedLock<NullLock>, NullLock>);
 
 template <class L>
 struct LockConfig : DefaultConfig {

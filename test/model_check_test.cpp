@@ -29,7 +29,7 @@ namespace {
 // ---- configurations ----------------------------------------------------------------------------
 // (a) OS memory, spin lock (the default configuration), misuse recorded.
 struct MmapSpin : DefaultConfig {
-  using MisusePolicy = RecordMisuse;
+  using MisusePolicy = RecordMisuse;  static constexpr bool internal_checks = true;
 };
 
 // (b) A static arena without a lock. 128 MiB: a long tail of 2048-page spans fills it now and then,

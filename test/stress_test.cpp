@@ -30,7 +30,7 @@ namespace {
 template <class L>
 struct StressConfig : DefaultConfig {
   using Lock = L;
-  using MisusePolicy = RecordMisuse;
+  using MisusePolicy = RecordMisuse;  static constexpr bool internal_checks = true;
 };
 
 unsigned long ops_per_thread() {

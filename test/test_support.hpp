@@ -48,11 +48,13 @@ struct ArenaConfig : DefaultConfig {
   using PageSource = StaticArena<Bytes>;
   using ListLinks = SafeLinks;
   using MisusePolicy = RecordMisuse;
+  static constexpr bool internal_checks = true;
 };
 
 // OS memory with a small reservation and recorded misuse.
 struct MmapConfig : DefaultConfig {
   using MisusePolicy = RecordMisuse;
+  static constexpr bool internal_checks = true;
 };
 
 // Asserts that the heap's audit is clean, printing what failed otherwise.

@@ -29,6 +29,7 @@ struct EndsOnly {  // a manual kind that maps only its first and last page
 
 // The default: OS memory, spin lock, red-black tree, unchecked hooks.
 struct MmapSpin : DefaultConfig {
+  static constexpr bool internal_checks = true;
   using MisusePolicy = RecordMisuse;
 };
 // Embedded: a static arena, no lock, AVL tree, checked hooks.

@@ -69,7 +69,7 @@ struct BigPages : DefaultConfig {
   using Stats = FuzzStats;
   using SpanKinds = FuzzKinds;
   using ListLinks = SafeLinks;
-  using MisusePolicy = RecordMisuse;
+  using MisusePolicy = RecordMisuse;  static constexpr bool internal_checks = true;
 };
 // 4 KiB pages, 16 MiB, few exact lists (the tree does most of the work), small growth steps.
 struct SmallPages : BigPages {

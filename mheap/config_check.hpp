@@ -1,0 +1,200 @@
+// mheap/config_check.hpp — a heap's configuration, checked once, with one error per mistake.
+//
+// Every rule a configuration must keep is one entry in an ordered list: first that each member is
+// there, then that each policy satisfies its concept, then the rules between members. Only the
+// first broken rule fails its static_assert, and the message names the Config member at fault.
+// The heap then builds with FallbackConfig instead of the broken one (checked_config_t), so no
+// other line of the library instantiates with the bad type and the compiler has nothing else to
+// say: g++ and clang print exactly one error (test/compile_fail_test.sh holds them to it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "mheap/accounting.hpp"
+#include "mheap/config.hpp"
+#include "policies/clock.hpp"
+#include "policies/lock.hpp"
+#include "policies/misuse.hpp"
+#include "policies/page_source.hpp"
+#include "policies/span_kind.hpp"
+#include "policies/span_lists.hpp"
+#include "policies/static_arena.hpp"
+
+namespace mheap {
+
+// A configuration with every member a heap reads (the types and constants of DefaultConfig).
+template <class C>
+concept HeapConfig = requires {
+  typename C::Lock;
+  typename C::PageSource;
+  typename C::Stats;
+  typename C::SpanKinds;
+  typename C::ListLinks;
+  typename C::LargeSpanTree;
+  typename C::MisusePolicy;
+  typename C::Clock;
+  C::page_shift;
+  C::max_list_pages;
+  C::min_grow_bytes;
+  C::grow_granule_bytes;
+  C::span_pool_chunk_bytes;
+  C::span_cache_pages;
+  C::span_cache_per_length;
+  C::valgrind_annotations;
+  C::idle_retention_bytes;
+  C::guard_pages;
+  C::internal_checks;
+};
+
+namespace detail {
+
+// What a heap builds with while its own configuration is rejected: valid on every target, so the
+// one static_assert that names the mistake is the only error.
+struct FallbackConfig : DefaultConfig {
+  using Lock = NullLock;
+  using PageSource = StaticArena<4096>;
+};
+
+// Each rule, in the order they are reported. A rule that needs members an earlier rule found
+// missing or broken holds vacuously: only the earliest broken rule speaks.
+enum ConfigRule : int {
+  no_lock = 1, no_page_source, no_stats, no_span_kinds, no_list_links, no_large_span_tree, no_misuse_policy,
+  no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
+  no_span_cache_pages, no_span_cache_per_length, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
+  no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
+  kinds_charge_heap_counters, shared_counter_split, bad_list_links, bad_large_span_tree, bad_misuse_policy,
+  bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
+};
+
+template <class C>
+constexpr int first_broken_rule_of_a_complete_config();
+
+template <class C>
+constexpr int first_broken_rule() {
+  // Members, in DefaultConfig's order.
+  if (!requires { typename C::Lock; }) return no_lock;
+  if (!requires { typename C::PageSource; }) return no_page_source;
+  if (!requires { typename C::Stats; }) return no_stats;
+  if (!requires { typename C::SpanKinds; }) return no_span_kinds;
+  if (!requires { typename C::ListLinks; }) return no_list_links;
+  if (!requires { typename C::LargeSpanTree; }) return no_large_span_tree;
+  if (!requires { typename C::MisusePolicy; }) return no_misuse_policy;
+  if (!requires { typename C::Clock; }) return no_clock;
+  if (!requires { C::page_shift; }) return no_page_shift;
+  if (!requires { C::max_list_pages; }) return no_max_list_pages;
+  if (!requires { C::min_grow_bytes; }) return no_min_grow_bytes;
+  if (!requires { C::grow_granule_bytes; }) return no_grow_granule_bytes;
+  if (!requires { C::span_pool_chunk_bytes; }) return no_span_pool_chunk_bytes;
+  if (!requires { C::span_cache_pages; }) return no_span_cache_pages;
+  if (!requires { C::span_cache_per_length; }) return no_span_cache_per_length;
+  if (!requires { C::valgrind_annotations; }) return no_valgrind_annotations;
+  if (!requires { C::idle_retention_bytes; }) return no_idle_retention_bytes;
+  if (!requires { C::guard_pages; }) return no_guard_pages;
+  if (!requires { C::internal_checks; }) return no_internal_checks;
+  if constexpr (HeapConfig<C>) {
+    // Policies against their concepts.
+    if (!LockPolicy<typename C::Lock>) return bad_lock;
+    if (!PageSourcePolicy<typename C::PageSource>) return bad_page_source;
+    if (std::is_same_v<typename C::PageSource, NoPageSource>) return no_os_page_source;
+    // `if constexpr` from here: a rule about the kinds and the counters (mheap/accounting.hpp) must
+    // not even be instantiated with a Stats or SpanKinds it cannot read.
+    if constexpr (!std::is_base_of_v<Stats, typename C::Stats>) {
+      return bad_stats;
+    } else if constexpr (!is_span_kinds<typename C::SpanKinds>) {
+      return bad_span_kinds;
+    } else {
+      return first_broken_rule_of_a_complete_config<C>();
+    }
+  }
+  return 0;
+}
+
+template <class C>
+constexpr int first_broken_rule_of_a_complete_config() {
+  using StatsT = typename C::Stats;
+  using Kinds = typename C::SpanKinds;
+  if constexpr (!kinds_fit_stats<StatsT, Kinds>()) {
+    return kinds_not_in_stats;  // the counter rules below would not compile with such a kind
+  } else {
+    if (!kinds_own_their_counters<StatsT, Kinds>()) return kinds_charge_heap_counters;
+    if (!shared_counters_agree<StatsT, Kinds>()) return shared_counter_split;
+    if (!ListLinkPolicy<typename C::ListLinks>) return bad_list_links;
+    if (!LargeSpanTreePolicy<typename C::LargeSpanTree>) return bad_large_span_tree;
+    if (!MisuseHandler<typename C::MisusePolicy>) return bad_misuse_policy;
+    if (!ClockPolicy<typename C::Clock>) return bad_clock;
+    // Sizes.
+    if (C::page_shift < 8 || C::page_shift > 30) return bad_page_shift;
+    const std::size_t page = std::size_t{1} << C::page_shift;
+    if (C::max_list_pages < 2) return bad_max_list_pages;
+    if (C::min_grow_bytes < page || C::grow_granule_bytes < page) return grow_below_a_page;
+    // Growth sizes are added to page counts: a quarter of the address space keeps that from wrapping.
+    if (C::min_grow_bytes > SIZE_MAX / 4 || C::grow_granule_bytes > SIZE_MAX / 4) return grow_too_large;
+    if (C::span_pool_chunk_bytes < page) return pool_chunk_below_a_page;
+    return 0;
+  }
+}
+
+// The static_asserts, one per rule. The heap instantiates this (empty) class where it takes its
+// configuration; the configuration it builds with is computed apart (checked_config_t), so a
+// compiler that gives up on this class after the error (clang does) still has a whole heap to
+// build, and nothing more to say.
+template <class C, int Broken = first_broken_rule<C>()>
+struct ConfigCheck {
+
+  static_assert(Broken != no_lock, "Config::Lock is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_page_source, "Config::PageSource is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_stats, "Config::Stats is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_span_kinds, "Config::SpanKinds is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_list_links, "Config::ListLinks is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_large_span_tree, "Config::LargeSpanTree is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_misuse_policy, "Config::MisusePolicy is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_clock, "Config::Clock is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_page_shift, "Config::page_shift is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_max_list_pages, "Config::max_list_pages is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_min_grow_bytes, "Config::min_grow_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_grow_granule_bytes, "Config::grow_granule_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_span_pool_chunk_bytes, "Config::span_pool_chunk_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_span_cache_pages, "Config::span_cache_pages is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_span_cache_per_length, "Config::span_cache_per_length is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_valgrind_annotations, "Config::valgrind_annotations is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_idle_retention_bytes, "Config::idle_retention_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_guard_pages, "Config::guard_pages is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_internal_checks, "Config::internal_checks is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != bad_lock, "Config::Lock does not satisfy mheap::LockPolicy (default-constructible, lock(), unlock())");
+  static_assert(Broken != bad_page_source, "Config::PageSource does not satisfy mheap::PageSourcePolicy (base(), capacity(), commit(p, n))");
+  static_assert(Broken != no_os_page_source, "this target has no OS page source: set Config::PageSource (e.g. StaticArena<Bytes>)");
+  static_assert(Broken != bad_stats, "Config::Stats must be mheap::Stats or derive from it");
+  static_assert(Broken != bad_span_kinds, "Config::SpanKinds must be mheap::SpanKinds<Kind...>");
+  static_assert(Broken != kinds_not_in_stats,
+                "a kind in Config::SpanKinds names a counter that is not a std::uint64_t member of Config::Stats");
+  static_assert(Broken != kinds_charge_heap_counters,
+                "a kind in Config::SpanKinds charges heap_sys, heap_idle, heap_released, mspan_* or other_sys (or "
+                "heap_inuse, and it is a manual kind): those are the heap's own; give the kind a counter of its own");
+  static_assert(Broken != shared_counter_split,
+                "two kinds in Config::SpanKinds share a counter but not counts_toward_heap_sys: a counter is either "
+                "inside heap_sys or outside it");
+  static_assert(Broken != bad_list_links, "Config::ListLinks does not satisfy mheap::ListLinkPolicy (NormalLinks or SafeLinks)");
+  static_assert(Broken != bad_large_span_tree,
+                "Config::LargeSpanTree does not satisfy mheap::LargeSpanTreePolicy (hook<mode> and container<T, Hook, "
+                "Compare> templates, as RbTree, AvlTree, ...)");
+  static_assert(Broken != bad_misuse_policy, "Config::MisusePolicy does not satisfy mheap::MisuseHandler (report(const MisuseReport&))");
+  static_assert(Broken != bad_clock, "Config::Clock does not satisfy mheap::ClockPolicy (now() in nanoseconds)");
+  static_assert(Broken != bad_page_shift, "Config::page_shift must be in [8, 30]");
+  static_assert(Broken != bad_max_list_pages, "Config::max_list_pages must leave room for at least 1-page lists (>= 2)");
+  static_assert(Broken != grow_below_a_page, "Config::min_grow_bytes and grow_granule_bytes must be at least one page");
+  static_assert(Broken != grow_too_large, "Config::min_grow_bytes and grow_granule_bytes must be at most SIZE_MAX / 4");
+  static_assert(Broken != pool_chunk_below_a_page, "Config::span_pool_chunk_bytes must be at least one page");
+};
+
+}  // namespace detail
+
+// The configuration a heap builds with: Config itself when it keeps every rule (else the one
+// broken rule has been reported, and a fallback keeps the rest of the build quiet).
+template <class Config>
+inline constexpr bool config_is_valid = detail::first_broken_rule<Config>() == 0;
+template <class Config>
+using checked_config_t = std::conditional_t<config_is_valid<Config>, Config, detail::FallbackConfig>;
+
+}  // namespace mheap

@@ -1,0 +1,403 @@
+// mheap/heap_core.hpp — the heap's state, and everything it does to spans under its lock.
+//
+// Heap (mheap/heap.hpp) is the public face: it takes the lock, validates what callers hand it and
+// reports misuse, then calls in here. Everything here runs with the lock held (release_locked()
+// drops it around the page source's release calls, and alloc_span_locked() while it waits for
+// them). The pieces it composes each have a header of their own: the free set, the span cache,
+// the span pool, the arena and its page map, the accounting and the release engine.
+//
+// Invariants (audit() checks every one):
+//   - the grown arena, pages [0, arena_.pages()), is tiled by spans, free or live, with no gaps;
+//   - no two free spans touch: every free merges with both free neighbours;
+//   - counters: mheap/stats.hpp; page map: mheap/page_map.hpp; free set: mheap/free_set.hpp;
+//     span states and the moves between them: mheap/span_state.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "mheap/accounting.hpp"
+#include "mheap/arena.hpp"
+#include "mheap/detail/cpu_relax.hpp"
+#include "mheap/detail/internal_check.hpp"
+#include "mheap/detail/lock_guard.hpp"
+#include "mheap/free_set.hpp"
+#include "mheap/layout.hpp"
+#include "mheap/release_engine.hpp"
+#include "mheap/sanitizers.hpp"
+#include "mheap/span.hpp"
+#include "mheap/span_cache.hpp"
+#include "mheap/span_pool.hpp"
+#include "mheap/stats.hpp"
+#include "policies/misuse.hpp"
+#include "policies/page_source.hpp"
+
+namespace mheap {
+
+template <class H>
+class Census;
+
+// Config: a checked configuration (mheap/config_check.hpp).
+template <class Config>
+class HeapCore {
+ public:
+  using lock_type = typename Config::Lock;
+  using source_type = typename Config::PageSource;
+  using stats_type = typename Config::Stats;
+  using span_kinds = typename Config::SpanKinds;
+  using misuse_policy_type = typename Config::MisusePolicy;
+  using clock_type = typename Config::Clock;
+
+  static constexpr std::size_t page_shift = Config::page_shift;
+  static constexpr std::size_t page_bytes = std::size_t{1} << page_shift;
+  static constexpr std::size_t max_list_pages = Config::max_list_pages;
+
+  using span_type = Span<typename Config::ListLinks, typename Config::LargeSpanTree>;
+  using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
+  using release_batch_type = ReleaseBatch<span_type, page_shift>;
+
+  // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  template <class... SourceArgs>
+  explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
+    lay_out();
+  }
+  // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
+  // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
+  ~HeapCore() {
+    if (arena_.capacity_pages() == 0) return;
+    detail::unpoison_memory<Config::valgrind_annotations>(arena_.base() - guard_bytes_,
+                                                          guard_bytes_ + (arena_.pages() << page_shift), false);
+    detail::unpoison_memory<Config::valgrind_annotations>(pool_.base() - guard_bytes_, guard_bytes_, false);
+  }
+  HeapCore(const HeapCore&) = delete;
+  HeapCore& operator=(const HeapCore&) = delete;
+
+ protected:
+  template <class H>
+  friend class Census;
+
+  static constexpr bool checks = Config::internal_checks;
+
+  static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return layout::pages_for(bytes, page_shift); }
+  static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
+  static constexpr std::size_t grow_granule_pages = pages_for(Config::grow_granule_bytes);
+  static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
+                                            pages_for(Config::span_pool_chunk_bytes)};
+  static constexpr std::size_t no_retention_bound = static_cast<std::size_t>(-1);
+
+  // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp) and
+  // makes the guards fault: protected by a source that can, poisoned for AddressSanitizer always.
+  void lay_out() noexcept {
+    const std::size_t granule = ProtectingPageSourcePolicy<source_type> ? granule_of(source_) : page_bytes;
+    const Layout l = mheap::lay_out(layout_shape, reinterpret_cast<std::uintptr_t>(source_.base()),
+                                    source_.capacity(), Config::guard_pages ? granule : 0);
+    if (!l.usable()) return;
+    arena_.place(l);
+    pool_.place(reinterpret_cast<std::byte*>(l.pool), l.pool_bytes,
+                layout_shape.pool_chunk_pages << page_shift, static_cast<std::uint8_t>(page_shift));
+    guard_bytes_ = l.guard_bytes;
+    for (std::byte* guard : {arena_.base() - guard_bytes_, pool_.base() - guard_bytes_}) {
+      if constexpr (ProtectingPageSourcePolicy<source_type>)
+        if (guard_bytes_ != 0) (void)source_.protect(guard, guard_bytes_);  // refused: poisoned all the same
+      detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);
+    }
+  }
+
+  // The counters, with the ones kept elsewhere filled in (each number is kept once).
+  stats_type snapshot_locked() const noexcept {
+    stats_type s = stats_;
+    s.mspan_inuse = pool_.inuse_bytes();
+    s.mspan_sys = pool_.committed_bytes();
+    s.other_sys = arena_.map_bytes();
+    return s;
+  }
+
+  static bool contains(const span_type* s, const void* p) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base) < (s->npages << page_shift);
+  }
+
+  [[gnu::cold]] [[gnu::noinline]] void report(Misuse what, const void* address, const char* kind_name) {
+    ++events_.misuses;
+    misuse_.report(MisuseReport{what, address, kind_name});
+  }
+
+  // ---- allocation ---------------------------------------------------------------------------
+  // A free span of exactly n pages, taken out of the free set (its state still free), or null.
+  span_type* alloc_span_locked(std::size_t n) {
+    span_type* s = free_.take(n);
+    if (s == nullptr && n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
+      return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+    while (s == nullptr) {
+      if (cache_.pages() != 0) {
+        flush_cache_locked();  // cached spans, merged, may fit: use them before growing
+        s = free_.take(n);
+        if (s != nullptr) break;
+      }
+      if (releasing_pages_ == 0) break;
+      // Another thread is releasing spans outside the lock: idle, but out of reach until they
+      // come back. Wait for them rather than grow the heap or fail. (Never with NullLock: there
+      // no other thread can be releasing.)
+      {
+        detail::UnlockGuard unlocked(lock_);
+        detail::cpu_relax();
+      }
+      s = free_.take(n);
+    }
+    if (s == nullptr) {
+      if (!grow(n)) return nullptr;
+      s = free_.take(n);  // grow() left a free span of at least n pages
+    }
+    detail::internal_check<checks>([&] { return s->state == SpanState::free && s->npages >= n; },
+                                   "alloc: the free set handed out a span that is not free or too short");
+    if (s->npages > n) {
+      // The record for the tail comes first: if it cannot be had, s goes back untouched.
+      span_type* tail = new_record();
+      if (tail == nullptr) {
+        free_.insert(*s);
+        return nullptr;
+      }
+      make_usable(s);
+      cut_tail(s, n, tail);
+    } else {
+      make_usable(s);
+    }
+    return s;
+  }
+
+  // A span with released pages is made usable again whole; those pages read as zero, so the span's
+  // needzero flag (about the unreleased pages) still tells whether it must be cleared.
+  void make_usable(span_type* s) noexcept {
+    if (s->npreleased != 0) {
+      stats_.heap_released -= s->npreleased << page_shift;
+      s->npreleased = 0;
+    }
+  }
+
+  // Keeps the first n pages in s; the rest becomes the free span `tail`. No counter moves.
+  void cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept {
+    detail::internal_check<checks>([&] { return n < s->npages && tail->state == SpanState::unused; },
+                                   "cut_tail: split past the span's end, or into a record in use");
+    tail->base = s->base + (n << page_shift);
+    tail->npages = s->npages - n;
+    tail->npreleased = 0;  // make_usable() emptied s
+    tail->interior_mapped = false;
+    tail->needzero = s->needzero;
+    tail->idle_tick = s->idle_tick;
+    tail->state = SpanState::free;
+    s->npages = n;
+    arena_.map().set_ends(arena_.page_of(tail->base), tail->npages, tail);
+    free_.insert(*tail);
+  }
+
+  // free/cached → live as Kind.
+  template <class Kind>
+  void make_live(span_type* s) noexcept {
+    detail::internal_check<checks>([&] { return s->state == SpanState::free || s->state == SpanState::cached; },
+                                   "make_live: the span is not free or cached");
+    s->state = Kind::state;
+    s->kind = span_kinds::template index_of<Kind>;
+    ++s->generation;
+    // Interior pointers must find their span. A span back from the cache whose pages all still map
+    // to it (it was live as such a kind and has not changed since) needs no store at all.
+    if constexpr (Kind::maps_interior_pages) {
+      if (!s->interior_mapped) {
+        arena_.map().set_all(arena_.page_of(s->base), s->npages, s);
+        s->interior_mapped = true;
+      }
+    } else {
+      arena_.map().set_ends(arena_.page_of(s->base), s->npages, s);
+    }
+    charge<Kind, checks>(stats_, s->npages << page_shift);
+  }
+
+  // ---- free ---------------------------------------------------------------------------------
+  // live → cached, or live → free (merged).
+  template <class Kind>
+  void free_span_locked(span_type* s) noexcept {
+    detail::internal_check<checks>([&] { return s->state == Kind::state; }, "free: the span is not live as its kind");
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, s->npages << page_shift);
+    credit<Kind, checks>(stats_, s->npages << page_shift);
+    ++s->generation;
+    s->needzero = true;  // a span freed after use is dirty
+    if (cache_.push(s, Config::span_cache_pages, Config::span_cache_per_length)) {
+      s->state = SpanState::cached;
+      return;
+    }
+    s->state = SpanState::free;
+    s->idle_tick = ticks_.stamp();
+    insert_free(s);
+  }
+
+  // cached → free. A cached span counts as idle from the tick it leaves the cache: later than its
+  // free, so the idle-time rule stays on the safe side.
+  void flush_cache_locked() noexcept {
+    cache_.drain([this](span_type* s) {
+      s->state = SpanState::free;
+      s->idle_tick = ticks_.stamp();
+      insert_free(s);
+    });
+  }
+
+  // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
+  // records are retired; s keeps the merged run. Reads only first/last page entries of the map.
+  void insert_free(span_type* s, typename free_set_type::Recency recency = free_set_type::Recency::warm) noexcept {
+    PageMap<span_type>& map = arena_.map();
+    const std::size_t first = arena_.page_of(s->base);
+    if (first > 0) {
+      span_type* before = map[first - 1];
+      if (before != nullptr && before->state == SpanState::free) {
+        free_.erase(*before);
+        s->base = before->base;
+        ++s->generation;  // the record no longer starts where its last owner's span did (free())
+        s->npages += before->npages;
+        absorb(s, before);
+      }
+    }
+    const std::size_t end = arena_.page_of(s->base) + s->npages;
+    if (end < arena_.pages()) {
+      span_type* after = map[end];
+      if (after != nullptr && after->state == SpanState::free) {
+        free_.erase(*after);
+        s->npages += after->npages;
+        absorb(s, after);
+      }
+    }
+    map.set_ends(arena_.page_of(s->base), s->npages, s);
+    s->interior_mapped = false;  // a free span is mapped at its ends only (page_map.hpp)
+    free_.insert(*s, recency);
+  }
+  // The merged span was freed as late as its latest part: never older (Go 1.9 stamps the merged
+  // span with the newest free), so merging never makes memory look idle longer than it was.
+  void absorb(span_type* s, span_type* neighbour) noexcept {
+    s->npreleased += neighbour->npreleased;
+    s->needzero = s->needzero || neighbour->needzero;
+    s->idle_tick = std::max(s->idle_tick, neighbour->idle_tick);
+    retire_record(neighbour);
+  }
+
+  // ---- growth -------------------------------------------------------------------------------
+  // Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
+  // with a free span already there, so only the rest is asked for (at least min_grow_pages, in
+  // granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
+  bool grow(std::size_t n) {
+    const std::size_t grown = arena_.pages();
+    const std::size_t room = arena_.capacity_pages() - grown;
+    // A free span at the end of the arena will merge with the new pages: grow only by the rest.
+    const span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
+    const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
+    const std::size_t need = n > tail ? n - tail : 1;
+    if (need > room) return false;
+    const std::size_t granules = (std::max(need, min_grow_pages) + grow_granule_pages - 1) / grow_granule_pages;
+    const std::size_t ask = std::min(granules * grow_granule_pages, room);
+    if (!arena_.commit_to(grown + ask, source_)) {
+      ++events_.grow_failures;
+      return false;
+    }
+    // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
+    // now means nothing can fail once the arena has grown.
+    span_type* r = new_record();
+    span_type* spare = r ? new_record() : nullptr;
+    if (spare == nullptr) {
+      if (r != nullptr) retire_record(r);
+      ++events_.grow_failures;
+      return false;
+    }
+    retire_record(spare);  // first in line for the caller's cut_tail()
+    r->base = arena_.page_addr(grown);
+    r->npages = ask;
+    r->npreleased = 0;
+    r->needzero = false;  // fresh from the source: zero
+    r->state = SpanState::free;
+    r->idle_tick = ticks_.stamp();
+    detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
+    arena_.extend_to(grown + ask);
+    stats_.heap_sys += ask << page_shift;
+    stats_.heap_idle += ask << page_shift;
+    ++events_.grow_calls;
+    insert_free(r);
+    return true;
+  }
+
+  // ---- giving memory back (the planning is in mheap/release_engine.hpp) ------------------------
+  // The bound is reached except for idle pages no release can cover: runs shorter than the page
+  // source's granule, and what a source refused. What a pass leaves above the bound is remembered
+  // (retention_shortfall_), and the next pass waits until idle memory grows past it, so frees do not
+  // scan the free set again and again for pages that cannot go.
+  void enforce_retention_locked() noexcept {
+    if constexpr (ReleasingPageSourcePolicy<source_type>) {
+      const std::size_t unreleased = stats_.heap_idle - stats_.heap_released;
+      if (retention_bytes_ != no_retention_bound && unreleased > retention_bytes_ &&
+          unreleased - retention_bytes_ > retention_shortfall_) [[unlikely]] {
+        flush_cache_locked();  // cached spans are idle too, and only the free set can be released
+        release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
+        const std::size_t left = stats_.heap_idle - stats_.heap_released;
+        retention_shortfall_ = left > retention_bytes_ ? left - retention_bytes_ : 0;
+      }
+    }
+  }
+
+  // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
+  // time: free → scavenging (out of the free set), the lock dropped around the system calls, then
+  // scavenging → free, settled and merged. Called and returns with the lock held.
+  template <class Wanted>
+  std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden) {
+    const std::size_t granule = granule_of(source_);
+    std::size_t released = 0;
+    for (;;) {
+      release_batch_type batch;
+      batch.plan(free_, budget - released, granule, overshoot, wanted);
+      if (batch.size() == 0) return released;
+      for (auto& job : batch.jobs()) {
+        free_.erase(*job.span);
+        job.span->state = SpanState::scavenging;
+        releasing_pages_ += job.span->npages;
+      }
+      {
+        detail::UnlockGuard unlocked(lock_);
+        batch.template release<Config::valgrind_annotations>(source_);
+      }
+      for (auto& job : batch.jobs()) {
+        released += batch.settle(job, stats_, events_);
+        releasing_pages_ -= job.span->npages;
+        job.span->state = SpanState::free;
+        insert_free(job.span, free_set_type::Recency::cold);  // resident spans of its length go first
+      }
+      // A source that refuses is not asked again in this call.
+      if (!batch.all_done() || batch.size() < batch.capacity() || released >= budget) return released;
+    }
+  }
+
+  // ---- span records (mheap/span_pool.hpp) ----------------------------------------------------
+  span_type* new_record() noexcept {
+    return pool_.take([this](std::byte* p, std::size_t n) { return source_.commit(p, n); });
+  }
+  // free → unused: a record merged away (or a spare) goes back to the pool, unlinked.
+  void retire_record(span_type* s) noexcept {
+    if constexpr (Config::ListLinks::mode == detail::bi::safe_link)
+      detail::internal_check<checks>([&] { return !s->list_hook.is_linked() && !s->tree_hook.is_linked(); },
+                                     "retire_record: the record is still linked into the free set");
+    pool_.retire(s);
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+  [[no_unique_address]] mutable detail::IsolatedLock<lock_type> lock_;
+  source_type source_;
+  stats_type stats_{};  // mspan_* and other_sys are kept by the pool and the arena (snapshot_locked)
+  HeapEvents events_{};
+  [[no_unique_address]] misuse_policy_type misuse_{};
+  free_set_type free_;
+  SpanCache<span_type, max_list_pages> cache_;  // freed short spans, whole (span_cache.hpp)
+  SpanPool<span_type> pool_;                    // span records (span_pool.hpp)
+  Arena<span_type, page_shift> arena_;          // grown pages and their page map (arena.hpp)
+  std::size_t guard_bytes_ = 0;                 // each guard, before the arena and before the pool
+  mutable std::uint32_t audit_epoch_ = 0;       // numbers each census (marks in Span::audit_mark)
+  [[no_unique_address]] clock_type clock_{};
+  IdleTicks ticks_;                             // scavenger ticks; free spans are stamped with them
+  std::size_t retention_bytes_ = Config::idle_retention_bytes;  // unreleased idle bytes kept at most
+  std::size_t retention_shortfall_ = 0;  // unreleased idle bytes above the bound the last pass could not reach
+  std::size_t releasing_pages_ = 0;      // pages of spans in state scavenging (out of the free set)
+};
+
+}  // namespace mheap

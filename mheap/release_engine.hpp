@@ -1,0 +1,157 @@
+// mheap/release_engine.hpp — giving idle pages back to the page source: when a span counts as idle
+// long enough (IdleTicks), and which pages of which spans one trip releases (ReleaseBatch).
+//
+// The heap keeps only the moves that need its lock: it takes a batch's spans out of the free set
+// (state scavenging), drops the lock while ReleaseBatch::release() makes the system calls, and
+// puts them back, settled (mheap/heap.hpp, release_locked()). Both pieces here can be driven
+// without a heap (test/release_engine_test.cpp).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "mheap/layout.hpp"
+#include "mheap/sanitizers.hpp"
+#include "mheap/span_state.hpp"
+#include "mheap/stats.hpp"
+
+namespace mheap {
+
+// Go 1.9's idle-time rule without a clock read on the free path. Each scavenge_idle() call is a
+// tick; a span is stamped, when it becomes free, with the current tick number (one load), and counts
+// as free from the start of the next tick. The start times of the last `history` ticks are kept.
+class IdleTicks {
+ public:
+  static constexpr std::size_t history = 64;
+
+  std::uint64_t stamp() const noexcept { return tick_; }
+  void begin_tick(std::uint64_t now) noexcept {
+    ++tick_;
+    started_[tick_ % history] = now;
+  }
+
+  // True when a span stamped `stamp` has been free for at least min_ns at `now`. It became free
+  // before tick stamp + 1 started; if that start has left the history, the oldest start kept is a
+  // later time, so judging by it is never early. A span freed during the current tick is never old.
+  bool idle_at_least(std::uint64_t stamp, std::uint64_t now, std::uint64_t min_ns) const noexcept {
+    std::uint64_t next = stamp + 1;
+    if (next > tick_) return false;  // freed during the current tick
+    if (tick_ - next >= history) next = tick_ - history + 1;
+    return now - started_[next % history] >= min_ns;
+  }
+
+ private:
+  std::uint64_t tick_ = 0;                      // ticks so far
+  std::array<std::uint64_t, history> started_{};  // [t % history]: when tick t began
+};
+
+// Whether a release may exceed its budget. A span that is already partly released can only be
+// released whole (where its released pages lie is not recorded), which may overshoot: fine for the
+// retention bound (a floor on what to release), not for scavenge(max_bytes) (a ceiling).
+enum class Overshoot { forbidden, allowed };
+
+// One trip's worth of releases: up to Size spans, each with the run of pages to give back.
+template <class SpanT, std::size_t PageShift, std::size_t Size = 32>
+class ReleaseBatch {
+ public:
+  static constexpr std::size_t page_bytes = std::size_t{1} << PageShift;
+
+  struct Job {
+    SpanT* span;
+    std::byte* from;             // whole granules of the page source
+    std::size_t bytes;
+    std::size_t released_after;  // the span's released pages once this job is done
+    bool done;
+  };
+
+  // The highest `pages` pages of s, rounded inward to whole granules of the page source: what a
+  // release of them really gives back, so heap_released counts exactly that (a run shorter than a
+  // granule gives nothing). A span's released pages always lie inside the run of its whole length
+  // rounded this way, so releasing that run covers them all.
+  struct PageRun {
+    std::byte* from;
+    std::size_t pages;
+  };
+  static PageRun releasable(const SpanT& s, std::size_t pages, std::size_t granule) noexcept {
+    const auto end = reinterpret_cast<std::uintptr_t>(s.base) + (s.npages << PageShift);
+    std::uintptr_t lo = end - (pages << PageShift), hi = end;
+    if (granule > page_bytes) {
+      lo = layout::align_up(lo, granule);
+      hi = hi / granule * granule;
+      if (hi <= lo) return {nullptr, 0};
+    }
+    return {reinterpret_cast<std::byte*>(lo), (hi - lo) >> PageShift};
+  }
+
+  // Picks spans from free_set.visit_largest_first() that `wanted` accepts until `budget` bytes are
+  // planned or the batch is full: whole spans while they fit, a clean span's highest pages to use
+  // up the rest, a partly released span whole again. Returns the bytes the batch would release.
+  // Changes nothing. Cost: O(spans visited); stops at the first span once the budget is met.
+  template <class FreeSetT, class Wanted>
+  std::size_t plan(FreeSetT& free_set, std::size_t budget, std::size_t granule, Overshoot overshoot, Wanted&& wanted) {
+    n_ = 0;
+    std::size_t planned = 0;
+    free_set.visit_largest_first([&](SpanT& s) {
+      if (s.npreleased == s.npages || !wanted(s)) return false;
+      const std::size_t remaining = budget - planned;
+      // Whole pages: rounded down under a ceiling, up under a floor.
+      const std::size_t left =
+          (remaining >> PageShift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
+      if (left == 0) return true;  // not a page left to release: stop looking
+      const PageRun run = releasable(s, s.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule);
+      if (run.pages <= s.npreleased) return false;  // nothing more this span can give
+      const std::size_t fresh = run.pages - s.npreleased;
+      if (fresh > left && overshoot == Overshoot::forbidden) return false;
+      jobs_[n_++] = Job{&s, run.from, run.pages << PageShift, run.pages, false};
+      planned += fresh << PageShift;
+      return n_ == Size || planned >= budget;
+    });
+    return planned;
+  }
+
+  // Makes the system calls: source.release() for every job. Called with the heap lock dropped
+  // (the spans are out of the free set meanwhile). A job counts as done only when the source gave
+  // back every byte asked; anything else is a refusal, and nothing of it is counted.
+  template <bool Valgrind, class Source>
+  void release(Source& source) noexcept {
+    for (Job& job : jobs()) {
+      detail::unpoison_memory<Valgrind>(job.from, job.bytes, false);  // a source may write it (StaticArena zeroes)
+      job.done = source.release(job.from, job.bytes) == job.bytes;
+      detail::poison_free_memory<Valgrind>(job.from, job.bytes);
+    }
+  }
+
+  // Accounts one job's outcome in its span and the counters; returns the bytes newly released.
+  std::size_t settle(Job& job, Stats& stats, HeapEvents& events) noexcept {
+    ++events.release_calls;
+    if (!job.done) return 0;
+    SpanT* s = job.span;
+    const std::size_t fresh = job.released_after - s->npreleased;
+    events.released_bytes += job.bytes;
+    s->npreleased = job.released_after;
+    stats.heap_released += fresh << PageShift;
+    if (s->npreleased == s->npages) s->needzero = false;  // released pages read as zero
+    return fresh << PageShift;
+  }
+
+  struct Range {
+    Job* b;
+    Job* e;
+    Job* begin() const noexcept { return b; }
+    Job* end() const noexcept { return e; }
+  };
+  Range jobs() noexcept { return {jobs_.data(), jobs_.data() + n_}; }
+  std::size_t size() const noexcept { return n_; }
+  static constexpr std::size_t capacity() noexcept { return Size; }
+  bool all_done() const noexcept {
+    return std::all_of(jobs_.begin(), jobs_.begin() + static_cast<std::ptrdiff_t>(n_), [](const Job& j) { return j.done; });
+  }
+
+ private:
+  std::array<Job, Size> jobs_;
+  std::size_t n_ = 0;
+};
+
+}  // namespace mheap
