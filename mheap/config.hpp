@@ -35,7 +35,7 @@ struct DefaultConfig {
   using PageSource = DefaultPageSource;  // MmapSource: reserves address space, commits as the heap grows
   using Stats = mheap::Stats;          // derive to add counters for your own manual kinds
   using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy>;
-  using ListLinks = NormalLinks;       // SafeLinks in debug configurations
+  using HookLinks = NormalLinks;       // link mode of every hook in a span record; SafeLinks in debug configurations
   using LargeSpanTree = RbTree;        // AvlTree, SplayTree, ScapegoatTree, Treap
   using MisusePolicy = AbortOnMisuse;  // RecordMisuse for tests
   using Clock = SteadyClock;           // for scavenge_idle(); ManualClock in tests

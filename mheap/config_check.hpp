@@ -31,7 +31,7 @@ concept HeapConfig = requires {
   typename C::PageSource;
   typename C::Stats;
   typename C::SpanKinds;
-  typename C::ListLinks;
+  typename C::HookLinks;
   typename C::LargeSpanTree;
   typename C::MisusePolicy;
   typename C::Clock;
@@ -60,11 +60,11 @@ struct FallbackConfig : DefaultConfig {
 // Each rule, in the order they are reported. A rule that needs members an earlier rule found
 // missing or broken holds vacuously: only the earliest broken rule speaks.
 enum ConfigRule : int {
-  no_lock = 1, no_page_source, no_stats, no_span_kinds, no_list_links, no_large_span_tree, no_misuse_policy,
+  list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
   no_span_cache_pages, no_span_cache_per_length, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
   no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
-  kinds_charge_heap_counters, shared_counter_split, bad_list_links, bad_large_span_tree, bad_misuse_policy,
+  kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
 };
 
@@ -73,12 +73,14 @@ constexpr int first_broken_rule_of_a_complete_config();
 
 template <class C>
 constexpr int first_broken_rule() {
+  // An override of the old name would silently stop working: say so instead.
+  if (requires { typename C::ListLinks; }) return list_links_renamed;
   // Members, in DefaultConfig's order.
   if (!requires { typename C::Lock; }) return no_lock;
   if (!requires { typename C::PageSource; }) return no_page_source;
   if (!requires { typename C::Stats; }) return no_stats;
   if (!requires { typename C::SpanKinds; }) return no_span_kinds;
-  if (!requires { typename C::ListLinks; }) return no_list_links;
+  if (!requires { typename C::HookLinks; }) return no_hook_links;
   if (!requires { typename C::LargeSpanTree; }) return no_large_span_tree;
   if (!requires { typename C::MisusePolicy; }) return no_misuse_policy;
   if (!requires { typename C::Clock; }) return no_clock;
@@ -120,7 +122,7 @@ constexpr int first_broken_rule_of_a_complete_config() {
   } else {
     if (!kinds_own_their_counters<StatsT, Kinds>()) return kinds_charge_heap_counters;
     if (!shared_counters_agree<StatsT, Kinds>()) return shared_counter_split;
-    if (!ListLinkPolicy<typename C::ListLinks>) return bad_list_links;
+    if (!HookLinkPolicy<typename C::HookLinks>) return bad_hook_links;
     if (!LargeSpanTreePolicy<typename C::LargeSpanTree>) return bad_large_span_tree;
     if (!MisuseHandler<typename C::MisusePolicy>) return bad_misuse_policy;
     if (!ClockPolicy<typename C::Clock>) return bad_clock;
@@ -143,11 +145,14 @@ constexpr int first_broken_rule_of_a_complete_config() {
 template <class C, int Broken = first_broken_rule<C>()>
 struct ConfigCheck {
 
+  static_assert(Broken != list_links_renamed,
+                "Config::ListLinks is now Config::HookLinks (it sets the link mode of every hook of a span record, "
+                "the free lists' and the tree's): rename the override");
   static_assert(Broken != no_lock, "Config::Lock is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_page_source, "Config::PageSource is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_stats, "Config::Stats is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_kinds, "Config::SpanKinds is missing: derive the configuration from mheap::DefaultConfig");
-  static_assert(Broken != no_list_links, "Config::ListLinks is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_hook_links, "Config::HookLinks is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_large_span_tree, "Config::LargeSpanTree is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_misuse_policy, "Config::MisusePolicy is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_clock, "Config::Clock is missing: derive the configuration from mheap::DefaultConfig");
@@ -175,7 +180,7 @@ struct ConfigCheck {
   static_assert(Broken != shared_counter_split,
                 "two kinds in Config::SpanKinds share a counter but not counts_toward_heap_sys: a counter is either "
                 "inside heap_sys or outside it");
-  static_assert(Broken != bad_list_links, "Config::ListLinks does not satisfy mheap::ListLinkPolicy (NormalLinks or SafeLinks)");
+  static_assert(Broken != bad_hook_links, "Config::HookLinks does not satisfy mheap::HookLinkPolicy (NormalLinks or SafeLinks)");
   static_assert(Broken != bad_large_span_tree,
                 "Config::LargeSpanTree does not satisfy mheap::LargeSpanTreePolicy (hook<mode> and container<T, Hook, "
                 "Compare> templates, as RbTree, AvlTree, ...)");

@@ -51,7 +51,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // What the public face uses of the core (mheap/heap_core.hpp).
   using Core::arena_, Core::cache_, Core::clock_, Core::events_, Core::lock_, Core::misuse_, Core::pool_,
       Core::retention_bytes_, Core::retention_shortfall_, Core::source_, Core::ticks_;
-  using Core::alloc_span_locked, Core::contains, Core::enforce_retention_locked, Core::flush_cache_locked,
+  using Core::alloc_span_locked, Core::enforce_retention_locked, Core::flush_cache_locked,
       Core::release_locked, Core::report, Core::snapshot_locked;
 
  public:
@@ -117,13 +117,8 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
         return report(Misuse::foreign_span, ref.span_, Kind::name);
       auto* s = static_cast<span_type*>(ref.span_);
       if (s->generation != ref.generation_ || s->state != Kind::state ||
-          s->kind != span_kinds::template index_of<Kind>) [[unlikely]] {
-        if (s->generation == ref.generation_ && s->is_live()) return report(Misuse::wrong_kind, s->base, Kind::name);
-        // Name the caller's span only while the record still describes it as freed: one free later,
-        // its base unchanged (merging below it or retiring it bumps the generation). Otherwise the
-        // record may describe someone else's span now, so no address.
-        return report(Misuse::double_free, s->generation == ref.generation_ + 1 ? s->base : nullptr, Kind::name);
-      }
+          s->kind != span_kinds::template index_of<Kind>) [[unlikely]]
+        return report_bad_free(s, ref.generation_, Kind::name);
       this->template free_span_locked<Kind>(s);
       enforce_retention_locked();
     }
@@ -155,8 +150,9 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     const std::size_t page = arena_.page_of(p);
     if (page >= arena_.pages()) return nullptr;
     const span_type* s = arena_.map()[page];
-    if (s == nullptr || !s->is_live() || !contains(s, p)) return nullptr;  // stale entry
-    return s;
+    if (s == nullptr || !s->is_live()) return nullptr;  // free, or a stale entry of a free span's interior
+    const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base);
+    return offset < (s->npages << page_shift) ? s : nullptr;  // a stale entry naming a record reused elsewhere
   }
 
   // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
@@ -264,6 +260,15 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
   std::size_t capacity_pages() const noexcept { return arena_.capacity_pages(); }
 
+ private:
+  // A ref that failed free()'s check: live with the generation it names means another kind;
+  // anything else was freed. Name the caller's span only while the record still describes it as
+  // freed: one free later, its base unchanged (merging below it or retiring it bumps the
+  // generation). Otherwise the record may describe someone else's span now, so no address.
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, std::uint64_t generation, const char* kind) {
+    if (s->generation == generation && s->is_live()) return report(Misuse::wrong_kind, s->base, kind);
+    report(Misuse::double_free, s->generation == generation + 1 ? s->base : nullptr, kind);
+  }
 };
 
 }  // namespace mheap

@@ -1,10 +1,9 @@
 // mheap/heap_core.hpp — the heap's state, and everything it does to spans under its lock.
 //
 // Heap (mheap/heap.hpp) is the public face: it takes the lock, validates what callers hand it and
-// reports misuse, then calls in here. Everything here runs with the lock held (release_locked()
-// drops it around the page source's release calls, and alloc_span_locked() while it waits for
-// them). The pieces it composes each have a header of their own: the free set, the span cache,
-// the span pool, the arena and its page map, the accounting and the release engine.
+// reports misuse, then calls in here, where everything runs with the lock held (release_locked()
+// drops it around the page source's release calls, alloc_span_locked() while it waits for them).
+// The parts it composes have headers of their own (docs/architecture.md).
 //
 // Invariants (audit() checks every one):
 //   - the grown arena, pages [0, arena_.pages()), is tiled by spans, free or live, with no gaps;
@@ -54,7 +53,7 @@ class HeapCore {
   static constexpr std::size_t page_bytes = std::size_t{1} << page_shift;
   static constexpr std::size_t max_list_pages = Config::max_list_pages;
 
-  using span_type = Span<typename Config::ListLinks, typename Config::LargeSpanTree>;
+  using span_type = Span<typename Config::HookLinks, typename Config::LargeSpanTree>;
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
 
@@ -112,10 +111,6 @@ class HeapCore {
     s.mspan_sys = pool_.committed_bytes();
     s.other_sys = arena_.map_bytes();
     return s;
-  }
-
-  static bool contains(const span_type* s, const void* p) noexcept {
-    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base) < (s->npages << page_shift);
   }
 
   [[gnu::cold]] [[gnu::noinline]] void report(Misuse what, const void* address, const char* kind_name) {
@@ -213,15 +208,17 @@ class HeapCore {
   }
 
   // ---- free ---------------------------------------------------------------------------------
-  // live → cached, or live → free (merged).
+  // live → cached, or live → free (merged). The span's own fields are settled before the counters
+  // move: stores through the stats may alias them, and reloading costs the hot path.
   template <class Kind>
   void free_span_locked(span_type* s) noexcept {
     detail::internal_check<checks>([&] { return s->state == Kind::state; }, "free: the span is not live as its kind");
-    detail::poison_free_memory<Config::valgrind_annotations>(s->base, s->npages << page_shift);
-    credit<Kind, checks>(stats_, s->npages << page_shift);
+    const std::size_t n = s->npages, bytes = n << page_shift;
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, bytes);
+    credit<Kind, checks>(stats_, bytes);
     ++s->generation;
     s->needzero = true;  // a span freed after use is dirty
-    if (cache_.push(s, Config::span_cache_pages, Config::span_cache_per_length)) {
+    if (cache_.push(s, n, Config::span_cache_pages, Config::span_cache_per_length)) {
       s->state = SpanState::cached;
       return;
     }
@@ -326,16 +323,16 @@ class HeapCore {
   // (retention_shortfall_), and the next pass waits until idle memory grows past it, so frees do not
   // scan the free set again and again for pages that cannot go.
   void enforce_retention_locked() noexcept {
-    if constexpr (ReleasingPageSourcePolicy<source_type>) {
-      const std::size_t unreleased = stats_.heap_idle - stats_.heap_released;
-      if (retention_bytes_ != no_retention_bound && unreleased > retention_bytes_ &&
-          unreleased - retention_bytes_ > retention_shortfall_) [[unlikely]] {
-        flush_cache_locked();  // cached spans are idle too, and only the free set can be released
-        release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
-        const std::size_t left = stats_.heap_idle - stats_.heap_released;
-        retention_shortfall_ = left > retention_bytes_ ? left - retention_bytes_ : 0;
-      }
-    }
+    if constexpr (ReleasingPageSourcePolicy<source_type>)
+      if (retention_bytes_ != no_retention_bound) [[unlikely]] enforce_retention_bound();  // the default: one compare
+  }
+  [[gnu::noinline]] void enforce_retention_bound() noexcept {
+    const std::size_t unreleased = stats_.heap_idle - stats_.heap_released;
+    if (unreleased <= retention_bytes_ || unreleased - retention_bytes_ <= retention_shortfall_) return;
+    flush_cache_locked();  // cached spans are idle too, and only the free set can be released
+    release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
+    const std::size_t left = stats_.heap_idle - stats_.heap_released;
+    retention_shortfall_ = left > retention_bytes_ ? left - retention_bytes_ : 0;
   }
 
   // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
@@ -375,7 +372,7 @@ class HeapCore {
   }
   // free → unused: a record merged away (or a spare) goes back to the pool, unlinked.
   void retire_record(span_type* s) noexcept {
-    if constexpr (Config::ListLinks::mode == detail::bi::safe_link)
+    if constexpr (Config::HookLinks::mode == detail::bi::safe_link)
       detail::internal_check<checks>([&] { return !s->list_hook.is_linked() && !s->tree_hook.is_linked(); },
                                      "retire_record: the record is still linked into the free set");
     pool_.retire(s);

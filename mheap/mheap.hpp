@@ -10,6 +10,11 @@
 //   page sources             policies/page_source.hpp, mmap_source.hpp, static_arena.hpp
 //   free-span containers     policies/span_lists.hpp   NormalLinks/SafeLinks, RbTree/AvlTree/...
 //   misuse                   policies/misuse.hpp       AbortOnMisuse, RecordMisuse
+//
+// Levels (docs/architecture.md): vocabulary (stats, span_state, fixed_text, detail/) ← policies/
+// ← the parts (layout, arena, page_map, span, span_pool, free_set, span_cache, accounting,
+// release_engine, config, config_check) ← heap_core, heap, audit ← this header. A header includes
+// only its own level or below.
 #pragma once
 
 #include "mheap/audit.hpp"

@@ -36,11 +36,11 @@ class SpanCache {
     return s;
   }
 
-  // Caches s when it is short enough, its stack holds fewer than per_length spans, and the cache
-  // holds no more than capacity_pages with it. The per-length bound keeps a few long spans from
-  // filling the cache while the short lengths that most requests ask for find no room.
-  bool push(SpanT* s, std::size_t capacity_pages, std::uint32_t per_length) noexcept {
-    const std::size_t n = s->npages;
+  // Caches s, a span of n pages (the caller has its length at hand), when it is short enough, its
+  // stack holds fewer than per_length spans, and the cache holds no more than capacity_pages with
+  // it. The per-length bound keeps a few long spans from filling the cache while the short lengths
+  // that most requests ask for find no room.
+  bool push(SpanT* s, std::size_t n, std::size_t capacity_pages, std::uint32_t per_length) noexcept {
     if (n >= MaxPages || counts_[n] >= per_length || pages_ + n > capacity_pages) return false;
     s->next = stacks_[n];
     stacks_[n] = s;

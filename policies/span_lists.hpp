@@ -31,10 +31,12 @@ using NormalLinks = LinkMode<detail::bi::normal_link>;
 using SafeLinks = LinkMode<detail::bi::safe_link>;
 
 template <class P>
-concept ListLinkPolicy = requires {
+concept HookLinkPolicy = requires {
   { P::mode } -> std::convertible_to<detail::bi::link_mode_type>;
   requires P::mode == detail::bi::normal_link || P::mode == detail::bi::safe_link;
 };
+template <class P>
+concept ListLinkPolicy = HookLinkPolicy<P>;  // the name before HookLinks (kept for existing code)
 
 // ---- the tree of large free spans -------------------------------------------------------------
 // Each policy names a member hook (given the link mode) and a set container (given the record,

@@ -1,7 +1,7 @@
 // test/model_driver.hpp — drives one heap beside a reference model, one checked operation at a time.
 //
 // Shared by the long model-checked runs (test/model_check_test.cpp, with test/model.hpp's Model)
-// and the libFuzzer target (test/fuzz/heap_fuzzer.cpp, with a Boost-free copy of that model), so it
+// and the libFuzzer target (test/fuzz/heap_fuzzer.cpp, with the same model, which is free of Boost.Test), so it
 // uses neither Boost.Test nor exceptions: every operation returns an empty string when the heap
 // did what the model predicts, and a description of the disagreement otherwise.
 //

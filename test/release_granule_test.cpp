@@ -19,7 +19,7 @@ using GC = GCSpanPolicy;
 struct SmallPagesOnMmap : DefaultConfig {
   using Lock = NullLock;
   using MisusePolicy = RecordMisuse;
-  using ListLinks = SafeLinks;
+  using HookLinks = SafeLinks;
   static constexpr std::size_t page_shift = 11;
   static constexpr std::size_t span_cache_pages = 0;  // every free merges at once
 };

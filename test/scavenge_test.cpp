@@ -28,7 +28,7 @@ struct Config : DefaultConfig {
   using Lock = NullLock;
   using MisusePolicy = RecordMisuse;
   using Clock = ManualClock;
-  using ListLinks = SafeLinks;
+  using HookLinks = SafeLinks;
   static constexpr std::size_t min_grow_bytes = std::size_t{1} << page_shift;
   static constexpr std::size_t grow_granule_bytes = std::size_t{1} << page_shift;
   static constexpr std::size_t span_cache_pages = 0;  // every free merges at once

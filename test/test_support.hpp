@@ -46,12 +46,12 @@ template <std::size_t Bytes = (std::size_t{64} << 20)>
 struct ArenaConfig : DefaultConfig {
   using Lock = NullLock;
   using PageSource = StaticArena<Bytes>;
-  using ListLinks = SafeLinks;
+  using HookLinks = SafeLinks;
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;
 };
 
-// OS memory with a small reservation and recorded misuse.
+// OS memory (the reservation size is the constructor's argument, 64 GiB by default) and recorded misuse.
 struct MmapConfig : DefaultConfig {
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;

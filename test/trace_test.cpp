@@ -42,7 +42,7 @@ struct CustomTreap : DefaultConfig {
   using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy, ManualSpanPolicy<&GcStats::workbuf_inuse>,
                                      EndsOnly, ManualInHeapSpanPolicy<&GcStats::gcbits_inuse>>;
   using LargeSpanTree = Treap;
-  using ListLinks = SafeLinks;
+  using HookLinks = SafeLinks;
   using Lock = MutexLock;
   using MisusePolicy = RecordMisuse;
 };

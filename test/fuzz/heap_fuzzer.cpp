@@ -68,7 +68,7 @@ struct BigPages : DefaultConfig {
   using PageSource = StaticArena<std::size_t{32} << 20>;
   using Stats = FuzzStats;
   using SpanKinds = FuzzKinds;
-  using ListLinks = SafeLinks;
+  using HookLinks = SafeLinks;
   using MisusePolicy = RecordMisuse;  static constexpr bool internal_checks = true;
 };
 // 4 KiB pages, 16 MiB, few exact lists (the tree does most of the work), small growth steps.

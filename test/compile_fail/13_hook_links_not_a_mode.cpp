@@ -1,5 +1,5 @@
-// expect-error: Config::ListLinks
-// why: ListLinks must name a Boost.Intrusive link mode (NormalLinks or SafeLinks), not any type.
+// expect-error: Config::HookLinks
+// why: HookLinks must name a Boost.Intrusive link mode (NormalLinks or SafeLinks), not any type.
 #include <cstddef>
 #include <cstdint>
 #include <tuple>
@@ -9,7 +9,7 @@
 struct BadConfig : mheap::DefaultConfig {
   using Lock = mheap::NullLock;
   using PageSource = mheap::StaticArena<1 << 20>;
-  using ListLinks = int;
+  using HookLinks = int;
 };
 
 static mheap::Heap<BadConfig> heap;
