@@ -1,5 +1,5 @@
 // mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the two-thread variants: one heap shared
-// under SpinLock, one under MutexLock, and a NullLock heap per thread.
+// under SpinLock, one under MutexLock, one under AdaptiveLock, and a NullLock heap per thread.
 #include "bench/mheap_peer.hpp"
 #include "bench/workloads.hpp"
 
@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
     register_single_thread<MheapPeer<NullLockConfig>>();
     register_threads_shared<MheapPeer<SpinLockConfig>>("spinlock");
     register_threads_shared<MheapPeer<MutexLockConfig>>("mutexlock");
+    register_threads_shared<MheapPeer<AdaptiveLockConfig>>("adaptivelock");
     register_threads_private<MheapPeer<NullLockConfig>>("heap_per_thread");
   });
 }

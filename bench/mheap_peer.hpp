@@ -23,6 +23,9 @@ struct SpinLockConfig : NullLockConfig {
 struct MutexLockConfig : NullLockConfig {
   using Lock = mheap::MutexLock;
 };
+struct AdaptiveLockConfig : NullLockConfig {
+  using Lock = mheap::AdaptiveLock;
+};
 static_assert(mheap::Heap<NullLockConfig>::page_bytes == kPageBytes);
 
 template <class Config, class Kind = mheap::GCSpanPolicy>

@@ -27,7 +27,7 @@ HOT = [1, 8, 127, 128, 1024]
 SLOTS = [100, 1000, 10000]
 LARGE = [10, 100, 1000, 10000, 100000]
 KBATCH = 256  # ops per benchmark iteration (bench/workloads.hpp kBatch)
-THREADS_MHEAP = ["spinlock", "mutexlock", "heap_per_thread"]
+THREADS_MHEAP = ["spinlock", "mutexlock", "adaptivelock", "heap_per_thread"]
 # Returning memory (bench/workloads.hpp release_cycle): (allocator, benchmark, how memory is given back).
 RELEASE = [
     ("mheap", "release/explicit", "`heap.release_all()` (Go's `debug.FreeOSMemory`)"),
@@ -357,6 +357,7 @@ def main():
     for a in ALLOCS:
         if a == "mheap":
             cells.append("spin " + fmt_ns(med(a, "threads/spinlock")) + " / mutex " + fmt_ns(med(a, "threads/mutexlock")) +
+                         " / adaptive " + fmt_ns(med(a, "threads/adaptivelock")) +
                          " / per-thread " + fmt_ns(med(a, "threads/heap_per_thread")))
         else:
             cells.append(fmt_ns(med(a, "threads/shared")))

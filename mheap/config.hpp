@@ -30,8 +30,16 @@ using DefaultPageSource = NoPageSource;
 
 namespace mheap {
 
+// Where the standard library has threads, a lock that spins briefly and then sleeps (it survives
+// more threads than cores); elsewhere (bare metal) a spin lock, the only one there is.
+#if MHEAP_HAS_THREADS
+using DefaultLock = AdaptiveLock;
+#else
+using DefaultLock = SpinLock;
+#endif
+
 struct DefaultConfig {
-  using Lock = SpinLock;               // every public operation takes it; thread-safe by default
+  using Lock = DefaultLock;            // every public operation takes it; thread-safe by default
   using PageSource = DefaultPageSource;  // MmapSource: reserves address space, commits as the heap grows
   using Stats = mheap::Stats;          // derive to add counters for your own manual kinds
   using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy>;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <concepts>
+#include <cstdint>
 
 #include "mheap/detail/cpu_relax.hpp"
 
@@ -59,6 +60,43 @@ class SpinLock {
 };
 
 #if MHEAP_HAS_THREADS
+// Spins briefly, then sleeps in the kernel: the default for heaps shared between threads. A short
+// spin wins when the holder runs on another core and leaves within a few hundred cycles (the
+// heap's critical sections are that short); once threads outnumber cores the holder may have been
+// preempted, and spinning on would only burn the time slice it needs to run again, which is why
+// SpinLock collapses under oversubscription. The state word follows the classic futex mutex:
+// 0 free, 1 held, 2 held and someone may sleep on it; std::atomic::wait/notify is the futex.
+class AdaptiveLock {
+ public:
+  static constexpr int spins = 64;  // polite pauses before sleeping (a few hundred ns)
+
+  void lock() noexcept {
+    std::uint32_t expected = 0;
+    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
+    lock_contended();
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+  }
+
+ private:
+  void lock_contended() noexcept {
+    for (int i = 0; i < spins; ++i) {
+      detail::cpu_relax();
+      std::uint32_t expected = 0;
+      if (state_.load(std::memory_order_relaxed) == 0 &&
+          state_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        return;
+    }
+    // Mark it contended before sleeping, so the unlock that frees it wakes someone. A thread
+    // that gets the lock this way holds it as "2": its unlock may wake a sleeper for nothing,
+    // never leave one asleep.
+    while (state_.exchange(2, std::memory_order_acquire) != 0) state_.wait(2, std::memory_order_relaxed);
+  }
+
+  std::atomic<std::uint32_t> state_{0};
+};
+
 // A sleeping lock for heaps shared by many threads under contention.
 class MutexLock {
  public:

@@ -1,4 +1,4 @@
-// Lock policies: each one guards a heap; threads sharing one heap under SpinLock and MutexLock leave
+// Lock policies: each one guards a heap; threads sharing one heap under SpinLock, MutexLock and AdaptiveLock leave
 // it clean, with every page back in the free set.
 #define BOOST_TEST_MODULE locks
 #include <atomic>
@@ -23,7 +23,9 @@ struct CountingLock {
   static inline unsigned long locks = 0, unlocks = 0;
 };
 
-static_assert(LockPolicy<NullLock> && LockPolicy<SpinLock> && LockPolicy<MutexLock> && LockPolicy<CountingLock>);
+static_assert(LockPolicy<NullLock> && LockPolicy<SpinLock> && LockPolicy<MutexLock> && LockPolicy<AdaptiveLock> &&
+              LockPolicy<CountingLock>);
+static_assert(std::is_same_v<DefaultConfig::Lock, AdaptiveLock>, "hosted targets default to the adaptive lock");
 static_assert(!LockPolicy<int>);
 static_assert(std::is_empty_v<NullLock>, "NullLock must cost no bytes in the heap");
 // A stateful lock gets a cache line to itself inside the heap; an empty one stays empty.
@@ -39,7 +41,7 @@ struct LockConfig : DefaultConfig {
 
 }  // namespace
 
-using Locks = boost::mpl::list<NullLock, SpinLock, MutexLock, CountingLock>;
+using Locks = boost::mpl::list<NullLock, SpinLock, MutexLock, AdaptiveLock, CountingLock>;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(each_lock_policy_guards_a_heap, L, Locks) {
   auto heap = test::make_heap<Heap<LockConfig<L>>>(std::size_t{1} << 30);
@@ -131,3 +133,29 @@ void hammer(unsigned threads, unsigned ops_per_thread) {
 
 BOOST_AUTO_TEST_CASE(threads_share_a_spin_locked_heap) { hammer<SpinLock>(4, 50000); }
 BOOST_AUTO_TEST_CASE(threads_share_a_mutex_locked_heap) { hammer<MutexLock>(4, 50000); }
+// More threads than cores: waiters sleep in the kernel and every one is woken in the end.
+BOOST_AUTO_TEST_CASE(threads_share_an_adaptive_locked_heap) { hammer<AdaptiveLock>(8, 30000); }
+
+// The lock itself: mutual exclusion under 8 threads with a critical section long enough that
+// waiters reach the sleeping path, and no lost wake-up (the test would hang).
+BOOST_AUTO_TEST_CASE(adaptive_lock_excludes_and_wakes_every_sleeper) {
+  AdaptiveLock lock;
+  long counter = 0;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20000; ++i) {
+        lock.lock();
+        if (inside.fetch_add(1) != 0) overlapped = true;
+        ++counter;
+        if (i % 64 == 0) std::this_thread::yield();  // hold it across a reschedule now and then
+        inside.fetch_sub(1);
+        lock.unlock();
+      }
+    });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(!overlapped.load());
+  BOOST_TEST(counter == 8 * 20000);
+}

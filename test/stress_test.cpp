@@ -218,7 +218,7 @@ void stress(unsigned threads) {
 
 }  // namespace
 
-using Locks = boost::mpl::list<SpinLock, MutexLock>;
+using Locks = boost::mpl::list<SpinLock, MutexLock, AdaptiveLock>;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(two_threads, L, Locks) { stress<L>(2); }
 BOOST_AUTO_TEST_CASE_TEMPLATE(four_threads, L, Locks) { stress<L>(4); }
