@@ -11,7 +11,7 @@ struct MyStats : mheap::Stats {
 using WorkbufSpanPolicy = mheap::ManualSpanPolicy<&MyStats::workbuf_inuse>;
 
 struct MyConfig : mheap::DefaultConfig {
-  using Lock = mheap::MutexLock;                   // or NullLock, SpinLock, your own
+  using Lock = mheap::MutexLock;                   // or NullLock, SpinLock, AdaptiveLock, your own
   using PageSource = mheap::StaticArena<64 << 20>;  // or MmapSource, your own
   using Stats = MyStats;
   using SpanKinds = mheap::SpanKinds<mheap::GCSpanPolicy, mheap::StackSpanPolicy, WorkbufSpanPolicy>;

@@ -8,13 +8,8 @@
 
 #include "test/test_support.hpp"
 
-#if defined(MHEAP_ASAN)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-
 using namespace mheap;
+using mheap::test::kAsan;
 using mheap::test::require_clean;
 
 namespace {

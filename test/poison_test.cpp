@@ -10,12 +10,10 @@
 
 #if defined(MHEAP_ASAN)
 #include <sanitizer/asan_interface.h>
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
 #endif
 
 using namespace mheap;
+using mheap::test::kAsan;
 using mheap::test::kPage;
 
 namespace {

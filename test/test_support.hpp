@@ -41,6 +41,13 @@ namespace mheap::test {
 
 inline constexpr std::uint64_t kPage = std::uint64_t{1} << DefaultConfig::page_shift;
 
+// AddressSanitizer builds (--config=asan) run the cases that check poisoning; others skip them.
+#if defined(MHEAP_ASAN)
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+
 // Single-threaded, fixed capacity, hooks checked, misuse recorded instead of aborting.
 template <std::size_t Bytes = (std::size_t{64} << 20)>
 struct ArenaConfig : DefaultConfig {
