@@ -50,7 +50,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 
   // What the public face uses of the core (mheap/heap_core.hpp).
   using Core::arena_, Core::cache_, Core::clock_, Core::events_, Core::lock_, Core::misuse_, Core::pool_,
-      Core::retention_bytes_, Core::retention_shortfall_, Core::source_, Core::ticks_;
+      Core::retention_, Core::source_, Core::ticks_;
   using Core::alloc_span_locked, Core::enforce_retention_locked, Core::flush_cache_locked,
       Core::release_locked, Core::report, Core::snapshot_locked;
 
@@ -91,6 +91,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
           if (s == nullptr) return {};
         }
         this->template make_live<Kind>(s);
+        if constexpr (ReleasingPageSourcePolicy<source_type>) retention_.after_alloc(this->unreleased_idle());
         dirty = s->needzero;
         if (zeroed && dirty) events_.zeroed_bytes += npages << page_shift;
       }
@@ -211,8 +212,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
-    retention_bytes_ = bytes;
-    retention_shortfall_ = 0;
+    retention_.set(bytes);
     enforce_retention_locked();
   }
 

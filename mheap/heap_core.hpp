@@ -84,12 +84,11 @@ class HeapCore {
   static constexpr std::size_t grow_granule_pages = pages_for(Config::grow_granule_bytes);
   static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
                                             pages_for(Config::span_pool_chunk_bytes)};
-  static constexpr std::size_t no_retention_bound = static_cast<std::size_t>(-1);
 
   // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp) and
   // makes the guards fault: protected by a source that can, poisoned for AddressSanitizer always.
   void lay_out() noexcept {
-    const std::size_t granule = ProtectingPageSourcePolicy<source_type> ? granule_of(source_) : page_bytes;
+    const std::size_t granule = std::max(granule_of(source_), page_bytes);  // commits may round out to it
     const Layout l = mheap::lay_out(layout_shape, reinterpret_cast<std::uintptr_t>(source_.base()),
                                     source_.capacity(), Config::guard_pages ? granule : 0);
     if (!l.usable()) return;
@@ -318,21 +317,18 @@ class HeapCore {
   }
 
   // ---- giving memory back (the planning is in mheap/release_engine.hpp) ------------------------
-  // The bound is reached except for idle pages no release can cover: runs shorter than the page
-  // source's granule, and what a source refused. What a pass leaves above the bound is remembered
-  // (retention_shortfall_), and the next pass waits until idle memory grows past it, so frees do not
-  // scan the free set again and again for pages that cannot go.
+  std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
+  // After a free: the retention bound (RetentionBound says what it promises). Unset: one compare.
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>)
-      if (retention_bytes_ != no_retention_bound) [[unlikely]] enforce_retention_bound();  // the default: one compare
+      if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
   [[gnu::noinline]] void enforce_retention_bound() noexcept {
-    const std::size_t unreleased = stats_.heap_idle - stats_.heap_released;
-    if (unreleased <= retention_bytes_ || unreleased - retention_bytes_ <= retention_shortfall_) return;
+    const std::size_t budget = retention_.pass_budget(unreleased_idle());
+    if (budget == 0) return;
     flush_cache_locked();  // cached spans are idle too, and only the free set can be released
-    release_locked(unreleased - retention_bytes_, [](const span_type&) { return true; }, Overshoot::allowed);
-    const std::size_t left = stats_.heap_idle - stats_.heap_released;
-    retention_shortfall_ = left > retention_bytes_ ? left - retention_bytes_ : 0;
+    release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+    retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
   }
 
   // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
@@ -392,8 +388,7 @@ class HeapCore {
   mutable std::uint32_t audit_epoch_ = 0;       // numbers each census (marks in Span::audit_mark)
   [[no_unique_address]] clock_type clock_{};
   IdleTicks ticks_;                             // scavenger ticks; free spans are stamped with them
-  std::size_t retention_bytes_ = Config::idle_retention_bytes;  // unreleased idle bytes kept at most
-  std::size_t retention_shortfall_ = 0;  // unreleased idle bytes above the bound the last pass could not reach
+  RetentionBound retention_{Config::idle_retention_bytes};  // unreleased idle bytes kept at most
   std::size_t releasing_pages_ = 0;      // pages of spans in state scavenging (out of the free set)
 };
 

@@ -3,7 +3,7 @@
 //
 // The heap keeps only the moves that need its lock: it takes a batch's spans out of the free set
 // (state scavenging), drops the lock while ReleaseBatch::release() makes the system calls, and
-// puts them back, settled (mheap/heap.hpp, release_locked()). Both pieces here can be driven
+// puts them back, settled (mheap/heap_core.hpp, release_locked()). Both pieces here can be driven
 // without a heap (test/release_engine_test.cpp).
 #pragma once
 
@@ -39,12 +39,51 @@ class IdleTicks {
     std::uint64_t next = stamp + 1;
     if (next > tick_) return false;  // freed during the current tick
     if (tick_ - next >= history) next = tick_ - history + 1;
-    return now - started_[next % history] >= min_ns;
+    // A call that read its clock before another call began a later tick (both can be releasing
+    // at once, each with the lock dropped) sees that tick start after its `now`: not idle yet.
+    const std::uint64_t started = started_[next % history];
+    return now >= started && now - started >= min_ns;
   }
 
  private:
   std::uint64_t tick_ = 0;                      // ticks so far
   std::array<std::uint64_t, history> started_{};  // [t % history]: when tick t began
+};
+
+// The retention bound: after a free, idle bytes not yet released above `bound` are released. The
+// bound is reached except for idle pages no release can cover (runs shorter than the page source's
+// granule, and what a source refused). What a pass leaves above the bound is remembered as the
+// shortfall, and the next pass waits until idle memory grows past it, so frees do not scan the free
+// set again and again for pages that cannot go; allocations lower it as they take idle memory, so
+// memory freed later is not tolerated in place of what was taken.
+class RetentionBound {
+ public:
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  explicit RetentionBound(std::size_t bound) noexcept : bound_(bound) {}
+  void set(std::size_t bound) noexcept {
+    bound_ = bound;
+    shortfall_ = 0;
+  }
+  bool is_set() const noexcept { return bound_ != none; }
+  // Bytes a pass should release now, given the idle bytes not yet released (0: no pass).
+  std::size_t pass_budget(std::size_t unreleased) const noexcept {
+    const std::size_t excess = excess_of(unreleased);
+    return excess > shortfall_ ? excess : 0;
+  }
+  // After a pass: what it left above the bound (in-flight releases of other calls excluded).
+  void after_pass(std::size_t unreleased_left) noexcept { shortfall_ = excess_of(unreleased_left); }
+  // After an allocation took idle memory.
+  void after_alloc(std::size_t unreleased) noexcept {
+    if (shortfall_ != 0) [[unlikely]]
+      shortfall_ = std::min(shortfall_, excess_of(unreleased));
+  }
+
+ private:
+  std::size_t excess_of(std::size_t unreleased) const noexcept { return unreleased > bound_ ? unreleased - bound_ : 0; }
+
+  std::size_t bound_;          // unreleased idle bytes kept at most; none: keep everything
+  std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 
 // Whether a release may exceed its budget. A span that is already partly released can only be
@@ -66,20 +105,30 @@ class ReleaseBatch {
     bool done;
   };
 
-  // The highest `pages` pages of s, rounded inward to whole granules of the page source: what a
-  // release of them really gives back, so heap_released counts exactly that (a run shorter than a
-  // granule gives nothing). A span's released pages always lie inside the run of its whole length
-  // rounded this way, so releasing that run covers them all.
+  // The highest `pages` pages of s, in whole granules of the page source: what a release of them
+  // really gives back, so heap_released counts exactly that. Rounded inward (a run shorter than a
+  // granule gives nothing) under a ceiling; under a floor (Overshoot::allowed) the start rounds
+  // outward, as far as the span reaches, so the run covers at least `pages` when the span can. A
+  // span's released pages always lie inside its whole length rounded inward, so releasing that run
+  // covers them all.
   struct PageRun {
     std::byte* from;
     std::size_t pages;
   };
-  static PageRun releasable(const SpanT& s, std::size_t pages, std::size_t granule) noexcept {
-    const auto end = reinterpret_cast<std::uintptr_t>(s.base) + (s.npages << PageShift);
+  static PageRun releasable(const SpanT& s, std::size_t pages, std::size_t granule,
+                            Overshoot overshoot = Overshoot::forbidden) noexcept {
+    const auto base = reinterpret_cast<std::uintptr_t>(s.base);
+    const auto end = base + (s.npages << PageShift);
     std::uintptr_t lo = end - (pages << PageShift), hi = end;
     if (granule > page_bytes) {
-      lo = layout::align_up(lo, granule);
       hi = hi / granule * granule;
+      if (overshoot == Overshoot::allowed) {
+        std::uintptr_t outward = lo / granule * granule;
+        if (hi >= granule && outward > hi - granule) outward = hi - granule;  // at least one granule
+        lo = std::max(layout::align_up(base, granule), outward);
+      } else {
+        lo = layout::align_up(lo, granule);
+      }
       if (hi <= lo) return {nullptr, 0};
     }
     return {reinterpret_cast<std::byte*>(lo), (hi - lo) >> PageShift};
@@ -100,7 +149,7 @@ class ReleaseBatch {
       const std::size_t left =
           (remaining >> PageShift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
       if (left == 0) return true;  // not a page left to release: stop looking
-      const PageRun run = releasable(s, s.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule);
+      const PageRun run = releasable(s, s.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule, overshoot);
       if (run.pages <= s.npreleased) return false;  // nothing more this span can give
       const std::size_t fresh = run.pages - s.npreleased;
       if (fresh > left && overshoot == Overshoot::forbidden) return false;

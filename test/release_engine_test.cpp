@@ -49,6 +49,18 @@ BOOST_AUTO_TEST_CASE(a_stamp_older_than_the_history_is_judged_by_the_oldest_star
   BOOST_TEST(!ticks.idle_at_least(old, 200 * kMinute, 200 * kMinute - oldest_kept + 1));
 }
 
+// Found by review: two scavenge_idle() calls overlap (each drops the lock to release). The one that
+// read its clock first must not judge by a tick the other began later: that start lies after its
+// `now`, and the subtraction used to wrap and call a span freed a moment ago long idle.
+BOOST_AUTO_TEST_CASE(a_tick_begun_after_now_never_makes_a_span_idle) {
+  IdleTicks ticks;
+  ticks.begin_tick(10 * kMinute);            // call A: now = 10 min
+  const std::uint64_t freed = ticks.stamp();  // a span freed while A has the lock dropped
+  ticks.begin_tick(20 * kMinute);            // call B begins the next tick at 20 min
+  BOOST_TEST(!ticks.idle_at_least(freed, 10 * kMinute, 1));  // A's second batch, with A's `now`
+  BOOST_TEST(ticks.idle_at_least(freed, 20 * kMinute, 0));
+}
+
 BOOST_AUTO_TEST_CASE(releasable_pages_are_whole_granules_inside_the_asked_pages) {
   const std::uintptr_t base = std::uintptr_t{1} << 30;  // granule-aligned
   FakeSpan s{at(base + kPage), 10, 0};                  // pages 1..10 of a 4-page granule grid
@@ -60,4 +72,10 @@ BOOST_AUTO_TEST_CASE(releasable_pages_are_whole_granules_inside_the_asked_pages)
   auto fine = Batch::releasable(s, 3, 4096);            // a granule below the page: exact
   BOOST_TEST(fine.from == at(base + 8 * kPage));
   BOOST_TEST(fine.pages == 3u);
+  // Under a floor the run rounds outward within the span: at least the pages asked, in granules.
+  auto floor3 = Batch::releasable(s, 3, 4 * kPage, Overshoot::allowed);
+  BOOST_TEST(floor3.from == at(base + 4 * kPage));
+  BOOST_TEST(floor3.pages == 4u);
+  FakeSpan short_span{at(base + kPage), 2, 0};  // pages 1..2: no whole granule to give, even so
+  BOOST_TEST(Batch::releasable(short_span, 2, 4 * kPage, Overshoot::allowed).pages == 0u);
 }
