@@ -495,6 +495,11 @@ def main():
             f.write(f"{s} {med('mheap', f'churn/{s}/untouched', 'frag'):.4f} " +
                     " ".join(f"{mx(a, f'churn/{s}/touched', 'maxrss_mb') / live:.4f}" for a in ALLOCS) + "\n")
 
+    with open(os.path.join(data_dir, "threads.dat"), "w") as f:
+        f.write("# threads " + " ".join(f"{a}_{v}" for a, v, _ in THREAD_ROWS) + "\n")
+        for n in THREAD_COUNTS:
+            f.write(f"{n} " + " ".join(f"{tmed(a, v, n, 'total_ns_per_op'):.3f}" for a, v, _ in THREAD_ROWS) + "\n")
+
     common = ('set terminal svg size 560,360 font "sans,11" noenhanced\nset key outside right top\n'
               'set logscale x\nset logscale y\nset grid\n')
     plots = []
@@ -517,6 +522,18 @@ def main():
                    for i, a in enumerate(ALLOCS)) + ", 1.05 with lines lc rgb 'black' dt 3 title 'target 1.05'\n"
     if gnuplot(s, "fragmentation"):
         plots.append("fragmentation")
+    # Nine long labels: the key goes below the plot in two columns, in a taller picture; mheap
+    # solid, peers dashed.
+    s = (common.replace("size 560,360", "size 560,460")
+         .replace("set key outside right top", "set key below vertical maxrows 5 width -6 Left reverse")
+         .replace("set logscale x\n", "set logscale x 2\n") + f'set output "{HERE}/threads.svg"\n')
+    s += 'set title "churn 1000 slots per thread, 2 cores"\nset xlabel "threads"\nset ylabel "total ns per op, all threads (median)"\n'
+    s += 'set xtics (1, 2, 4, 8)\nset xrange [0.9:9]\n'
+    s += "plot " + ", ".join(f'"data/threads.dat" using 1:{i + 2} with linespoints '
+                             f'{"lw 2" if a == "mheap" else "dt 2"} title "{label}"'
+                             for i, (a, _, label) in enumerate(THREAD_ROWS)) + "\n"
+    if gnuplot(s, "threads"):
+        plots.append("threads")
 
     # ---- RESULTS.md -----------------------------------------------------------------------------------
     lscpu = sh(["lscpu"]).stdout
@@ -607,6 +624,8 @@ fastest and slowest thread's own times are in the JSON); the load average above 
 else ran.
 
 {thread_table}
+
+![thread scaling](threads.svg)
 
 {thread_target_table}
 
