@@ -1,6 +1,6 @@
 // Boost.Interprocess managed_external_buffer: a header-only best-fit heap (rbtree_best_fit) over
 // one buffer, here a 512 GiB MAP_NORESERVE mapping. Single-threaded runs use null_mutex_family;
-// the two-thread run uses the default mutex_family (one process-shared pthread mutex).
+// the thread runs use the default mutex_family (one process-shared pthread mutex).
 #include <sys/mman.h>
 
 #include <boost/interprocess/indexes/iset_index.hpp>

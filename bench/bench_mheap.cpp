@@ -1,5 +1,6 @@
-// mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the two-thread variants: one heap shared
-// under SpinLock, one under MutexLock, one under AdaptiveLock, and a NullLock heap per thread.
+// mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the thread variants (1, 2, 4, 8 threads):
+// one heap shared under SpinLock, one under MutexLock, one under AdaptiveLock, and a NullLock heap
+// per thread.
 #include "bench/mheap_peer.hpp"
 #include "bench/workloads.hpp"
 

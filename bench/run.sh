@@ -2,7 +2,7 @@
 # bench/run.sh — THE command: installs missing packages, builds every benchmark binary, runs the
 # comparison (interleaved repetitions), prints one table, writes bench/RESULTS.md and bench/*.svg.
 #
-#   bench/run.sh            full run (5 repetitions, about 4–5 minutes on 2 cores)
+#   bench/run.sh            full run (5 repetitions, about 5–6 minutes on 2 cores)
 #   bench/run.sh --quick    smaller budgets, 2 repetitions (~1–2 minutes), for iterating
 #   bench/run.sh --reps N   N repetitions; --no-perf skips the perf profile
 #   bench/run.sh --only release   just the returning-memory workload (peak → free 90 % → release →

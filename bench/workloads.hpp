@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +50,10 @@ struct Scale {
   std::size_t churn_ops = 300'000;
   std::size_t churn_touched_ops = 30'000;
   std::size_t large_ops = 100'000;
-  std::size_t thread_ops = 200'000;  // per thread
+  // Workload 4: all threads together, split evenly. A fixed total keeps every thread count at about
+  // the same run time; it also makes 8 threads' share (50,000 ops, a few ms for a fast heap) only a
+  // few scheduler time slices long, so oversubscribed threads overlap less than long-lived ones would.
+  std::size_t thread_total_ops = 400'000;
   std::size_t release_mib = 1024;     // peak of the returning-memory workload
 };
 inline Scale g_scale;
@@ -205,39 +209,64 @@ void large_search(benchmark::State& st, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) a.free(fences[i], 1);
 }
 
-// ---- 4. two threads ------------------------------------------------------------------------------
-// Each thread churns its own 1,000 slots with its own trace (seed per thread). a0 and a1 may be the
-// same allocator (shared heap) or two (a heap per thread). Reported: wall time of the timed part
-// (both threads started together) per op of ONE thread, i.e. ns per op per thread.
-template <class A0, class A1>
-void two_threads(benchmark::State& st, A0& a0, A1& a1, std::size_t ops) {
-  constexpr std::size_t kSlots = 1000;
-  ChurnTrace traces[2] = {make_churn_trace(kSlots, 2 * kSlots, ops, kThreadSeed),
-                          make_churn_trace(kSlots, 2 * kSlots, ops, kThreadSeed + 1)};
+// ---- 4. N threads --------------------------------------------------------------------------------
+// Each thread t churns its own kThreadSlots slots with its own trace (seed kThreadSeed + t) on
+// *as[t]: the same allocator for every thread (a shared heap) or one each (a heap per thread).
+// The timed part starts when every thread has filled and warmed its slots; wall = first start to
+// last stop. Reported, as the two figures the thread-scaling targets are stated in:
+//   ns_per_op        wall / ops of one thread: per-thread latency (perfect scaling keeps it flat
+//                    while threads ≤ cores)
+//   total_ns_per_op  wall / (threads × ops): the inverse of total throughput (perfect scaling
+//                    halves it from 1 to 2 threads on 2 cores, then keeps it flat when
+//                    oversubscribed)
+// plus the fastest and slowest thread's own start-to-stop time per op, which shows how unfairly a
+// lock hands itself out.
+inline constexpr std::size_t kThreadCounts[] = {1, 2, 4, 8};
+inline constexpr std::size_t kThreadSlots = 1000;
+
+template <class A>
+void n_threads(benchmark::State& st, const std::vector<A*>& as, std::size_t ops) {
+  const std::size_t n = as.size();
+  std::vector<ChurnTrace> traces;
+  traces.reserve(n);
+  for (std::size_t t = 0; t < n; ++t)
+    traces.push_back(make_churn_trace(kThreadSlots, 2 * kThreadSlots, ops, kThreadSeed + t));
   for (auto _ : st) {
-    std::atomic<int> ready{0};
-    Clock::time_point start[2], stop[2];
-    auto body = [&](auto& a, int t) {
-      using AT = std::remove_reference_t<decltype(a)>;
-      Slots<AT, false> live;
+    std::atomic<std::size_t> ready{0};
+    std::vector<Clock::time_point> start(n), stop(n);
+    auto body = [&](std::size_t t) {
+      A& a = *as[t];
+      Slots<A, false> live;
       live.fill(a, traces[t].initial);
       live.replay(a, traces[t].steps.data(), traces[t].warmup);
       ready.fetch_add(1);
-      while (ready.load() < 2) {
-      }
+      // Yield rather than spin: with more threads than cores, a spinning early arrival would
+      // hold a core that a late one needs to finish its (untimed) warm-up.
+      while (ready.load() < n) std::this_thread::yield();
       start[t] = Clock::now();
       live.replay(a, traces[t].steps.data() + traces[t].warmup, ops);
       stop[t] = Clock::now();
       live.clear(a);
     };
-    std::thread th([&] { body(a1, 1); });
-    body(a0, 0);
-    th.join();
-    const double wall = ns_between(std::min(start[0], start[1]), std::max(stop[0], stop[1]));
+    std::vector<std::thread> others;
+    for (std::size_t t = 1; t < n; ++t) others.emplace_back(body, t);
+    body(0);
+    for (auto& th : others) th.join();
+    const double wall = ns_between(*std::min_element(start.begin(), start.end()), *std::max_element(stop.begin(), stop.end()));
+    double fastest = wall, slowest = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      const double own = ns_between(start[t], stop[t]);
+      fastest = std::min(fastest, own);
+      slowest = std::max(slowest, own);
+    }
+    const double per_thread_ops = static_cast<double>(ops);
     st.SetIterationTime(wall * 1e-9);
-    st.counters["ns_per_op"] = wall / static_cast<double>(ops);
-    st.counters["thread0_ns_per_op"] = ns_between(start[0], stop[0]) / static_cast<double>(ops);
-    st.counters["thread1_ns_per_op"] = ns_between(start[1], stop[1]) / static_cast<double>(ops);
+    st.counters["nthreads"] = static_cast<double>(n);
+    st.counters["ops_per_thread"] = per_thread_ops;
+    st.counters["ns_per_op"] = wall / per_thread_ops;
+    st.counters["total_ns_per_op"] = wall / (static_cast<double>(n) * per_thread_ops);
+    st.counters["fastest_thread_ns_per_op"] = fastest / per_thread_ops;
+    st.counters["slowest_thread_ns_per_op"] = slowest / per_thread_ops;
     st.counters["maxrss_mb"] = maxrss_mb();
   }
 }
@@ -389,30 +418,42 @@ void register_single_thread() {
   register_release<A>("release/explicit");  // the adapter's own release call, if it has one
 }
 
-// Workload 4 for an allocator shared by both threads (AShared must be thread-safe).
+// Workload 4's ops per thread for n threads: a fixed total split evenly, so every thread count
+// costs about the same run time (and 2 threads get the budget the old two-thread row had).
+inline std::size_t thread_ops(std::size_t n) { return std::max<std::size_t>(1, g_scale.thread_total_ops / n); }
+
+// Workload 4, threads/<name>/<n> for every n in kThreadCounts, one allocator shared by all threads
+// (AShared must be thread-safe).
 template <class AShared>
 void register_threads_shared(const std::string& name) {
-  const std::size_t ops = batches(g_scale.thread_ops) * kBatch;
-  benchmark::RegisterBenchmark(("threads/" + name).c_str(),
-                               [ops](benchmark::State& st) {
-                                 AShared a;
-                                 two_threads(st, a, a, ops);
-                               })
-      ->Iterations(1)
-      ->UseManualTime();
+  for (std::size_t n : kThreadCounts) {
+    const std::size_t ops = thread_ops(n);
+    benchmark::RegisterBenchmark(("threads/" + name + "/" + std::to_string(n)).c_str(),
+                                 [n, ops](benchmark::State& st) {
+                                   AShared a;
+                                   n_threads(st, std::vector<AShared*>(n, &a), ops);
+                                 })
+        ->Iterations(1)
+        ->UseManualTime();
+  }
 }
 
-// Workload 4 with one allocator instance per thread.
+// Workload 4 with one allocator instance per thread (made here, on the main thread; a thread
+// start orders their construction before their use).
 template <class A>
 void register_threads_private(const std::string& name) {
-  const std::size_t ops = batches(g_scale.thread_ops) * kBatch;
-  benchmark::RegisterBenchmark(("threads/" + name).c_str(),
-                               [ops](benchmark::State& st) {
-                                 A a0, a1;
-                                 two_threads(st, a0, a1, ops);
-                               })
-      ->Iterations(1)
-      ->UseManualTime();
+  for (std::size_t n : kThreadCounts) {
+    const std::size_t ops = thread_ops(n);
+    benchmark::RegisterBenchmark(("threads/" + name + "/" + std::to_string(n)).c_str(),
+                                 [n, ops](benchmark::State& st) {
+                                   std::vector<std::unique_ptr<A>> own;
+                                   std::vector<A*> as;
+                                   for (std::size_t t = 0; t < n; ++t) as.push_back(own.emplace_back(std::make_unique<A>()).get());
+                                   n_threads(st, as, ops);
+                                 })
+        ->Iterations(1)
+        ->UseManualTime();
+  }
 }
 
 // main() of every benchmark binary: `--quick` (ours) shrinks the budgets; the rest goes to
@@ -426,7 +467,9 @@ inline int bench_main(int argc, char** argv, void (*register_all)()) {
       g_scale.churn_ops /= 10;
       g_scale.churn_touched_ops /= 5;
       g_scale.large_ops /= 10;
-      g_scale.thread_ops /= 10;
+      // Only a quarter off: with a tenth, each of 8 threads would run ~5,000 ops, well inside one
+      // scheduler time slice, and the oversubscribed threads would simply run one after another.
+      g_scale.thread_total_ops /= 4;
       g_scale.release_mib /= 4;
     } else {
       rest.push_back(argv[i]);
