@@ -23,7 +23,7 @@ template <class HeapT>
 class BackgroundScavenger {
   static_assert(!is_single_threaded_lock<typename HeapT::lock_type>,
                 "BackgroundScavenger: the heap's Config::Lock is single-threaded (NullLock), so a scavenger "
-                "thread would race the heap's users; give the heap a SpinLock or MutexLock");
+                "thread would race the heap's users; give the heap AdaptiveLock (the default), SpinLock or MutexLock");
 
  public:
   struct Settings {

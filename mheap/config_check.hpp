@@ -14,6 +14,7 @@
 
 #include "mheap/accounting.hpp"
 #include "mheap/config.hpp"
+#include "mheap/span.hpp"
 #include "policies/clock.hpp"
 #include "policies/lock.hpp"
 #include "policies/misuse.hpp"
@@ -66,6 +67,7 @@ enum ConfigRule : int {
   no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
+  record_beyond_chunk,
 };
 
 template <class C>
@@ -134,6 +136,9 @@ constexpr int first_broken_rule_of_a_complete_config() {
     // Growth sizes are added to page counts: a quarter of the address space keeps that from wrapping.
     if (C::min_grow_bytes > SIZE_MAX / 4 || C::grow_granule_bytes > SIZE_MAX / 4) return grow_too_large;
     if (C::span_pool_chunk_bytes < page) return pool_chunk_below_a_page;
+    if constexpr (HookLinkPolicy<typename C::HookLinks> && LargeSpanTreePolicy<typename C::LargeSpanTree>)
+      if (sizeof(Span<typename C::HookLinks, typename C::LargeSpanTree>) > C::span_pool_chunk_bytes)
+        return record_beyond_chunk;  // a tree hook can make a record larger than a small page
     return 0;
   }
 }
@@ -191,6 +196,7 @@ struct ConfigCheck {
   static_assert(Broken != grow_below_a_page, "Config::min_grow_bytes and grow_granule_bytes must be at least one page");
   static_assert(Broken != grow_too_large, "Config::min_grow_bytes and grow_granule_bytes must be at most SIZE_MAX / 4");
   static_assert(Broken != pool_chunk_below_a_page, "Config::span_pool_chunk_bytes must be at least one page");
+  static_assert(Broken != record_beyond_chunk, "Config::span_pool_chunk_bytes must hold one span record");
 };
 
 }  // namespace detail

@@ -91,7 +91,6 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
           if (s == nullptr) return {};
         }
         this->template make_live<Kind>(s);
-        if constexpr (ReleasingPageSourcePolicy<source_type>) retention_.after_alloc(this->unreleased_idle());
         dirty = s->needzero;
         if (zeroed && dirty) events_.zeroed_bytes += npages << page_shift;
       }

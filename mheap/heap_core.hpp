@@ -97,9 +97,8 @@ class HeapCore {
                 layout_shape.pool_chunk_pages << page_shift, static_cast<std::uint8_t>(page_shift));
     guard_bytes_ = l.guard_bytes;
     for (std::byte* guard : {arena_.base() - guard_bytes_, pool_.base() - guard_bytes_}) {
-      if constexpr (ProtectingPageSourcePolicy<source_type>)
-        if (guard_bytes_ != 0) (void)source_.protect(guard, guard_bytes_);  // refused: poisoned all the same
-      detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);
+      if constexpr (ProtectingPageSourcePolicy<source_type>) (void)source_.protect(guard, guard_bytes_);
+      detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);  // protected or not
     }
   }
 
@@ -157,6 +156,9 @@ class HeapCore {
     } else {
       make_usable(s);
     }
+    // A retention pass's shortfall lies in the free set: only allocations from it can lower it.
+    if constexpr (ReleasingPageSourcePolicy<source_type>)
+      if (retention_.has_shortfall()) [[unlikely]] retention_.after_alloc(unreleased_idle() - (s->npages << page_shift));
     return s;
   }
 
@@ -207,8 +209,8 @@ class HeapCore {
   }
 
   // ---- free ---------------------------------------------------------------------------------
-  // live → cached, or live → free (merged). The span's own fields are settled before the counters
-  // move: stores through the stats may alias them, and reloading costs the hot path.
+  // live → cached, or live → free (merged). The length is read once, before the counters move:
+  // stores through the stats may alias the record's fields, and reloading costs the hot path.
   template <class Kind>
   void free_span_locked(span_type* s) noexcept {
     detail::internal_check<checks>([&] { return s->state == Kind::state; }, "free: the span is not live as its kind");
@@ -230,6 +232,7 @@ class HeapCore {
   // free, so the idle-time rule stays on the safe side.
   void flush_cache_locked() noexcept {
     cache_.drain([this](span_type* s) {
+      detail::internal_check<checks>([&] { return s->state == SpanState::cached; }, "flush: a cached span is not cached");
       s->state = SpanState::free;
       s->idle_tick = ticks_.stamp();
       insert_free(s);
@@ -318,7 +321,7 @@ class HeapCore {
 
   // ---- giving memory back (the planning is in mheap/release_engine.hpp) ------------------------
   std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
-  // After a free: the retention bound (RetentionBound says what it promises). Unset: one compare.
+  // After a free: the retention bound (RetentionBound says what it promises); unset, one compare.
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>)
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
@@ -343,6 +346,7 @@ class HeapCore {
       batch.plan(free_, budget - released, granule, overshoot, wanted);
       if (batch.size() == 0) return released;
       for (auto& job : batch.jobs()) {
+        detail::internal_check<checks>([&] { return job.span->state == SpanState::free; }, "release: span not free");
         free_.erase(*job.span);
         job.span->state = SpanState::scavenging;
         releasing_pages_ += job.span->npages;
@@ -354,6 +358,7 @@ class HeapCore {
       for (auto& job : batch.jobs()) {
         released += batch.settle(job, stats_, events_);
         releasing_pages_ -= job.span->npages;
+        detail::internal_check<checks>([&] { return job.span->state == SpanState::scavenging; }, "release: span moved");
         job.span->state = SpanState::free;
         insert_free(job.span, free_set_type::Recency::cold);  // resident spans of its length go first
       }

@@ -54,8 +54,8 @@ class IdleTicks {
 // bound is reached except for idle pages no release can cover (runs shorter than the page source's
 // granule, and what a source refused). What a pass leaves above the bound is remembered as the
 // shortfall, and the next pass waits until idle memory grows past it, so frees do not scan the free
-// set again and again for pages that cannot go; allocations lower it as they take idle memory, so
-// memory freed later is not tolerated in place of what was taken.
+// set again and again for pages that cannot go; allocations from the free set lower it as they take
+// idle memory, so memory freed later is not tolerated in place of what was taken.
 class RetentionBound {
  public:
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
@@ -73,11 +73,9 @@ class RetentionBound {
   }
   // After a pass: what it left above the bound (in-flight releases of other calls excluded).
   void after_pass(std::size_t unreleased_left) noexcept { shortfall_ = excess_of(unreleased_left); }
-  // After an allocation took idle memory.
-  void after_alloc(std::size_t unreleased) noexcept {
-    if (shortfall_ != 0) [[unlikely]]
-      shortfall_ = std::min(shortfall_, excess_of(unreleased));
-  }
+  // After an allocation took idle memory (only while a shortfall is remembered: one compare).
+  bool has_shortfall() const noexcept { return shortfall_ != 0; }
+  void after_alloc(std::size_t unreleased) noexcept { shortfall_ = std::min(shortfall_, excess_of(unreleased)); }
 
  private:
   std::size_t excess_of(std::size_t unreleased) const noexcept { return unreleased > bound_ ? unreleased - bound_ : 0; }

@@ -20,7 +20,8 @@ struct SpanHeader {
   std::byte* base = nullptr;     // first byte of the span (aligned to the heap's page)
   std::size_t npages = 0;        // length in pages, ≥ 1 while the record describes a span
   std::size_t npreleased = 0;    // pages of a free span given back to the page source
-  std::uint64_t generation = 0;  // bumped on every alloc and free of this record, so a SpanRef
+  std::uint64_t generation = 0;  // bumped on every alloc and free of this record (and when a free span's
+                                 // base moves down by a merge, and on retire), so a SpanRef
                                  // taken before the last transition never matches again (64 bits:
                                  // centuries of alloc/free cycles on one record before it wraps)
   SpanState state = SpanState::unused;

@@ -15,8 +15,9 @@
 // | in_use     | live, garbage-collected kind            | its owner's SpanRef         | every page (ends only for a     |
 // | manual     | live, manually managed kind             | its owner's SpanRef         | kind with !maps_interior_pages) |
 //
-// Transitions (→ new state: function, in mheap/heap.hpp unless named):
+// Transitions (→ new state: function, in mheap/heap_core.hpp):
 //   unused → free        grow() (fresh pages), cut_tail() (the tail of a split)
+//   unused → unused      grow(): a spare record taken and retired at once, first in line for cut_tail()
 //   free → in_use/manual alloc(): taken from the free set, cut, make_live()
 //   cached → in_use/manual alloc(): popped from the span cache, make_live()
 //   in_use/manual → cached  free_span_locked(): a short span while the cache has room

@@ -3,9 +3,9 @@
 // A page source reserves one contiguous range of address space up front and commits parts of it
 // on demand. The heap lays that range out as
 //
-//     [ page map | arena: spans grow upward → | span records, committed in chunks ]
+//     [ page map | guard | arena: spans grow upward → | guard | span records, in chunks ]
 //
-// so spans are always contiguous with their neighbours (coalescing never meets a hole left by
+// (mheap/layout.hpp), so spans are always contiguous with their neighbours (coalescing never meets a hole left by
 // metadata), and the page map is a flat array indexed by page number: address → span in O(1),
 // as Go 1.9's h.spans was over its single arena.
 #pragma once
