@@ -308,6 +308,28 @@ BOOST_AUTO_TEST_CASE(a_span_freed_during_a_scavenger_tick_waits_for_the_next_tic
   (void)fence;
 }
 
+namespace {
+struct GrowingConfig : Config {  // grows by 1 MiB at least, as by default: growth leaves free pages
+  static constexpr std::size_t min_grow_bytes = std::size_t{1} << 20;
+};
+}  // namespace
+
+// Pages the arena grows by and no allocation takes are free from the tick the growth happens in,
+// like a span freed then: the scavenger must not take them for long idle.
+BOOST_AUTO_TEST_CASE(pages_fresh_from_growth_are_idle_from_their_tick_on) {
+  auto heap = test::make_heap<Heap<GrowingConfig>>();
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=0: tick 1
+  heap->clock().advance(10 * kMinute);
+  auto span = heap->alloc<GC>(1);  // t=10min: the first growth, 1 MiB; the rest stays free
+  const std::uint64_t left_free = heap->stats().heap_idle;
+  BOOST_REQUIRE(left_free > 0u);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=10min: tick 2, free since its start
+  heap->clock().advance(5 * kMinute);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == left_free);  // t=15min: 5 minutes since
+  require_clean(*heap);
+  heap->free(span);
+}
+
 BOOST_AUTO_TEST_CASE(retention_bound_holds_after_every_free) {
   auto heap = test::make_heap<TestHeap>();
   constexpr std::uint64_t bound = 64 * kPage;
