@@ -7,9 +7,12 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test/model.hpp"  // skewed_pages
@@ -117,7 +120,7 @@ BOOST_AUTO_TEST_CASE(largest_and_highest_spans_go_first) {
   std::vector<SpanRef<GC>> spans, fences;
   std::vector<const SpanHeader*> headers;
   for (std::size_t n : {200, 300, 200, 5}) {
-    spans.push_back(heap->alloc<GC>(n));
+    spans.push_back(heap->template alloc<GC>(n));
     fences.push_back(heap->alloc<GC>(1));
   }
   std::vector<void*> bases;
@@ -194,6 +197,137 @@ BOOST_AUTO_TEST_CASE(idle_time_rule_releases_only_spans_older_than_the_limit) {
   BOOST_TEST(released(*heap) == 7 * kPage);
   (void)f1, (void)f2;
   require_clean(*heap);
+}
+
+namespace {
+constexpr std::uint64_t kMinute = 60'000'000'000ull;
+
+// Frees three adjacent spans (2, 3 and 4 pages, fenced above) as `layout` says, one letter per
+// span: 'i' freed long before a scavenge, 'f' freed a moment before it, '-' kept live. Every free
+// span merges with the fresh ones, so nothing may be released until the fresh part has been idle
+// for the limit: a merged span is as young as its newest free (Go 1.9 stamps it with that time).
+template <class H>
+void check_merge_is_as_young_as_its_newest_free(std::string_view layout) {
+  BOOST_TEST_CONTEXT("layout " << layout) {
+    auto heap = test::make_heap<H>();
+    const std::size_t pages[3] = {2, 3, 4};
+    std::vector<SpanRef<GC>> spans;
+    for (std::size_t n : pages) spans.push_back(heap->template alloc<GC>(n));
+    auto fence = heap->template alloc<GC>(1);  // keeps the three apart from any free tail of the arena
+    std::size_t freed_pages = 0, fresh_pages = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (layout[i] != 'i') continue;
+      heap->free(spans[i]);
+      freed_pages += pages[i];
+    }
+    BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=0: tick 1 begins, nothing is old yet
+    heap->clock().advance(10 * kMinute);
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (layout[i] != 'f') continue;
+      heap->free(spans[i]);
+      freed_pages += pages[i];
+      fresh_pages += pages[i];
+    }
+    if constexpr (H::config_type::span_cache_pages != 0)  // the fresh spans wait in the cache
+      BOOST_TEST(heap->cached_pages() == fresh_pages);
+    require_clean(*heap);
+    // t=10min: the idle spans alone would go now, but merged with the fresh ones they count as free
+    // from this tick on.
+    BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);
+    BOOST_TEST(heap->cached_pages() == 0u);
+    require_clean(*heap);
+    heap->clock().advance(5 * kMinute);
+    BOOST_TEST(heap->scavenge_idle(5 * kMinute) == freed_pages * kPage);  // t=15min: 5 minutes since
+    require_clean(*heap);
+    (void)fence;
+  }
+}
+
+struct CachingConfig : Config {
+  static constexpr std::size_t span_cache_pages = 64;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_merge_is_as_young_as_its_newest_free) {
+  for (std::string_view layout : {"if-", "fi-", "ifi"}) check_merge_is_as_young_as_its_newest_free<TestHeap>(layout);
+}
+
+// The same with a span cache: the fresh spans are cached when freed and merge with the idle ones only
+// when scavenge_idle() flushes the cache, which stamps them with the tick they leave it.
+BOOST_AUTO_TEST_CASE(a_cached_span_flushed_into_a_merge_makes_it_young) {
+  for (std::string_view layout : {"if-", "fi-", "ifi"})
+    check_merge_is_as_young_as_its_newest_free<Heap<CachingConfig>>(layout);
+}
+
+namespace {
+// Runs the test's action inside its first release() call: the heap has dropped its lock there to
+// make system calls, which is when another thread may free a span during the scavenger's tick.
+class InterruptingSource : public MmapSource {
+ public:
+  using MmapSource::MmapSource;
+  std::size_t release(std::byte* p, std::size_t n) noexcept {
+    if (auto action = std::exchange(during_release, nullptr)) action();
+    return MmapSource::release(p, n);
+  }
+  std::function<void()> during_release;
+};
+struct InterruptedConfig : Config {
+  using Lock = MutexLock;  // a real lock: freeing inside release() deadlocks unless the heap dropped it
+  using PageSource = InterruptingSource;
+};
+}  // namespace
+
+// A span freed during a scavenge_idle() call is stamped with the tick that call began, and counts as
+// free only from the next one. The call goes back to the free set for more spans after each trip
+// outside the lock, where it meets that span: it must leave it alone, however old the start of
+// some other tick is.
+BOOST_AUTO_TEST_CASE(a_span_freed_during_a_scavenger_tick_waits_for_the_next_tick) {
+  auto heap = test::make_heap<Heap<InterruptedConfig>>(std::size_t{1} << 30);
+  // More idle spans than one trip outside the lock releases (32), so the call looks again after
+  // the action has run.
+  constexpr std::size_t idle_spans = 100;
+  std::vector<SpanRef<GC>> idle, fences;
+  for (std::size_t i = 0; i < idle_spans; ++i) {
+    idle.push_back(heap->alloc<GC>(1));
+    fences.push_back(heap->alloc<GC>(1));
+  }
+  auto young = heap->alloc<GC>(2);
+  auto fence = heap->alloc<GC>(1);
+  for (auto s : idle) heap->free(s);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=0: tick 1
+  heap->clock().advance(10 * kMinute);
+  heap->page_source().during_release = [&] { heap->free(young); };
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == idle_spans * kPage);  // t=10min: tick 2, young freed in it
+  BOOST_TEST(!heap->page_source().during_release);  // the action ran
+  BOOST_TEST(heap->stats().heap_released == idle_spans * kPage);
+  require_clean(*heap);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=10min: tick 3, young free from its start
+  heap->clock().advance(5 * kMinute);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 2 * kPage);  // t=15min: 5 minutes since
+  require_clean(*heap);
+  (void)fence;
+}
+
+namespace {
+struct GrowingConfig : Config {  // grows by 1 MiB at least, as by default: growth leaves free pages
+  static constexpr std::size_t min_grow_bytes = std::size_t{1} << 20;
+};
+}  // namespace
+
+// Pages the arena grows by and no allocation takes are free from the tick the growth happens in,
+// like a span freed then: the scavenger must not take them for long idle.
+BOOST_AUTO_TEST_CASE(pages_fresh_from_growth_are_idle_from_their_tick_on) {
+  auto heap = test::make_heap<Heap<GrowingConfig>>();
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=0: tick 1
+  heap->clock().advance(10 * kMinute);
+  auto span = heap->alloc<GC>(1);  // t=10min: the first growth, 1 MiB; the rest stays free
+  const std::uint64_t left_free = heap->stats().heap_idle;
+  BOOST_REQUIRE(left_free > 0u);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == 0u);  // t=10min: tick 2, free since its start
+  heap->clock().advance(5 * kMinute);
+  BOOST_TEST(heap->scavenge_idle(5 * kMinute) == left_free);  // t=15min: 5 minutes since
+  require_clean(*heap);
+  heap->free(span);
 }
 
 BOOST_AUTO_TEST_CASE(retention_bound_holds_after_every_free) {

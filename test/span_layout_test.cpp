@@ -1,5 +1,6 @@
-// Where spans come from and go back to: split, coalescing on both sides, exact-list choice, best
-// fit with the lowest address on ties, lookup of every part of a span, and the needzero rules.
+// Where spans come from and go back to: split, coalescing on both sides (the arena's last page too),
+// growth onto a free span at the end, exact-list choice, best fit with the lowest address on ties, the
+// length index of the tree, lookup of every part of a span, and the needzero rules.
 #define BOOST_TEST_MODULE span_layout
 #include <cstring>
 #include <vector>
@@ -262,4 +263,55 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(repeated_large_lengths_keep_lowest_address_first, 
   BOOST_TEST(take().base() == bases[2]);
   BOOST_TEST(take().base() == bases[3]);
   require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(free_merges_with_a_one_page_span_that_ends_the_arena) {
+  auto heap = test::make_heap<TightHeap>();
+  auto a = heap->alloc<GC>(2);
+  auto last = heap->alloc<GC>(1);  // the arena's last page
+  void* base_a = a.base();
+  heap->free(last);
+  heap->free(a);  // its neighbour after is the last page: they merge
+  require_clean(*heap);
+  const auto grows = heap->events().grow_calls;
+  auto merged = heap->alloc<GC>(3);
+  BOOST_TEST(merged.base() == base_a);
+  BOOST_TEST(heap->events().grow_calls == grows);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(growth_asks_only_for_what_the_free_span_at_the_end_lacks) {
+  auto heap = test::make_heap<TightHeap>();
+  auto a = heap->alloc<GC>(4);
+  void* base_a = a.base();
+  heap->free(a);  // 4 free pages end the arena
+  auto b = heap->alloc<GC>(6);  // they merge with 2 fresh pages
+  BOOST_TEST(b.base() == base_a);
+  BOOST_TEST(heap->stats().heap_sys == 6 * kPage);
+  BOOST_TEST(heap->stats().heap_idle == 0u);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(the_length_index_answers_only_for_its_own_length) {
+  // 300 and 556 pages share a slot of the tree's length index (556 = 300 + 256).
+  auto heap = test::make_heap<TightHeap>();
+  auto a = heap->alloc<GC>(300);
+  auto fence_a = heap->alloc<GC>(1);
+  auto b = heap->alloc<GC>(300);
+  auto fence_b = heap->alloc<GC>(1);
+  auto c = heap->alloc<GC>(556);
+  auto fence_c = heap->alloc<GC>(1);
+  void* base_a = a.base();
+  void* base_c = c.base();
+  heap->free(a);
+  heap->free(b);
+  heap->free(c);
+  auto first = heap->alloc<GC>(300);  // takes a; the index keeps b, the next 300-page span, in the slot
+  BOOST_TEST(first.base() == base_a);
+  auto longer = heap->alloc<GC>(556);  // the slot holds b, which is too short: the tree finds c
+  BOOST_REQUIRE(longer);
+  BOOST_TEST(longer.npages() == 556u);
+  BOOST_TEST(longer.base() == base_c);
+  require_clean(*heap);
+  (void)fence_a, (void)fence_b, (void)fence_c;
 }
