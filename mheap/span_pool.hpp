@@ -70,7 +70,6 @@ class SpanPool {
   std::size_t live_records() const noexcept { return live_records_; }
   std::size_t inuse_bytes() const noexcept { return live_records_ * record_bytes; }  // mspan_inuse
   std::size_t committed_bytes() const noexcept { return committed_; }              // mspan_sys
-  std::size_t chunk_bytes() const noexcept { return chunk_bytes_; }
   std::byte* base() const noexcept { return base_; }
 
  private:

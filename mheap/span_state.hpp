@@ -44,9 +44,5 @@ enum class SpanState : std::uint8_t {
 };
 
 constexpr bool is_live(SpanState s) noexcept { return s == SpanState::in_use || s == SpanState::manual; }
-// Idle: counted in heap_idle.
-constexpr bool is_idle(SpanState s) noexcept {
-  return s == SpanState::free || s == SpanState::cached || s == SpanState::scavenging;
-}
 
 }  // namespace mheap

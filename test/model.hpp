@@ -53,26 +53,20 @@ class Model {
   // Compares the heap's counters with what the live spans imply. Empty string when they agree.
   std::string compare(const stats_type& s) const {
     std::string why;
-    std::uint64_t inuse = 0, outside = 0;
+    std::uint64_t inuse = 0;
     kinds::for_each([&]<class K, std::size_t I>() {
       if constexpr (K::counts_toward_heap_sys) inuse += bytes_[I];
-      if constexpr (!charges_only_heap_inuse<K>) {
-        std::uint64_t expected = 0;
-        bool first = true;
-        kinds::for_each([&]<class J, std::size_t JI>() {
-          if (detail::same_counter<stats_type, J, K>()) {
-            expected += bytes_[JI];
-            if (JI < I) first = false;
-          }
-        });
-        if (first && s.*(K::counter) != expected) why += std::string(K::name) + " counter disagrees; ";
-        if constexpr (!K::counts_toward_heap_sys)
-          if (first) outside += expected;
-      }
+    });
+    // Each distinct counter once, against the live bytes of every kind that charges it (the library's
+    // own walk, mheap/accounting.hpp: the model checks the counters, not the walk).
+    for_each_distinct_counter<stats_type, kinds>([&]<class K, std::size_t>() {
+      std::uint64_t expected = 0;
+      for_each_kind_sharing_counter<stats_type, kinds, K>([&]<class J, std::size_t JI>() { expected += bytes_[JI]; });
+      if (s.*(K::counter) != expected) why += std::string(K::name) + " counter disagrees; ";
     });
     if (s.heap_inuse != inuse) why += "heap_inuse disagrees; ";
     if (s.heap_idle + s.heap_inuse != s.heap_sys) why += "heap_idle + heap_inuse != heap_sys; ";
-    if ((s.heap_sys + outside) % page != 0) why += "obtained bytes not whole pages; ";
+    if (obtained_bytes<stats_type, kinds>(s) % page != 0) why += "obtained bytes not whole pages; ";
     if (s.heap_released > s.heap_idle) why += "heap_released > heap_idle; ";
     return why;
   }

@@ -360,20 +360,7 @@ class Driver {
   H& heap() { return heap_; }
 
   // Bytes the heap obtained for spans: heap_sys plus the counters of kinds outside it (each once).
-  static std::uint64_t obtained(const stats_type& s) {
-    std::uint64_t outside = 0;
-    kinds::for_each([&]<class K, std::size_t I>() {
-      if constexpr (!K::counts_toward_heap_sys) {
-        bool first = true;
-        kinds::for_each([&]<class J, std::size_t JI>() {
-          if constexpr (JI < I && !J::counts_toward_heap_sys)
-            if (detail::same_counter<stats_type, J, K>()) first = false;
-        });
-        if (first) outside += s.*(K::counter);
-      }
-    });
-    return s.heap_sys + outside;
-  }
+  static std::uint64_t obtained(const stats_type& s) { return obtained_bytes<stats_type, kinds>(s); }
 
  private:
   bool in_arena(const void* p) const {
