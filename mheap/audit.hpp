@@ -86,21 +86,27 @@ class Census {
         report_.fail("length index slot ", slot, " holds a span with a lower-addressed twin at ", s.base);
     });
 
-    std::uint64_t cached_pages = 0;
-    h_.cache_.for_each([&](const span_type& s, std::size_t stack) {
-      ++in_cache_;
-      cached_pages += s.npages;
-      if (s.state != SpanState::cached) report_.fail("span cache holds a span that is not cached at ", s.base);
-      if (s.npages != stack) report_.fail("span of ", s.npages, " pages at ", s.base, " is on cache stack ", stack);
-      if (s.audit_mark == epoch_) report_.fail("span at ", s.base, " is cached twice or also free");
-      s.audit_mark = epoch_;
+    // Every span cache (the heap's one, or every thread's): parked spans only, each once, on the
+    // stack of its kind and length, the counts and page totals right.
+    h_.for_each_cache([&](const auto& cache) {
+      std::uint64_t pages = 0;
+      std::array<std::array<std::uint32_t, H::max_list_pages>, kinds::size> on_stack{};
+      cache.for_each([&](const span_type& s, std::size_t kind, std::size_t stack) {
+        ++in_cache_;
+        pages += s.npages;
+        if (!is_held(s.state) || s.kind != kind || is_owned(s.generation))
+          report_.fail("span cache holds a span that is not parked as its kind at ", s.base);
+        if (s.npages != stack) report_.fail("span of ", s.npages, " pages at ", s.base, " is on cache stack ", stack);
+        if (s.audit_mark == epoch_) report_.fail("span at ", s.base, " is parked twice or also free");
+        s.audit_mark = epoch_;
+        ++on_stack[kind][stack];
+      });
+      report_.expect_equal("span cache's page count", cache.pages(), pages);
+      for (std::size_t k = 0; k < kinds::size; ++k)
+        for (std::size_t n = 1; n < H::max_list_pages; ++n)
+          if (on_stack[k][n] != cache.count(k, n))
+            report_.fail("span cache stack ", k, "/", n, " counts ", cache.count(k, n), ", holds ", on_stack[k][n]);
     });
-    report_.expect_equal("span cache's page count", h_.cache_.pages(), cached_pages);
-    for (std::size_t n = 1; n < H::max_list_pages; ++n) {
-      std::size_t on_stack = 0;
-      h_.cache_.for_each([&](const span_type&, std::size_t stack) { on_stack += stack == n; });
-      if (on_stack != h_.cache_.count(n)) report_.fail("span cache stack ", n, " counts ", h_.cache_.count(n), ", holds ", on_stack);
-    }
   }
 
   // The arena, page by page through the page map: tiled by spans, no two free spans touching.
@@ -119,18 +125,25 @@ class Census {
       const std::size_t last = p + s->npages - 1;
       if (map[last] != s) report_.fail("page map: last page of span at ", s->base, " maps elsewhere");
       const std::uint64_t bytes = std::uint64_t{s->npages} << H::page_shift;
-      if (s->state == SpanState::free || s->state == SpanState::scavenging || s->state == SpanState::cached) {
+      const bool parked = is_held(s->state) && !is_owned(s->generation);
+      if (s->state == SpanState::free || s->state == SpanState::scavenging || parked) {
         // A scavenging span is free but out of the free set while another thread releases its
-        // pages outside the lock; a cached one waits whole in the span cache. Both merge with
+        // pages outside the lock; a parked one waits whole in a span cache. Both merge with
         // their neighbours when they go back to the free set.
         if (s->state == SpanState::free) {
           if (previous_free) report_.fail("free spans touch at ", s->base);
           if (s->audit_mark != epoch_) report_.fail("free span at ", s->base, " is not in the free set");
           ++free_spans_;
-        } else if (s->state == SpanState::cached) {
-          if (s->audit_mark != epoch_) report_.fail("cached span at ", s->base, " is not in the span cache");
-          if (s->npreleased != 0) report_.fail("cached span at ", s->base, " has released pages");
+        } else if (parked) {
+          if (s->audit_mark != epoch_) {  // claimed by a free on its way to the heap (or lost): not yet credited
+            ++in_transit_;
+            if (s->kind < kinds::size) kind_bytes_[s->kind] += bytes;
+            previous_free = false;
+            p = last + 1;
+            continue;
+          }
           ++cached_spans_;
+          if (s->npreleased != 0) report_.fail("parked span at ", s->base, " has released pages");
         }
         if (s->npreleased > s->npages) report_.fail("span at ", s->base, " has more released pages than pages");
         idle_ += bytes;
@@ -143,8 +156,9 @@ class Census {
     }
     if (free_spans_ != in_free_set_)
       report_.fail("free set holds ", in_free_set_, " spans, the arena has ", free_spans_, " free spans");
+    report_.expect_equal("claimed spans on their way to the heap", h_.claimed_in_transit(), in_transit_);
     if (cached_spans_ != in_cache_)
-      report_.fail("span cache holds ", in_cache_, " spans, the arena has ", cached_spans_, " cached spans");
+      report_.fail("span caches hold ", in_cache_, " spans, the arena has ", cached_spans_, " parked spans");
   }
 
   void check_live(const span_type& s, std::size_t first, std::uint64_t bytes) {
@@ -204,7 +218,7 @@ class Census {
   std::uint32_t epoch_;
   stats_type stats_;
   AuditReport report_;
-  std::size_t in_free_set_ = 0, free_spans_ = 0, in_cache_ = 0, cached_spans_ = 0, records_ = 0;
+  std::size_t in_free_set_ = 0, free_spans_ = 0, in_cache_ = 0, cached_spans_ = 0, in_transit_ = 0, records_ = 0;
   std::uint64_t idle_ = 0, released_ = 0;
   std::array<std::uint64_t, kinds::size> kind_bytes_{};
 };

@@ -53,10 +53,16 @@ struct DefaultConfig {
   static constexpr std::size_t min_grow_bytes = 1 << 20;    // grow by at least 1 MiB ...
   static constexpr std::size_t grow_granule_bytes = 64 << 10;  // ... rounded up to 64 KiB
   static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  // span records per refill
-  // Pages the span cache may hold, in freed spans shorter than max_list_pages kept whole for the
-  // next request of their length (0: no cache). Flushed before the heap grows or scavenges.
+  // Pages a span cache may hold, in freed spans shorter than max_list_pages kept whole (parked)
+  // for the next request of their kind and length (0: no cache, no code, no storage). Flushed
+  // before the heap grows or scavenges. mheap/span_cache.hpp.
   static constexpr std::size_t span_cache_pages = 256;
-  static constexpr std::uint32_t span_cache_per_length = 16;  // spans cached per length at most
+  static constexpr std::uint32_t span_cache_per_length = 16;  // spans parked per kind and length at most
+  // One span cache per thread, used without the heap lock (mheap/thread_caches.hpp), where the
+  // standard library has threads; each thread that uses the heap then holds up to span_cache_pages.
+  // Ignored under a lock that declares itself single-threaded (NullLock): such a heap has one
+  // cache, its own, and no thread-local or atomic at all.
+  static constexpr bool thread_caches = MHEAP_HAS_THREADS;
   // Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
   // natively, so off by default). ASan builds poison free spans whatever this says.
   static constexpr bool valgrind_annotations = false;

@@ -43,6 +43,7 @@ concept HeapConfig = requires {
   C::span_pool_chunk_bytes;
   C::span_cache_pages;
   C::span_cache_per_length;
+  C::thread_caches;
   C::valgrind_annotations;
   C::idle_retention_bytes;
   C::guard_pages;
@@ -63,11 +64,11 @@ struct FallbackConfig : DefaultConfig {
 enum ConfigRule : int {
   list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
-  no_span_cache_pages, no_span_cache_per_length, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
+  no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
   no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
-  record_beyond_chunk,
+  record_beyond_chunk, thread_caches_without_threads,
 };
 
 template <class C>
@@ -93,6 +94,7 @@ constexpr int first_broken_rule() {
   if (!requires { C::span_pool_chunk_bytes; }) return no_span_pool_chunk_bytes;
   if (!requires { C::span_cache_pages; }) return no_span_cache_pages;
   if (!requires { C::span_cache_per_length; }) return no_span_cache_per_length;
+  if (!requires { C::thread_caches; }) return no_thread_caches;
   if (!requires { C::valgrind_annotations; }) return no_valgrind_annotations;
   if (!requires { C::idle_retention_bytes; }) return no_idle_retention_bytes;
   if (!requires { C::guard_pages; }) return no_guard_pages;
@@ -139,6 +141,10 @@ constexpr int first_broken_rule_of_a_complete_config() {
     if constexpr (HookLinkPolicy<typename C::HookLinks> && LargeSpanTreePolicy<typename C::LargeSpanTree>)
       if (sizeof(Span<typename C::HookLinks, typename C::LargeSpanTree>) > C::span_pool_chunk_bytes)
         return record_beyond_chunk;  // a tree hook can make a record larger than a small page
+    // Per-thread caches need thread-local storage and a mutex; a single-threaded lock never uses them.
+    if (C::thread_caches && C::span_cache_pages != 0 && !MHEAP_HAS_THREADS &&
+        !is_single_threaded_lock<typename C::Lock>)
+      return thread_caches_without_threads;
     return 0;
   }
 }
@@ -168,6 +174,7 @@ struct ConfigCheck {
   static_assert(Broken != no_span_pool_chunk_bytes, "Config::span_pool_chunk_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_cache_pages, "Config::span_cache_pages is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_cache_per_length, "Config::span_cache_per_length is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_thread_caches, "Config::thread_caches is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_valgrind_annotations, "Config::valgrind_annotations is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_bytes, "Config::idle_retention_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_guard_pages, "Config::guard_pages is missing: derive the configuration from mheap::DefaultConfig");
@@ -197,6 +204,9 @@ struct ConfigCheck {
   static_assert(Broken != grow_too_large, "Config::min_grow_bytes and grow_granule_bytes must be at most SIZE_MAX / 4");
   static_assert(Broken != pool_chunk_below_a_page, "Config::span_pool_chunk_bytes must be at least one page");
   static_assert(Broken != record_beyond_chunk, "Config::span_pool_chunk_bytes must hold one span record");
+  static_assert(Broken != thread_caches_without_threads,
+                "Config::thread_caches needs a standard library with threads: set it to false on this target (or "
+                "span_cache_pages to 0, or use a single-threaded lock)");
 };
 
 }  // namespace detail

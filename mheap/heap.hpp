@@ -50,9 +50,11 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 
   // What the public face uses of the core (mheap/heap_core.hpp).
   using Core::arena_, Core::cache_, Core::clock_, Core::events_, Core::lock_, Core::misuse_, Core::pool_,
-      Core::retention_, Core::source_, Core::ticks_;
-  using Core::alloc_span_locked, Core::enforce_retention_locked, Core::flush_cache_locked,
-      Core::release_locked, Core::report, Core::snapshot_locked;
+      Core::retention_, Core::source_, Core::threads_, Core::ticks_;
+  using Core::alloc_span_locked, Core::enforce_retention_locked, Core::flush_all_caches_locked,
+      Core::release_locked, Core::report, Core::snapshot_locked, Core::this_thread_cache;
+  using Core::has_cache, Core::per_thread;
+  using typename Core::cache_type, typename Core::generation, typename Core::thread_cache_type;
 
  public:
   using config_type = UserConfig;
@@ -68,81 +70,110 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // ---- spans --------------------------------------------------------------------------------
   // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
   // source could ever give, and when the source is exhausted; no span byte or counter has then
-  // moved, except that the span cache may have been merged into the free set first (span
-  // records retired or taken: mspan_inuse and mspan_sys may move).
+  // moved, except that span caches may have been merged into the free set first (span records
+  // retired or taken: mspan_inuse and mspan_sys may move).
   // zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
-  // Cost: O(1) from the span cache or an exact list; else O(log free large spans) for the tree;
-  // + O(npages) page-map stores for a kind that maps interior pages (unless the span comes back
-  // from the cache unchanged); + O(npages) zeroing of a dirty span when zeroed; on a miss that
-  // finds nothing, one flush of the whole span cache (O(cached spans) merges) and a growth (two
-  // commits); while another thread releases spans it waits for them rather than grow.
+  // Cost: O(1) from a span cache — with per-thread caches (the default where there are threads)
+  // without the heap lock: a pop, a generation store and the thread's counter delta. Else, under
+  // the lock, O(1) from an exact list or O(log free large spans) from the tree; a thread's empty
+  // stack takes up to refill_count spans of its length at once; + O(npages) page-map stores for a
+  // kind that maps interior pages (unless the span was parked as that kind); + O(npages) zeroing
+  // of a dirty span when zeroed; on a miss that finds nothing, one flush of the caller's cache
+  // (O(parked spans) merges) and a growth (two commits); while another thread releases spans it
+  // waits for them rather than grow.
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
       if (npages == 0 || npages > arena_.capacity_pages()) return {};
-      span_type* s;
-      bool dirty;
-      {
+      span_type* s = nullptr;
+      thread_cache_type* tc = this_thread_cache();
+      if constexpr (per_thread) {
+        if (tc != nullptr && npages < cache_type::max_pages) {
+          s = this->template alloc_from_thread_cache<Kind>(*tc, npages, zeroed);
+          if (s == nullptr) return {};
+        }
+      }
+      if (s == nullptr) {
         detail::LockGuard guard(lock_);
-        s = cache_.pop(npages);
+        if constexpr (has_cache && !per_thread) {
+          s = cache_.pop(span_kinds::template index_of<Kind>, npages);
+          if (s != nullptr) {
+            Core::unpark(s);
+            charge<Kind, Core::counter_checks>(this->stats_, npages << page_shift);
+          }
+        }
         if (s == nullptr) {
           s = alloc_span_locked(npages);
           if (s == nullptr) return {};
+          this->template make_live<Kind>(s);
         }
-        this->template make_live<Kind>(s);
-        dirty = s->needzero;
-        if (zeroed && dirty) events_.zeroed_bytes += npages << page_shift;
+        if (zeroed && s->needzero) events_.zeroed_bytes += npages << page_shift;
       }
       // The span is ours alone now: clear it without holding up other threads.
+      const bool dirty = s->needzero;
       detail::unpoison_memory<Config::valgrind_annotations>(s->base, npages << page_shift, !dirty || zeroed);
       if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
-      return SpanRef<Kind>(s, s->generation);
+      return SpanRef<Kind>(s, generation::load(s->generation));
     } else {
       return {};
     }
   }
 
   // Frees a span. An empty ref is a no-op. A ref that is no longer live (double free) or does not
-  // come from this heap is reported to the misuse policy, and nothing changes.
-  // Cost: O(1) into the span cache; else two neighbour merges and a free-set insert (O(log n) for
-  // a large span); + a release pass when the retention bound is exceeded (see set_idle_retention).
+  // come from this heap is reported to the misuse policy, and nothing changes. Two threads freeing
+  // the same span at once: exactly one frees it, the other reports a double free.
+  // Cost: O(1), without the heap lock, into the caller's span cache (per-thread caches): a range
+  // check, one compare-and-swap on the record's generation, a push and a counter delta; a full
+  // stack or cache goes back to the heap first, under one lock. Otherwise, under the lock, O(1)
+  // into the heap's span cache, or two neighbour merges and a free-set insert (O(log n) for a
+  // large span); + a release pass when the retention bound is exceeded (see set_idle_retention).
   template <class Kind>
   void free(SpanRef<Kind> ref) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
       if (!ref) return;
-      detail::LockGuard guard(lock_);
       if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
-        return report(Misuse::foreign_span, ref.span_, Kind::name);
+        return report_locked(Misuse::foreign_span, ref.span_, Kind::name);
       auto* s = static_cast<span_type*>(ref.span_);
-      if (s->generation != ref.generation_ || s->state != Kind::state ||
-          s->kind != span_kinds::template index_of<Kind>) [[unlikely]]
-        return report_bad_free(s, ref.generation_, Kind::name);
-      this->template free_span_locked<Kind>(s);
-      enforce_retention_locked();
+      // The claim is the check: only the generation this ref was handed out with turns even, and
+      // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
+      thread_cache_type* tc = this_thread_cache();
+      bool claimed = false;
+      if constexpr (per_thread) {
+        if (tc != nullptr) {
+          using Step = typename Core::FreeStep;
+          const Step step = this->template free_without_lock<Kind>(*tc, s, ref.generation_);
+          if (step == Step::parked) return;
+          if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
+          claimed = step == Step::claimed;
+        }
+      }
+      detail::LockGuard guard(lock_);
+      if (claimed) {
+        tc->in_transit.store(tc->in_transit.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {
+        return report_bad_free_locked(s, ref.generation_, Kind::name);
+      }
+      free_claimed_locked<Kind>(s, tc);
     }
   }
 
   // Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
-  // only addresses). Every address that is not such a base is reported as misuse.
-  // Cost: as free(), plus one page-map read.
+  // only addresses). Every address that is not such a base is reported as misuse; the base of a
+  // span that is no longer live as a double free.
+  // Cost: as free(), plus one page-map read, under the heap lock.
   template <class Kind>
   void free_at(const void* base) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
+      thread_cache_type* tc = this_thread_cache();
       detail::LockGuard guard(lock_);
-      const std::size_t page = arena_.page_of(base);
-      if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name);
-      span_type* s = arena_.map()[page];
-      if (s == nullptr || !s->is_live() || s->base != base) return report(Misuse::not_span_base, base, Kind::name);
-      if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name);
-      this->template free_span_locked<Kind>(s);
-      enforce_retention_locked();
+      if (span_type* s = claim_at_locked<Kind>(base)) free_claimed_locked<Kind>(s, tc);
     }
   }
 
-  // The live span holding address p, or null: p outside the arena or in a free or cached span.
+  // The live span holding address p, or null: p outside the arena or in a free or parked span.
   // For a kind that does not map interior pages, an interior address may also answer null.
   // Cost: O(1): one page-map read.
   const SpanHeader* lookup(const void* p) const {
@@ -150,7 +181,8 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     const std::size_t page = arena_.page_of(p);
     if (page >= arena_.pages()) return nullptr;
     const span_type* s = arena_.map()[page];
-    if (s == nullptr || !s->is_live()) return nullptr;  // free, or a stale entry of a free span's interior
+    // Free or parked, or a stale entry of a free span's interior.
+    if (s == nullptr || !is_owned(generation::load(s->generation))) return nullptr;
     const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base);
     return offset < (s->npages << page_shift) ? s : nullptr;  // a stale entry naming a record reused elsewhere
   }
@@ -177,7 +209,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
-    flush_cache_locked();
+    flush_all_caches_locked();
     return release_locked(max_bytes, [](const span_type&) { return true; });
   }
 
@@ -196,7 +228,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
-    flush_cache_locked();
+    flush_all_caches_locked();
     const std::uint64_t now = clock_.now();
     ticks_.begin_tick(now);
     return release_locked(std::numeric_limits<std::size_t>::max(),
@@ -212,22 +244,29 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   {
     detail::LockGuard guard(lock_);
     retention_.set(bytes);
+    this->bypass_front_end_locked(retention_.is_set());  // every free is then checked against the bound
     enforce_retention_locked();
   }
 
   clock_type& clock() noexcept { return clock_; }  // unsynchronized, like misuse_policy()
 
-  // Returns the span cache's spans to the free set, merged with their neighbours. The heap does
-  // this itself whenever it matters (before growing, scavenging or enforcing retention).
-  // Cost: O(cached spans) merges; O(max_list_pages) to find them.
+  // Returns the parked spans of every span cache (the heap's one, or every thread's) to the free
+  // set, merged with their neighbours. The heap does this itself whenever it matters (before
+  // growing, scavenging or enforcing retention). Cost: O(parked spans) merges; O(kinds ×
+  // max_list_pages) per cache to find them; with thread caches, a stop of the front end (each
+  // thread's window waited out).
   void flush_cache() {
     detail::LockGuard guard(lock_);
-    flush_cache_locked();
+    flush_all_caches_locked();
   }
-  // Pages held in the span cache (idle, counted in heap_idle, not yet merged). Cost: O(1).
+  // Pages parked in every span cache (idle, counted in heap_idle, not yet merged).
+  // Cost: O(1) per cache; with thread caches, a stop of the front end.
   std::size_t cached_pages() const {
     detail::LockGuard guard(lock_);
-    return cache_.pages();
+    typename Core::FrontEndStop stop(*this);
+    std::size_t pages = 0;
+    this->for_each_cache([&](const cache_type& c) { pages += c.pages(); });
+    return pages;
   }
 
   // ---- counters and checks ------------------------------------------------------------------
@@ -243,12 +282,17 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   }
   HeapEvents events() const {
     detail::LockGuard guard(lock_);
-    return events_;
+    HeapEvents e = events_;
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { e.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed); });
+    return e;
   }
   // Recomputes every counter from the spans and checks every invariant; says what failed.
-  // Cost: O(arena pages + free spans + cached spans), under the lock: for tests and debugging.
+  // With thread caches, the front end is stopped meanwhile (threads wait for the lock instead).
+  // Cost: O(arena pages + free spans + parked spans), under the lock: for tests and debugging.
   AuditReport audit() const {
     detail::LockGuard guard(lock_);
+    typename Core::FrontEndStop stop(*this);
     return Census<Core>::run(*this);
   }
 
@@ -260,13 +304,68 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   std::size_t capacity_pages() const noexcept { return arena_.capacity_pages(); }
 
  private:
-  // A ref that failed free()'s check: live with the generation it names means another kind;
-  // anything else was freed. Name the caller's span only while the record still describes it as
-  // freed: one free later, its base unchanged (merging below it or retiring it bumps the
-  // generation). Otherwise the record may describe someone else's span now, so no address.
-  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, std::uint64_t generation, const char* kind) {
-    if (s->generation == generation && s->is_live()) return report(Misuse::wrong_kind, s->base, kind);
-    report(Misuse::double_free, s->generation == generation + 1 ? s->base : nullptr, kind);
+  // free_at()'s check: the span of Kind starting at base, claimed, or null (misuse reported).
+  template <class Kind>
+  span_type* claim_at_locked(const void* base) {
+    const std::size_t page = arena_.page_of(base);
+    if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name), nullptr;
+    span_type* s = arena_.map()[page];
+    if (s == nullptr || s->base != base || s->state == SpanState::unused)
+      return report(Misuse::not_span_base, base, Kind::name), nullptr;
+    const std::uint64_t g = generation::load(s->generation);
+    if (!is_owned(g))  // parked: freed, kept whole since; free: maybe never allocated at this base
+      return report(is_held(s->state) ? Misuse::double_free : Misuse::not_span_base, base, Kind::name), nullptr;
+    if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name), nullptr;
+    if (!generation::claim(s->generation, g)) return report(Misuse::double_free, base, Kind::name), nullptr;  // a free(ref) won
+    return s;
+  }
+
+  // A claimed span, under the lock: into the caller's thread cache if it is short, else into the
+  // heap's one or the free set.
+  template <class Kind>
+  void free_claimed_locked(span_type* s, thread_cache_type* tc) {
+    detail::internal_check<Core::checks>([&] { return s->state == Kind::state && s->kind == span_kinds::template index_of<Kind>; },
+                                         "free: a claimed span is not held by its kind");
+    if constexpr (per_thread) {
+      if (tc != nullptr && this->template park_locked_in<Kind>(tc->spans, s, s->npages)) {
+        enforce_retention_locked();  // parked spans are idle too
+        return;
+      }
+    }
+    free_to_heap_locked<Kind>(s);
+  }
+  template <class Kind>
+  void free_to_heap_locked(span_type* s) {
+    const std::size_t n = s->npages, bytes = n << page_shift;
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, bytes);
+    s->needzero = true;  // a span freed after use is dirty
+    if constexpr (has_cache && !per_thread) {
+      if (cache_.push(s, span_kinds::template index_of<Kind>, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+        credit<Kind, Core::counter_checks>(this->stats_, bytes);
+        enforce_retention_locked();  // parked spans are idle too
+        return;
+      }
+    }
+    this->template free_span_locked<Kind>(s);
+    enforce_retention_locked();
+  }
+
+  // A ref that failed free()'s claim was freed since it was handed out. Name the caller's span
+  // only while the record still describes it as freed: one free later, its base unchanged
+  // (merging below it or retiring it moves the generation by two). Otherwise the record may
+  // describe someone else's span now, so no address.
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, std::uint64_t ref_generation, const char* kind) {
+    detail::LockGuard guard(lock_);
+    report_bad_free_locked(s, ref_generation, kind);
+  }
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, std::uint64_t ref_generation,
+                                                              const char* kind) {
+    const std::uint64_t now = generation::load(s->generation);
+    report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
+  }
+  [[gnu::cold]] [[gnu::noinline]] void report_locked(Misuse what, const void* address, const char* kind) {
+    detail::LockGuard guard(lock_);
+    report(what, address, kind);
   }
 };
 

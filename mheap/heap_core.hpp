@@ -22,6 +22,7 @@
 #include "mheap/detail/cpu_relax.hpp"
 #include "mheap/detail/internal_check.hpp"
 #include "mheap/detail/lock_guard.hpp"
+#include "mheap/detail/shared_word.hpp"
 #include "mheap/free_set.hpp"
 #include "mheap/layout.hpp"
 #include "mheap/release_engine.hpp"
@@ -30,6 +31,8 @@
 #include "mheap/span_cache.hpp"
 #include "mheap/span_pool.hpp"
 #include "mheap/stats.hpp"
+#include "mheap/thread_caches.hpp"
+#include "policies/lock.hpp"
 #include "policies/misuse.hpp"
 #include "policies/page_source.hpp"
 
@@ -37,6 +40,11 @@ namespace mheap {
 
 template <class H>
 class Census;
+
+namespace detail {
+template <int>
+struct Absent {};  // what a part configured away leaves in the heap: no byte ([[no_unique_address]])
+}  // namespace detail
 
 // Config: a checked configuration (mheap/config_check.hpp).
 template <class Config>
@@ -57,14 +65,31 @@ class HeapCore {
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
 
+  // The front end: span caches (mheap/span_cache.hpp). None when span_cache_pages is 0; one per
+  // thread (mheap/thread_caches.hpp) when the configuration asks for thread caches and the lock
+  // can be shared; otherwise one, inside the heap. A NullLock heap is single-threaded by
+  // declaration: no thread-local, no atomic, no per-thread anything.
+  static constexpr bool has_cache = Config::span_cache_pages != 0;
+  static constexpr bool per_thread = has_cache && Config::thread_caches && !is_single_threaded_lock<lock_type>;
+  using cache_type = std::conditional_t<has_cache, SpanCache<span_type, span_kinds::size, max_list_pages>,
+                                        NoSpanCache<span_type>>;
+  using thread_cache_type = ThreadCache<HeapCore, span_type, span_kinds::size, max_list_pages>;
+#if MHEAP_HAS_THREADS
+  using thread_registry_type = ThreadCacheRegistry<thread_cache_type>;
+#else
+  using thread_registry_type = detail::Absent<3>;  // no threads on this target: per_thread is false
+#endif
+
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
   template <class... SourceArgs>
   explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
     lay_out();
+    bypass_front_end_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
   }
   // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
   // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
   ~HeapCore() {
+    if constexpr (per_thread) threads_.detach_all();  // first: exiting threads must not find a half-destroyed heap
     if (arena_.capacity_pages() == 0) return;
     detail::unpoison_memory<Config::valgrind_annotations>(arena_.base() - guard_bytes_,
                                                           guard_bytes_ + (arena_.pages() << page_shift), false);
@@ -76,8 +101,15 @@ class HeapCore {
  protected:
   template <class H>
   friend class Census;
+#if MHEAP_HAS_THREADS
+  friend class ThisThread<thread_cache_type>;
+#endif
 
   static constexpr bool checks = Config::internal_checks;
+  // With per-thread caches, the heap's counters lag the threads' deltas until a snapshot folds
+  // them in, so only snapshots, not the running counters, can be held to "never below zero".
+  static constexpr bool counter_checks = checks && !per_thread;
+  using generation = detail::SharedWord<per_thread>;  // the record word threads share (span_state.hpp)
 
   static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return layout::pages_for(bytes, page_shift); }
   static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
@@ -102,8 +134,10 @@ class HeapCore {
     }
   }
 
-  // The counters, with the ones kept elsewhere filled in (each number is kept once).
+  // The counters, with the ones kept elsewhere filled in (each number is kept once) and the
+  // threads' deltas folded in at one cut (mheap/consistent_stats.hpp).
   stats_type snapshot_locked() const noexcept {
+    fold_thread_deltas_locked();
     stats_type s = stats_;
     s.mspan_inuse = pool_.inuse_bytes();
     s.mspan_sys = pool_.committed_bytes();
@@ -118,15 +152,20 @@ class HeapCore {
 
   // ---- allocation ---------------------------------------------------------------------------
   // A free span of exactly n pages, taken out of the free set (its state still free), or null.
+  // Before the heap grows, every span cache is flushed: parked spans never make the heap larger.
   span_type* alloc_span_locked(std::size_t n) {
-    span_type* s = free_.take(n);
-    if (s == nullptr && n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
-      return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+    bool no_record = false;  // a span fit, but the record for its tail could not be had: give up
+    span_type* s = take_free_locked(n, no_record);
+    if (no_record) return nullptr;
+    if (s == nullptr) {
+      fold_thread_deltas_locked();  // heap_idle exact before it is trusted below
+      if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
+        return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+    }
     while (s == nullptr) {
-      if (cache_.pages() != 0) {
-        flush_cache_locked();  // cached spans, merged, may fit: use them before growing
-        s = free_.take(n);
-        if (s != nullptr) break;
+      if (flush_all_caches_locked()) {  // parked spans, merged, may fit: use them before growing
+        s = take_free_locked(n, no_record);
+        if (s != nullptr || no_record) break;
       }
       if (releasing_pages_ == 0) break;
       // Another thread is releasing spans outside the lock: idle, but out of reach until they
@@ -136,12 +175,21 @@ class HeapCore {
         detail::UnlockGuard unlocked(lock_);
         detail::cpu_relax();
       }
-      s = free_.take(n);
+      s = take_free_locked(n, no_record);
+      if (no_record) return nullptr;
     }
-    if (s == nullptr) {
+    if (s == nullptr && !no_record) {
       if (!grow(n)) return nullptr;
-      s = free_.take(n);  // grow() left a free span of at least n pages
+      s = take_free_locked(n, no_record);  // grow() left a free span of at least n pages and a spare record
     }
+    return s;
+  }
+
+  // A free span of exactly n pages cut from the free set without growing, or null (no_record: one
+  // fit, but no record could be had for the rest; it is back in the free set untouched).
+  span_type* take_free_locked(std::size_t n, bool& no_record) noexcept {
+    span_type* s = free_.take(n);
+    if (s == nullptr) return nullptr;
     detail::internal_check<checks>([&] { return s->state == SpanState::free && s->npages >= n; },
                                    "alloc: the free set handed out a span that is not free or too short");
     if (s->npages > n) {
@@ -149,6 +197,7 @@ class HeapCore {
       span_type* tail = new_record();
       if (tail == nullptr) {
         free_.insert(*s);
+        no_record = true;
         return nullptr;
       }
       make_usable(s);
@@ -187,16 +236,15 @@ class HeapCore {
     free_.insert(*tail);
   }
 
-  // free/cached → live as Kind.
+  // free → parked as Kind: held by the kind, mapped as it maps a live span, still idle (no counter
+  // moves), its generation even.
   template <class Kind>
-  void make_live(span_type* s) noexcept {
-    detail::internal_check<checks>([&] { return s->state == SpanState::free || s->state == SpanState::cached; },
-                                   "make_live: the span is not free or cached");
+  void park_locked(span_type* s) noexcept {
+    detail::internal_check<checks>([&] { return s->state == SpanState::free; }, "park: the span is not free");
     s->state = Kind::state;
     s->kind = span_kinds::template index_of<Kind>;
-    ++s->generation;
-    // Interior pointers must find their span. A span back from the cache whose pages all still map
-    // to it (it was live as such a kind and has not changed since) needs no store at all.
+    // Interior pointers must find their span. A span whose pages all still map to it (it was live
+    // as such a kind and has not changed since) needs no store at all.
     if constexpr (Kind::maps_interior_pages) {
       if (!s->interior_mapped) {
         arena_.map().set_all(arena_.page_of(s->base), s->npages, s);
@@ -205,37 +253,260 @@ class HeapCore {
     } else {
       arena_.map().set_ends(arena_.page_of(s->base), s->npages, s);
     }
-    charge<Kind, checks>(stats_, s->npages << page_shift);
+  }
+
+  // free → live as Kind: parked, then owned (the generation turns odd), the counters charged.
+  template <class Kind>
+  void make_live(span_type* s) noexcept {
+    park_locked<Kind>(s);
+    unpark(s);
+    charge<Kind, counter_checks>(stats_, s->npages << page_shift);
+  }
+
+  // parked → live: only the generation moves (by its owner: no lock needed, span_state.hpp).
+  static void unpark(span_type* s) noexcept {
+    const std::uint64_t g = generation::load(s->generation);
+    detail::internal_check<checks>([&] { return !is_owned(g) && is_held(s->state); }, "unpark: the span is not parked");
+    generation::store(s->generation, g + 1);
+  }
+
+  // How many spans of n pages a thread's empty stack takes from the heap at once: half a stack,
+  // within a quarter of the cache's pages, at least the one asked for.
+  static constexpr std::size_t refill_count(std::size_t n) noexcept {
+    const std::size_t by_pages = Config::span_cache_pages / 4 / n;
+    return std::max<std::size_t>(1, std::min<std::size_t>(Config::span_cache_per_length / 2, by_pages));
+  }
+
+  // Parks up to refill_count(n) spans of Kind and n pages: the first (for the caller, returned
+  // parked, not pushed) may grow the heap; the rest come from the free set only.
+  template <class Kind>
+  span_type* refill_locked(cache_type& c, std::size_t n) {
+    span_type* first = alloc_span_locked(n);
+    if (first == nullptr) return nullptr;
+    park_locked<Kind>(first);
+    for (std::size_t i = 1; i < refill_count(n); ++i) {
+      bool no_record = false;
+      span_type* s = take_free_locked(n, no_record);
+      if (s == nullptr) break;
+      park_locked<Kind>(s);
+      if (!c.push(s, span_kinds::template index_of<Kind>, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+        unpark_to_free(s);  // the cache is full of other lengths: this one goes back
+        break;
+      }
+    }
+    return first;
   }
 
   // ---- free ---------------------------------------------------------------------------------
-  // live → cached, or live → free (merged). The length is read once, before the counters move:
-  // stores through the stats may alias the record's fields, and reloading costs the hot path.
+  // live → free (merged), for a span whose free() the caller has claimed (its generation even).
+  // The length is read once, before the counters move: stores through the stats may alias the
+  // record's fields, and reloading costs the hot path.
   template <class Kind>
   void free_span_locked(span_type* s) noexcept {
-    detail::internal_check<checks>([&] { return s->state == Kind::state; }, "free: the span is not live as its kind");
-    const std::size_t n = s->npages, bytes = n << page_shift;
-    detail::poison_free_memory<Config::valgrind_annotations>(s->base, bytes);
-    credit<Kind, checks>(stats_, bytes);
-    ++s->generation;
-    s->needzero = true;  // a span freed after use is dirty
-    if (cache_.push(s, n, Config::span_cache_pages, Config::span_cache_per_length)) {
-      s->state = SpanState::cached;
-      return;
-    }
+    detail::internal_check<checks>([&] { return s->state == Kind::state && !is_owned(generation::load(s->generation)); },
+                                   "free: the span is not a claimed span of its kind");
+    const std::size_t bytes = s->npages << page_shift;
+    credit<Kind, counter_checks>(stats_, bytes);
     s->state = SpanState::free;
     s->idle_tick = ticks_.stamp();
     insert_free(s);
   }
 
-  // cached → free. A cached span counts as idle from the tick it leaves the cache: later than its
-  // free, so the idle-time rule stays on the safe side.
-  void flush_cache_locked() noexcept {
-    cache_.drain([this](span_type* s) {
-      detail::internal_check<checks>([&] { return s->state == SpanState::cached; }, "flush: a cached span is not cached");
-      s->state = SpanState::free;
-      s->idle_tick = ticks_.stamp();
-      insert_free(s);
+  // parked → free, for every span of cache c. A parked span counts as idle from the tick it
+  // leaves the cache: later than its free, so the idle-time rule stays on the safe side.
+  void flush_locked(cache_type& c) noexcept {
+    c.drain([this](span_type* s) { unpark_to_free(s); });
+  }
+  void unpark_to_free(span_type* s) noexcept {
+    detail::internal_check<checks>([&] { return is_held(s->state) && !is_owned(generation::load(s->generation)); },
+                                   "flush: a cached span is not parked");
+    s->state = SpanState::free;
+    s->idle_tick = ticks_.stamp();
+    insert_free(s);
+  }
+
+  // ---- the front end: span caches (mheap/span_cache.hpp, mheap/thread_caches.hpp) ---------------
+  // The calling thread's cache (made on its first call; null if it cannot be had). Call it
+  // without the heap lock: a first call registers the cache under it.
+  thread_cache_type* this_thread_cache() noexcept {
+#if MHEAP_HAS_THREADS
+    if constexpr (per_thread) return ThisThread<thread_cache_type>::cache_for(this);
+#endif
+    return nullptr;
+  }
+
+  // alloc() of a short span with a thread cache: popped inside the thread's window without the
+  // lock, the thread's deltas charged; when the stack is empty or the front end is stopped, under
+  // the lock, refilled from the heap (refill_count spans at once), the heap's counters charged.
+  // Null when the heap is exhausted.
+  template <class Kind>
+  span_type* alloc_from_thread_cache(thread_cache_type& tc, std::size_t n, bool zeroed) {
+    constexpr std::size_t k = span_kinds::template index_of<Kind>;
+    const std::uint64_t bytes = std::uint64_t{n} << page_shift;
+    if (tc.window.open(threads_.epoch)) {
+      if (span_type* s = tc.spans.pop(k, n)) {
+        unpark(s);
+        tc.window.add(k, bytes);
+        tc.window.close();
+        if (zeroed && s->needzero)
+          tc.zeroed_bytes.store(tc.zeroed_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+        return s;
+      }
+      tc.window.close();
+    }
+    detail::LockGuard guard(lock_);
+    span_type* s = tc.spans.pop(k, n);
+    if (s == nullptr) s = refill_locked<Kind>(tc.spans, n);
+    if (s == nullptr) return nullptr;
+    unpark(s);
+    charge<Kind, counter_checks>(stats_, bytes);
+    if (zeroed && s->needzero) events_.zeroed_bytes += bytes;
+    return s;
+  }
+
+  // free() with a thread cache, inside the thread's window: the claim (the check of the ref, see
+  // Heap::free) and, for a short span, the push, with the thread's deltas credited. Claim and push
+  // share one window, so a stopped front end never sees a claimed span outside every cache; a
+  // claimed span that must go to the heap is counted in_transit until the caller, under the lock,
+  // has placed it.
+  enum class FreeStep { parked, bad_ref, claimed, not_tried };
+  template <class Kind>
+  FreeStep free_without_lock(thread_cache_type& tc, span_type* s, std::uint64_t ref_generation) {
+    if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // stopped: the caller locks
+    if (!generation::claim(s->generation, ref_generation)) {
+      tc.window.close();
+      return FreeStep::bad_ref;
+    }
+    constexpr std::size_t k = span_kinds::template index_of<Kind>;
+    const std::size_t n = s->npages;
+    if (n < cache_type::max_pages) {
+      detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
+      s->needzero = true;  // a span freed after use is dirty
+      if (tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+        tc.window.add(k, -(std::uint64_t{n} << page_shift));
+        tc.window.close();
+        return FreeStep::parked;
+      }
+    }
+    tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    tc.window.close();
+    return FreeStep::claimed;
+  }
+
+  // Parks s, a claimed span of Kind and n pages, in cache c under the lock, making room first: a
+  // full stack goes back to the heap, then, if the cache is still too full, all of it. False: s
+  // can never be parked there (longer than the cache), and nothing moved.
+  template <class Kind>
+  bool park_locked_in(cache_type& c, span_type* s, std::size_t n) noexcept {
+    constexpr std::size_t k = span_kinds::template index_of<Kind>;
+    if (n >= cache_type::max_pages || n > Config::span_cache_pages || Config::span_cache_per_length == 0) return false;
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
+    s->needzero = true;
+    if (!c.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+      if (c.count(k, n) >= Config::span_cache_per_length) c.drain_stack(k, n, [this](span_type* p) { unpark_to_free(p); });
+      if (!c.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+        flush_locked(c);  // an empty cache takes any span that fits it
+        (void)c.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
+      }
+    }
+    credit<Kind, counter_checks>(stats_, std::uint64_t{n} << page_shift);
+    return true;
+  }
+
+  // Claimed spans on their way from a thread's window to the heap (audit(): they are in no cache).
+  std::size_t claimed_in_transit() const noexcept {
+    std::size_t n = 0;
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { n += c.in_transit.load(std::memory_order_relaxed); });
+    return n;
+  }
+
+  // Stops the threads' lock-free use of their caches (mheap/consistent_stats.hpp) for as long as
+  // the returned guard lives: the lock holder may then read and flush every cache.
+  class [[nodiscard]] FrontEndStop {
+   public:
+    explicit FrontEndStop(const HeapCore& h) noexcept : h_(h) {
+      if constexpr (per_thread) {
+        h_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
+        h_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
+      }
+    }
+    ~FrontEndStop() {
+      if constexpr (per_thread) h_.threads_.epoch.value.fetch_and(~FrontEndEpoch::stopped, std::memory_order_release);
+    }
+    FrontEndStop(const FrontEndStop&) = delete;
+    FrontEndStop& operator=(const FrontEndStop&) = delete;
+
+   private:
+    const HeapCore& h_;
+  };
+
+  // While a retention bound is set, threads use their caches only under the lock, where every free
+  // is checked against it (a lock-free free could not be).
+  void bypass_front_end_locked(bool on) noexcept {
+    if constexpr (per_thread) {
+      if (on)
+        threads_.epoch.value.fetch_or(FrontEndEpoch::bypassed, std::memory_order_seq_cst);
+      else
+        threads_.epoch.value.fetch_and(~FrontEndEpoch::bypassed, std::memory_order_seq_cst);
+    }
+  }
+
+  // Every parked span, in every cache, back to the free set (and, with thread caches, every delta
+  // into the counters). Before growth, scavenging, the retention bound. False: no cache held any.
+  bool flush_all_caches_locked() noexcept {
+    if constexpr (per_thread) {
+      FrontEndStop stop(*this);
+      bool any = false;
+      threads_.for_each([&](thread_cache_type& c) {
+        any = any || c.spans.pages() != 0;
+        flush_locked(c.spans);
+        c.window.take_all([this](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
+      });
+      return any;
+    } else if constexpr (has_cache) {
+      const bool any = cache_.pages() != 0;
+      flush_locked(cache_);
+      return any;
+    } else {
+      return false;
+    }
+  }
+
+  // f(cache) for every span cache: the heap's one, or every thread's (audit(): at a quiescent point).
+  template <class F>
+  void for_each_cache(F&& f) const {
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { f(c.spans); });
+    else if constexpr (has_cache)
+      f(cache_);
+  }
+  // ThisThread calls these two under the registry mutex.
+  void register_thread_cache(thread_cache_type& c) noexcept {
+    detail::LockGuard guard(lock_);
+    threads_.link(c);
+  }
+  void retire_thread_cache(thread_cache_type& c) noexcept {
+    detail::LockGuard guard(lock_);
+    flush_locked(c.spans);
+    c.window.take_all([this](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
+    events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
+    threads_.unlink(c);
+  }
+  // The threads' deltas, cut at one instant, into the heap's counters (mheap/consistent_stats.hpp).
+  // Const: the counters' values do not change, only where they are kept.
+  void fold_thread_deltas_locked() const noexcept {
+    if constexpr (per_thread) {
+      const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
+      threads_.for_each([&](thread_cache_type& c) {
+        c.window.wait_closed();
+        c.window.take(old, [&](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
+      });
+    }
+  }
+  void fold_delta(std::size_t k, std::uint64_t bytes) const noexcept {
+    span_kinds::for_each([&]<class K, std::size_t I>() {
+      if (I == k) charge<K>(stats_, bytes);  // modulo 2^64: a negative delta credits
     });
   }
 
@@ -249,7 +520,8 @@ class HeapCore {
       if (before != nullptr && before->state == SpanState::free) {
         free_.erase(*before);
         s->base = before->base;
-        ++s->generation;  // the record no longer starts where its last owner's span did (free())
+        // The record no longer starts where its last owner's span did (free() names that base).
+        generation::store(s->generation, generation::load(s->generation) + 2);
         s->npages += before->npages;
         absorb(s, before);
       }
@@ -329,7 +601,7 @@ class HeapCore {
   [[gnu::noinline]] void enforce_retention_bound() noexcept {
     const std::size_t budget = retention_.pass_budget(unreleased_idle());
     if (budget == 0) return;
-    flush_cache_locked();  // cached spans are idle too, and only the free set can be released
+    flush_all_caches_locked();  // parked spans are idle too, and only the free set can be released
     release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
     retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
   }
@@ -376,17 +648,22 @@ class HeapCore {
     if constexpr (Config::HookLinks::mode == detail::bi::safe_link)
       detail::internal_check<checks>([&] { return !s->list_hook.is_linked() && !s->tree_hook.is_linked(); },
                                      "retire_record: the record is still linked into the free set");
+    generation::store(s->generation, generation::load(s->generation) + 2);  // even stays even: nobody owns it
     pool_.retire(s);
   }
 
   // ---- state ----------------------------------------------------------------------------------
   [[no_unique_address]] mutable detail::IsolatedLock<lock_type> lock_;
   source_type source_;
-  stats_type stats_{};  // mspan_* and other_sys are kept by the pool and the arena (snapshot_locked)
+  // mspan_* and other_sys are kept by the pool and the arena (snapshot_locked). Mutable: a
+  // snapshot folds the threads' deltas in, which changes where counts are kept, not their values.
+  mutable stats_type stats_{};
   HeapEvents events_{};
   [[no_unique_address]] misuse_policy_type misuse_{};
   free_set_type free_;
-  SpanCache<span_type, max_list_pages> cache_;  // freed short spans, whole (span_cache.hpp)
+  // The front end: the heap's one span cache, or the registry of its threads' caches, or neither.
+  [[no_unique_address]] std::conditional_t<has_cache && !per_thread, cache_type, detail::Absent<0>> cache_;
+  [[no_unique_address]] mutable std::conditional_t<per_thread, thread_registry_type, detail::Absent<1>> threads_;
   SpanPool<span_type> pool_;                    // span records (span_pool.hpp)
   Arena<span_type, page_shift> arena_;          // grown pages and their page map (arena.hpp)
   std::size_t guard_bytes_ = 0;                 // each guard, before the arena and before the pool

@@ -52,10 +52,10 @@ class SpanPool {
     return s;
   }
 
-  // Retires a record that no longer describes a span; its hooks must be unlinked. The generation
-  // moves, so no SpanRef to the span it described matches it again.
+  // Retires a record that no longer describes a span; its hooks must be unlinked. The caller has
+  // moved its generation on (HeapCore::retire_record), so no SpanRef to the span it described
+  // matches it again, nor names that span's base in a report.
   void retire(SpanT* s) noexcept {
-    ++s->generation;
     s->state = SpanState::unused;
     s->next = unused_;
     unused_ = s;

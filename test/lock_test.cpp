@@ -38,6 +38,11 @@ struct LockConfig : DefaultConfig {
   using Lock = L;
   using MisusePolicy = RecordMisuse;
 };
+// The heap's one span cache, under its lock: every public operation locks.
+template <class L>
+struct OneCacheConfig : LockConfig<L> {
+  static constexpr bool thread_caches = false;
+};
 
 }  // namespace
 
@@ -54,7 +59,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(each_lock_policy_guards_a_heap, L, Locks) {
 }
 
 BOOST_AUTO_TEST_CASE(every_public_operation_takes_the_lock_once) {
-  auto heap = test::make_heap<Heap<LockConfig<CountingLock>>>(std::size_t{1} << 30);
+  auto heap = test::make_heap<Heap<OneCacheConfig<CountingLock>>>(std::size_t{1} << 30);
   auto once = [&](auto op) {
     const unsigned long locks = CountingLock::locks, unlocks = CountingLock::unlocks;
     op();
@@ -72,6 +77,25 @@ BOOST_AUTO_TEST_CASE(every_public_operation_takes_the_lock_once) {
   once([&] { heap->free(a); });  // a reported double free unlocks too
   auto b = heap->alloc<GCSpanPolicy>(1);
   once([&] { heap->free_at<GCSpanPolicy>(b.base()); });
+}
+
+// With thread caches, a thread's alloc and free of a span its cache can hold take no lock once
+// the cache has been filled: that is what lets threads scale.
+BOOST_AUTO_TEST_CASE(a_thread_cache_hit_takes_no_lock) {
+  auto heap = test::make_heap<Heap<LockConfig<CountingLock>>>(std::size_t{1} << 30);
+  auto warm = heap->alloc<GCSpanPolicy>(2);  // registers this thread's cache, refills its 2-page stack
+  heap->free(warm);
+  const unsigned long locks = CountingLock::locks;
+  for (int i = 0; i < 1000; ++i) {
+    auto a = heap->alloc<GCSpanPolicy>(2);
+    auto b = heap->alloc<GCSpanPolicy>(2);
+    BOOST_REQUIRE((a && b && a != b));
+    heap->free(a);
+    heap->free(b);
+  }
+  BOOST_TEST(CountingLock::locks == locks);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);  // the deltas fold into the snapshot
+  require_clean(*heap);
 }
 
 template <class L>

@@ -1,0 +1,43 @@
+// mheap/detail/shared_word.hpp — the one word of a span record that threads touch without the heap lock.
+//
+// A span's generation (mheap/span.hpp) is read and claimed by free() before any lock is taken, so
+// in a heap with per-thread caches two threads may race on it: an exact double free must win
+// exactly once. There every access goes through std::atomic_ref (a relaxed load or store is a plain
+// move on x86-64 and Armv7-M; only the claim is a locked compare-and-swap). A single-threaded heap
+// (Shared = false) uses plain accesses: no atomics at all, as its lock promises.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace mheap::detail {
+
+template <bool Shared>
+struct SharedWord {
+  static std::uint64_t load(const std::uint64_t& w) noexcept {
+    if constexpr (Shared)
+      return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(w)).load(std::memory_order_acquire);
+    else
+      return w;
+  }
+  static void store(std::uint64_t& w, std::uint64_t v) noexcept {
+    if constexpr (Shared)
+      std::atomic_ref<std::uint64_t>(w).store(v, std::memory_order_release);
+    else
+      w = v;
+  }
+  // w: expected → expected + 1, if w still holds expected. Exactly one of several racing claims of
+  // the same value succeeds.
+  static bool claim(std::uint64_t& w, std::uint64_t expected) noexcept {
+    if constexpr (Shared) {
+      return std::atomic_ref<std::uint64_t>(w).compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel,
+                                                                       std::memory_order_acquire);
+    } else {
+      if (w != expected) return false;
+      w = expected + 1;
+      return true;
+    }
+  }
+};
+
+}  // namespace mheap::detail

@@ -1,0 +1,182 @@
+// mheap/thread_caches.hpp — one span cache per (thread, heap), found without a lock, returned when
+// the thread exits.
+//
+// What a thread replicates of a heap is exactly what a single-threaded heap holds once: a span
+// cache (mheap/span_cache.hpp). Add the window the thread opens around each lock-free use of it,
+// which carries its counter deltas (mheap/consistent_stats.hpp), and that is a ThreadCache: one per thread that uses a heap, allocated on its first use (so threads
+// that never touch a heap cost it nothing), owned by the thread, listed by the heap.
+//
+// Finding the cache costs one thread-local load and one compare: the thread remembers the cache
+// it used last (`last`, a trivially destructible thread_local, so the compiler reaches it without
+// a guard). A thread using several heaps finds the others on a short list under the registry
+// mutex. Three events change who knows a cache, all under one process-wide mutex, so a thread
+// exiting and a heap being destroyed can never miss each other:
+//   first use:    the thread links a new cache into its own list and, under the heap lock, into
+//                 the heap's list (snapshots and give-back requests walk that list);
+//   thread exit:  every cache the thread owns goes back to its heap (Owner::retire_thread_cache:
+//                 under the heap lock its spans are flushed and its deltas folded in), then is
+//                 deleted;
+//   heap dies:    the heap forgets its caches (owner = null); their threads delete them later,
+//                 at exit or when they next look for a cache.
+// Lock order: the registry mutex before a heap lock; nothing takes them the other way round.
+//
+// A thread that must grow the heap, scavenge, enforce the retention bound or audit stops the
+// front end (mheap/consistent_stats.hpp) and then reads or flushes every thread's cache itself:
+// parked spans never make the heap grow, however many threads park them.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include <boost/intrusive/list.hpp>
+
+#include "mheap/consistent_stats.hpp"
+#include "mheap/detail/intrusive.hpp"
+#include "mheap/span_cache.hpp"
+#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+
+#if MHEAP_HAS_THREADS
+#include <mutex>
+#endif
+
+namespace mheap {
+
+#if MHEAP_HAS_THREADS
+// The mutex behind first use, thread exit and heap destruction (rare events, all heaps share it).
+inline std::mutex& thread_cache_registry_mutex() noexcept {
+  static std::mutex m;
+  return m;
+}
+#endif
+
+template <class Owner, class SpanT, std::size_t Kinds, std::size_t MaxPages>
+struct ThreadCache {
+  using heap_hook = detail::bi::list_member_hook<detail::bi::link_mode<detail::bi::normal_link>>;
+  using thread_hook = detail::bi::list_member_hook<detail::bi::link_mode<detail::bi::normal_link>>;
+
+  explicit ThreadCache(Owner* o) noexcept : owner(o) {}
+
+  CacheWindow<Kinds> window;                // opened by the owning thread, waited out by the heap
+  SpanCache<SpanT, Kinds, MaxPages> spans;  // the owning thread's inside a window, the heap's under its lock
+  std::atomic<Owner*> owner;                // the heap; null once it is destroyed
+  std::atomic<std::uint64_t> zeroed_bytes{0};  // HeapEvents::zeroed_bytes of the lock-free path
+  std::atomic<std::uint32_t> in_transit{0};    // spans claimed in the window, on their way to the heap
+  heap_hook in_heap;                        // the heap's list (under its lock)
+  thread_hook in_thread;                    // the owning thread's list (under the registry mutex)
+};
+
+#if MHEAP_HAS_THREADS
+// A heap's side: the caches of the threads that used it, and the epoch of its snapshots.
+template <class Cache>
+class ThreadCacheRegistry {
+  using List = detail::bi::list<Cache, detail::bi::member_hook<Cache, typename Cache::heap_hook, &Cache::in_heap>,
+                                detail::bi::constant_time_size<false>>;
+
+ public:
+  ThreadCacheRegistry() = default;
+  ThreadCacheRegistry(const ThreadCacheRegistry&) = delete;
+  ThreadCacheRegistry& operator=(const ThreadCacheRegistry&) = delete;
+  // The heap is going away: its caches' threads must not come back to it.
+  ~ThreadCacheRegistry() { detach_all(); }
+
+  // The heap is going away (its destructor calls this before anything else is torn down).
+  void detach_all() noexcept {
+    std::lock_guard g(thread_cache_registry_mutex());
+    while (!caches_.empty()) {
+      Cache& c = caches_.front();
+      caches_.pop_front();
+      c.owner.store(nullptr, std::memory_order_relaxed);
+    }
+  }
+
+  // Under the heap lock (and the registry mutex for link/unlink).
+  void link(Cache& c) noexcept { caches_.push_back(c); }
+  void unlink(Cache& c) noexcept { caches_.erase(caches_.iterator_to(c)); }
+  template <class F>
+  void for_each(F&& f) {
+    for (Cache& c : caches_) f(c);
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Cache& c : caches_) f(c);
+  }
+
+  FrontEndEpoch epoch;
+
+ private:
+  List caches_;
+};
+
+// A thread's side, per cache type (one per heap configuration).
+template <class Cache>
+class ThisThread {
+  using Owner = std::remove_pointer_t<decltype(std::declval<Cache&>().owner.load())>;
+  using List = detail::bi::list<Cache, detail::bi::member_hook<Cache, typename Cache::thread_hook, &Cache::in_thread>,
+                                detail::bi::constant_time_size<false>>;
+
+ public:
+  // The calling thread's cache for heap h, made on first use; null when none can be had (out of
+  // memory, or the thread is exiting and its caches are gone: the heap then works without one).
+  static Cache* cache_for(Owner* h) noexcept {
+    Cache* c = last;
+    if (c != nullptr && c->owner.load(std::memory_order_relaxed) == h) [[likely]]
+      return c;
+    return find_or_make(h);
+  }
+
+ private:
+  // Deletes the thread's caches at its exit, after giving each back to its heap.
+  struct Owned {
+    List caches;
+    ~Owned() {
+      exiting = true;
+      last = nullptr;
+      std::lock_guard g(thread_cache_registry_mutex());
+      while (!caches.empty()) {
+        Cache& c = caches.front();
+        caches.pop_front();
+        if (Owner* h = c.owner.load(std::memory_order_relaxed)) h->retire_thread_cache(c);
+        delete &c;
+      }
+    }
+  };
+
+  [[gnu::noinline]] static Cache* find_or_make(Owner* h) noexcept {
+    if (exiting) return nullptr;
+    std::lock_guard g(thread_cache_registry_mutex());
+    List& mine = owned.caches;
+    Cache* found = nullptr;
+    for (auto it = mine.begin(); it != mine.end();) {
+      Cache& c = *it;
+      Owner* o = c.owner.load(std::memory_order_relaxed);
+      if (o == nullptr) {  // its heap is gone
+        it = mine.erase(it);
+        if (last == &c) last = nullptr;
+        delete &c;
+        continue;
+      }
+      if (o == h) found = &c;
+      ++it;
+    }
+    if (found == nullptr) {
+      found = new (std::nothrow) Cache(h);
+      if (found == nullptr) return nullptr;
+      mine.push_back(*found);
+      h->register_thread_cache(*found);
+    }
+    last = found;
+    return found;
+  }
+
+  static inline thread_local Cache* last = nullptr;  // trivially destructible: no guard on the fast path
+  static inline thread_local bool exiting = false;
+  static inline thread_local Owned owned;
+};
+
+#endif  // MHEAP_HAS_THREADS
+
+}  // namespace mheap
