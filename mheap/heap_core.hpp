@@ -664,7 +664,7 @@ class HeapCore {
   // The front end: the heap's one span cache, or the registry of its threads' caches, or neither.
   [[no_unique_address]] std::conditional_t<has_cache && !per_thread, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, thread_registry_type, detail::Absent<1>> threads_;
-  SpanPool<span_type> pool_;                    // span records (span_pool.hpp)
+  SpanPool<span_type, per_thread> pool_;                    // span records (span_pool.hpp)
   Arena<span_type, page_shift> arena_;          // grown pages and their page map (arena.hpp)
   std::size_t guard_bytes_ = 0;                 // each guard, before the arena and before the pool
   mutable std::uint32_t audit_epoch_ = 0;       // numbers each census (marks in Span::audit_mark)

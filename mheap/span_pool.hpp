@@ -14,11 +14,14 @@
 #include <cstdint>
 #include <new>
 
+#include "mheap/detail/shared_word.hpp"
 #include "mheap/span_state.hpp"
 
 namespace mheap {
 
-template <class SpanT>
+// Shared: free() checks owns() before it takes any lock (a heap with thread caches), so the
+// committed size it reads is published atomically there (mheap/detail/shared_word.hpp).
+template <class SpanT, bool Shared = false>
 class SpanPool {
  public:
   static constexpr std::size_t record_bytes = sizeof(SpanT);
@@ -64,7 +67,8 @@ class SpanPool {
 
   // Whether p points into the committed record region (a record of this pool, live or not).
   bool owns(const void* p) const noexcept {
-    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_) < committed_;
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_) <
+           detail::SharedWord<Shared>::load(committed_);
   }
 
   std::size_t live_records() const noexcept { return live_records_; }
@@ -82,7 +86,7 @@ class SpanPool {
     if (bytes < record_bytes || !commit(base_ + committed_, bytes)) return false;
     next_ = base_ + committed_;
     end_ = next_ + bytes;
-    committed_ += bytes;
+    detail::SharedWord<Shared>::store(committed_, committed_ + bytes);  // after the commit: owns() may read it now
     return true;
   }
 

@@ -14,15 +14,17 @@ namespace mheap::detail {
 
 template <bool Shared>
 struct SharedWord {
-  static std::uint64_t load(const std::uint64_t& w) noexcept {
+  template <class T>
+  static T load(const T& w) noexcept {
     if constexpr (Shared)
-      return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(w)).load(std::memory_order_acquire);
+      return std::atomic_ref<T>(const_cast<T&>(w)).load(std::memory_order_acquire);
     else
       return w;
   }
-  static void store(std::uint64_t& w, std::uint64_t v) noexcept {
+  template <class T>
+  static void store(T& w, T v) noexcept {
     if constexpr (Shared)
-      std::atomic_ref<std::uint64_t>(w).store(v, std::memory_order_release);
+      std::atomic_ref<T>(w).store(v, std::memory_order_release);
     else
       w = v;
   }

@@ -1,0 +1,180 @@
+// Per-thread span caches (mheap/thread_caches.hpp) on the default configuration: spans freed by
+// another thread than the one that allocated them, a thread that exits with a full cache, a double
+// free raced by two threads, snapshots taken while threads run, growth that takes other threads'
+// parked spans first, and the audit while threads run. Run under TSan too (tag concurrent).
+#define BOOST_TEST_MODULE thread_cache
+#include <atomic>
+#include <barrier>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+using GC = GCSpanPolicy;
+using Stack = StackSpanPolicy;
+// The default configuration (AdaptiveLock, thread caches), with misuse recorded and checks on.
+struct ThreadConfig : DefaultConfig {
+  using MisusePolicy = RecordMisuse;
+  static constexpr bool internal_checks = true;
+};
+using H = Heap<ThreadConfig>;
+static_assert(std::is_same_v<ThreadConfig::Lock, AdaptiveLock> && ThreadConfig::thread_caches);
+
+// Every identity of mheap/stats.hpp, on one snapshot.
+std::string broken_identity(const Stats& s) {
+  if (s.heap_idle + s.heap_inuse != s.heap_sys) return "heap_idle + heap_inuse != heap_sys";
+  if (s.heap_inuse > s.heap_sys || s.heap_idle > s.heap_sys) return "a counter ran below zero";
+  if (s.heap_released > s.heap_idle) return "heap_released > heap_idle";
+  const MemStats m = make_mem_stats<Stats, ThreadConfig::SpanKinds>(s);
+  if (m.Sys != m.HeapSys + m.StackSys + m.MSpanSys + m.OtherSys + m.ManualSys) return "Sys != the sum of the *Sys fields";
+  return {};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(spans_freed_by_another_thread_go_back_whole) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  std::vector<SpanRef<GC>> made;
+  std::vector<SpanRef<Stack>> stacks;
+  std::thread producer([&] {
+    for (int i = 0; i < 2000; ++i) {
+      made.push_back(heap->alloc<GC>(1 + i % 9));
+      stacks.push_back(heap->alloc<Stack>(1 + i % 3));
+    }
+  });
+  producer.join();
+  std::thread consumer([&] {
+    for (auto r : made) heap->free(r);
+    for (auto r : stacks) heap->free(r);
+  });
+  consumer.join();
+  const Stats s = heap->stats();
+  BOOST_TEST(s.heap_inuse == 0u);
+  BOOST_TEST(s.stacks_inuse == 0u);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  BOOST_TEST(heap->cached_pages() == 0u);  // both threads have exited: their caches went back
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_exits_with_a_full_cache_and_leaves_nothing_parked) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  std::size_t parked_before_exit = 0;
+  std::thread t([&] {
+    std::vector<SpanRef<GC>> spans;
+    for (int i = 0; i < 200; ++i) spans.push_back(heap->alloc<GC>(1 + i % 4));
+    for (auto r : spans) heap->free(r);
+    parked_before_exit = heap->cached_pages();
+  });
+  t.join();
+  BOOST_TEST(parked_before_exit > 0u);
+  BOOST_TEST(parked_before_exit <= ThreadConfig::span_cache_pages);
+  BOOST_TEST(heap->cached_pages() == 0u);
+  const Stats s = heap->stats();
+  BOOST_TEST(s.heap_inuse == 0u);
+  BOOST_TEST(s.heap_idle == s.heap_sys);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(a_double_free_raced_by_two_threads_frees_once_and_reports_once) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  constexpr int rounds = 2000;
+  std::vector<SpanRef<GC>> refs;
+  for (int i = 0; i < rounds; ++i) refs.push_back(heap->alloc<GC>(1 + i % 200));  // short and long
+  std::barrier sync(2);
+  auto racer = [&] {
+    for (int i = 0; i < rounds; ++i) {
+      sync.arrive_and_wait();
+      heap->free(refs[i]);
+    }
+  };
+  std::thread a(racer), b(racer);
+  a.join();
+  b.join();
+  BOOST_TEST(heap->misuse_policy().count == static_cast<std::size_t>(rounds));  // exactly one loser per round
+  BOOST_TEST((heap->misuse_policy().last.what == Misuse::double_free));
+  BOOST_TEST(heap->stats().heap_inuse == 0u);  // exactly one winner per round
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(every_snapshot_keeps_the_identities_while_threads_run) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < 3; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 rng(77 + t);
+      std::vector<SpanRef<GC>> mine;
+      std::vector<SpanRef<Stack>> stacks;
+      while (!stop.load(std::memory_order_relaxed)) {
+        const std::size_t n = rng() % 10 == 0 ? 1 + rng() % 300 : 1 + rng() % 6;
+        if (mine.size() < 64 && rng() % 2 == 0) {
+          if (auto r = heap->alloc<GC>(n)) mine.push_back(r);
+          if (auto r = heap->alloc<Stack>(1 + n % 3)) stacks.push_back(r);
+        } else if (!mine.empty()) {
+          const std::size_t k = rng() % mine.size();
+          heap->free(mine[k]);
+          mine[k] = mine.back();
+          mine.pop_back();
+          if (!stacks.empty()) {
+            heap->free(stacks.back());
+            stacks.pop_back();
+          }
+        }
+      }
+      for (auto r : mine) heap->free(r);
+      for (auto r : stacks) heap->free(r);
+    });
+  }
+  std::string first_broken;
+  std::size_t snapshots = 0, audits = 0, failed_audits = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(600);
+       std::chrono::steady_clock::now() < deadline;) {
+    const std::string broken = broken_identity(heap->stats());
+    if (!broken.empty() && first_broken.empty()) first_broken = broken;
+    ++snapshots;
+    if (snapshots % 16 == 0) {
+      ++audits;
+      if (!heap->audit()) ++failed_audits;  // the front end is stopped meanwhile: exact even now
+    }
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+  BOOST_TEST_MESSAGE(snapshots << " snapshots, " << audits << " audits while 3 threads ran");
+  BOOST_TEST(first_broken.empty(), first_broken);
+  BOOST_TEST(failed_audits == 0u);
+  const Stats s = heap->stats();
+  BOOST_TEST(s.heap_inuse == 0u);
+  BOOST_TEST(s.stacks_inuse == 0u);
+  require_clean(*heap);
+}
+
+BOOST_AUTO_TEST_CASE(growth_takes_other_threads_parked_spans_first) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  std::barrier sync(2);
+  std::thread parker([&] {
+    std::vector<SpanRef<GC>> spans;
+    for (int i = 0; i < 60; ++i) spans.push_back(heap->alloc<GC>(4));
+    for (auto r : spans) heap->free(r);  // parked in this thread's cache, up to its bound
+    sync.arrive_and_wait();              // stays alive, holding its cache, while main allocates
+    sync.arrive_and_wait();
+  });
+  sync.arrive_and_wait();
+  const std::size_t parked = heap->cached_pages();
+  BOOST_TEST(parked >= 32u);
+  const Stats before = heap->stats();
+  // Everything idle, merged, fits one span only if the parked spans come back first.
+  const std::size_t pages = before.heap_idle / kPage;
+  auto big = heap->alloc<GC>(pages);
+  BOOST_TEST(static_cast<bool>(big));
+  BOOST_TEST(heap->stats().heap_sys == before.heap_sys);  // no growth: the other thread's cache gave way
+  BOOST_TEST(heap->cached_pages() == 0u);
+  sync.arrive_and_wait();
+  parker.join();
+  heap->free(big);
+  require_clean(*heap);
+}
