@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/accounting.hpp — the one home of the accounting table: what allocating and freeing a span
 // of each kind moves, and the walk that sees each distinct counter once.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/arena.hpp — the arena: pages the heap has grown, and the page map that covers them.
 //
 // Pages [0, pages()) are grown and tiled by spans (the heap keeps that); the arena may grow to

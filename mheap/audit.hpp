@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/audit.hpp — recompute everything from the spans and compare (Go's ReadMemStatsSlow).
 //
 // The heap keeps its counters incrementally; the census walks the arena page by page through the

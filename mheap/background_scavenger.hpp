@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/background_scavenger.hpp — Go's sysmon behaviour on request: a thread that calls
 // heap.scavenge_idle(min_idle) every period, and optionally prints Go's scvg trace line.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/config.hpp — the default configuration; users derive from it and override what they need.
 //
 // A configuration is a plain struct of types and constants, read at compile time: nothing is

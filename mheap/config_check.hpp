@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/config_check.hpp — a heap's configuration, checked once, with one error per mistake.
 //
 // Every rule a configuration must keep is one entry in an ordered list: first that each member is

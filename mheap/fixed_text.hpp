@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/fixed_text.hpp — a bounded text buffer for audit reports and misuse messages.
 //
 // The heap must be able to explain itself in an embedded image with no malloc and no stdio

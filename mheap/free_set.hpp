@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/free_set.hpp — where free spans wait: exact-size lists for short spans, a tree for long ones.
 //
 // Invariants (audit() checks each):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
 //
 // Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/heap_core.hpp — the heap's state, and everything it does to spans under its lock.
 //
 // Heap (mheap/heap.hpp) is the public face: it takes the lock, validates what callers hand it and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/layout.hpp — where the page map, the arena and the span records sit in a reservation.
 //
 // A pure computation from (base address, capacity, guard granule) to regions, fixed when a heap is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/mem_stats.hpp — the user's view of the counters, as Go's runtime.MemStats after the seed.
 //
 // After commit dc0f0ab the view equals the raw counters: HeapSys = heap_sys, HeapInuse =

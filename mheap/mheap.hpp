@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit

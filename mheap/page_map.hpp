@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/page_map.hpp — address → span in O(1): a flat array with one entry per arena page.
 //
 // Invariants (audit() checks them):

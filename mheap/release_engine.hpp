@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/release_engine.hpp — giving idle pages back to the page source: when a span counts as idle
 // long enough (IdleTicks), and which pages of which spans one trip releases (ReleaseBatch).
 //

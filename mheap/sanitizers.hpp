@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/sanitizers.hpp — tell AddressSanitizer and Valgrind which span memory is free.
 //
 // A free or released span's memory is poisoned, and unpoisoned when the span is handed out, so a

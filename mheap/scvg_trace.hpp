@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/scvg_trace.hpp — the scavenger's trace line in Go's format (GODEBUG=gctrace=1):
 //
 //   scvg<N>: inuse: X, idle: Y, sys: Z, released: W, consumed: V (MB)

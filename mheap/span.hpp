@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span.hpp — the span record: one run of whole pages, free or live.
 //
 // Records come from the span pool (mheap/span_pool.hpp), never from malloc, and are never given

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_cache.hpp — recently freed short spans, kept whole for the next request of their length.
 //
 // Go 1.14 gave each P a cache of pages so that the common allocation skips the page heap's search.

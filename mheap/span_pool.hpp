@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_pool.hpp — span records from fixed-size chunks of the page source, never malloc.
 //
 // Go's fixalloc for mspan, reduced to what the heap needs: records are carved from chunks committed

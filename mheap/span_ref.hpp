@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_ref.hpp — what alloc() hands out: a typed, checkable reference to a live span.
 //
 // The kind is in the type, so freeing a span as another kind does not compile. The generation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/stats.hpp — the heap's raw counters (Go's mstats) and the per-heap event counts.
 //
 // Where it sits: every operation of Heap moves these counters under the heap lock; audit()

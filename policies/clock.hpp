@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/clock.hpp — where the heap reads the time, for scavenge_idle() (Go 1.9's rule: release
 // spans idle longer than a limit). A policy so that tests drive time by hand.
 //

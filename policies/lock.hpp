@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/lock.hpp — lock policies: what guards a heap's free set, page map and counters.
 //
 // The concept is only lock()/unlock(). The heap holds its lock [[no_unique_address]], so NullLock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/misuse.hpp — what the heap does when its caller breaks the rules.
 //
 // Every misuse the heap can see from a span's own state (O(1), no search) is reported to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/mmap_source.hpp — OS memory: reserve address space once, commit it as the heap grows.
 //
 // The reservation is PROT_NONE and MAP_NORESERVE, so reserving 64 GiB costs neither memory nor

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/page_source.hpp — the seam between a heap and the memory it carves into spans.
 //
 // A page source reserves one contiguous range of address space up front and commits parts of it

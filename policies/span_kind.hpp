@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/span_kind.hpp — span kinds: what an allocation of a kind charges, decided at compile time.
 //
 // A span kind binds (1) the counter an allocation of that kind charges and (2) whether its bytes

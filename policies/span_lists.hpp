@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/span_lists.hpp — how free spans are linked: the list hooks' link mode and the kind of
 // ordered tree that holds the large free spans. Both are Boost.Intrusive containers; these policies
 // only name which flavour, so a heap can trade checks for speed without touching its code.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/static_arena.hpp — a fixed buffer for embedded images: no OS call, no malloc.
 //
 // The buffer lives inside the arena object, so `static Heap<EmbeddedConfig> heap;` puts the whole

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Page sources: StaticArena and MmapSource reach the same heap, a failed reservation gives a heap
 // that refuses politely, and a source that fails the k-th commit (for every k) leaves the heap
 // exactly as it was, with the next call working.
