@@ -26,6 +26,7 @@
 #include "mheap/scvg_trace.hpp"
 #include "mheap/span_ref.hpp"
 #include "mheap/stats.hpp"
+#include "mheap/version.hpp"
 #include "policies/clock.hpp"
 #include "policies/lock.hpp"
 #include "policies/misuse.hpp"
