@@ -18,6 +18,7 @@
 // Used by the heap (charge, credit), the configuration checks (the rules at the bottom), MemStats
 // (mheap/mem_stats.hpp), the audit (mheap/audit.hpp) and the tests' model.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

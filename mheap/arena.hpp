@@ -7,6 +7,7 @@
 // uncounted, for the next one), so the page source sees each byte committed at most once.
 // Guarded by the heap lock.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -6,6 +6,7 @@
 // heap.hpp, free_set.hpp, page_map.hpp and stats.hpp. It reports what failed in words, in a fixed
 // buffer (no allocation, usable in an embedded image). O(arena pages); for tests and debugging.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <cstddef>

@@ -5,6 +5,7 @@
 // The heap never starts a thread by itself; this object does, between start() and stop() (or its
 // destructor). Only where the standard library has threads.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include "policies/lock.hpp"  // MHEAP_HAS_THREADS
 

@@ -5,6 +5,7 @@
 // configured by macros or generated headers, so two translation units can never disagree about a
 // heap's layout.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -8,6 +8,7 @@
 // other line of the library instantiates with the bad type and the compiler has nothing else to
 // say: g++ and clang print exactly one error (test/compile_fail_test.sh holds them to it).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

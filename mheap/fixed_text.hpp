@@ -4,6 +4,7 @@
 // The heap must be able to explain itself in an embedded image with no malloc and no stdio
 // formatting, so messages are built in a fixed array; text past the end is cut, never overflows.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -11,6 +11,7 @@
 // for a length the tree's length index holds.
 //   - first_of_[n % index_slots] is null or the lowest-addressed large free span of its length.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <bit>

@@ -19,6 +19,7 @@
 // the page source is reached only under it too, except release(), which scavenging calls with the
 // lock dropped (ReleasingPageSourcePolicy says what that asks of a source).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -12,6 +12,7 @@
 //   - counters: mheap/stats.hpp; page map: mheap/page_map.hpp; free set: mheap/free_set.hpp;
 //     span states and the moves between them: mheap/span_state.hpp.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <algorithm>
 #include <cstddef>

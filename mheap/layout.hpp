@@ -14,6 +14,7 @@
 // makes them fault (policies/page_source.hpp, ProtectingPageSourcePolicy); elsewhere AddressSanitizer
 // poisons them. guard == 0 lays the regions out back to back.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -7,6 +7,7 @@
 // counter is then subtracted from HeapSys and HeapInuse here, exactly as Go 1.8's readmemstats_m
 // subtracted StackInuse. Either way each byte obtained for spans is counted once in Sys.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

@@ -17,6 +17,7 @@
 // release_engine, config, config_check) ← heap_core, heap, audit ← this header. A header includes
 // only its own level or below.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include "mheap/audit.hpp"
 #include "mheap/background_scavenger.hpp"

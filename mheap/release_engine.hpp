@@ -7,6 +7,7 @@
 // puts them back, settled (mheap/heap_core.hpp, release_locked()). Both pieces here can be driven
 // without a heap (test/release_engine_test.cpp).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <algorithm>
 #include <array>

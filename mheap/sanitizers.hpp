@@ -8,6 +8,7 @@
 // (Config::valgrind_annotations) and <valgrind/memcheck.h> exists. Nothing here changes the
 // layout of any type.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 

@@ -5,6 +5,7 @@
 //
 // with consumed = sys − released, every figure in MiB rounded down, as the seed commit prints it.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

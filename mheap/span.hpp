@@ -5,6 +5,7 @@
 // back to the page source while the heap lives: a stale pointer to a record always points at a
 // record, which is what lets lookup() and free() validate what they are handed in O(1).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

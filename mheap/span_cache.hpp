@@ -13,6 +13,7 @@
 // nowhere else; counts_[n] is the length of stacks_[n]; pages_ is the sum of the cached spans'
 // lengths.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <cstddef>

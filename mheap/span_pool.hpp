@@ -10,6 +10,7 @@
 // Accounting, kept here once: mspan_sys == committed_bytes(); mspan_inuse == inuse_bytes()
 // == live records × sizeof(record). The heap reads both when it reports its counters.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

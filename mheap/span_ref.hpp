@@ -8,6 +8,7 @@
 // base(), npages() and bytes() read the span record: they describe the span while it is live.
 // After free() the record may be merged into a neighbour or reused, so keep what you need first.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

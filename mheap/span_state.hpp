@@ -30,6 +30,7 @@
 // Nothing else moves a record: a live span never becomes unused directly, and no state but free
 // is ever merged into.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

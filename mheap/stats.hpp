@@ -5,6 +5,7 @@
 // recomputes them from the spans and compares; mem_stats() turns them into the user view
 // (mheap/mem_stats.hpp). All counters are in bytes unless the name says otherwise.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

@@ -5,6 +5,7 @@
 // CMake and pkg-config packages cannot disagree with the headers they install. While the major
 // number is 0, a minor release may change the API (CHANGELOG.md says what changed).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #define MHEAP_VERSION_MAJOR 0
 #define MHEAP_VERSION_MINOR 4

@@ -5,6 +5,7 @@
 // The free path never reads the clock: it stamps a span with the scavenger's tick number (one load),
 // and scavenge_idle() turns ticks into times. See Heap::scavenge_idle().
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <chrono>
 #include <concepts>

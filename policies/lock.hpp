@@ -6,6 +6,7 @@
 // and unlocked heaps. MutexLock exists only where the standard library has threads (a bare-metal
 // libstdc++ has std::atomic_flag but no std::mutex).
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <atomic>
 #include <concepts>

@@ -6,6 +6,7 @@
 // leaves the heap exactly as it was and audit() clean. The default aborts with a message that
 // names the misuse, as Go's runtime throws on a bad free.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstdio>

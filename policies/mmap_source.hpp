@@ -5,6 +5,7 @@
 // swap accounting; commit() turns a range read-write with mprotect, and the kernel supplies zero
 // pages on first touch. Linux/POSIX only; embedded builds use StaticArena.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

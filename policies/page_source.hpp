@@ -10,6 +10,7 @@
 // metadata), and the page map is a flat array indexed by page number: address → span in O(1),
 // as Go 1.9's h.spans was over its single arena.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstddef>

@@ -13,6 +13,7 @@
 //       heap_sys −n, its own counter +n.
 //   free reverses the alloc exactly.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstddef>

@@ -3,6 +3,7 @@
 // ordered tree that holds the large free spans. Both are Boost.Intrusive containers; these policies
 // only name which flavour, so a heap can trade checks for speed without touching its code.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <boost/intrusive/avl_set.hpp>
 #include <boost/intrusive/list.hpp>

@@ -7,6 +7,7 @@
 // clears each range the first and only time the heap commits it: fresh memory is zero wherever the
 // arena object lives, in .bss, on a stack or inside another object.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstring>
