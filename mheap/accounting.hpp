@@ -24,9 +24,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/detail/internal_check.hpp"
-#include "mheap/stats.hpp"
-#include "policies/span_kind.hpp"
+#include "detail/internal_check.hpp"
+#include "stats.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

@@ -12,8 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/layout.hpp"
-#include "mheap/page_map.hpp"
+#include "layout.hpp"
+#include "page_map.hpp"
 
 namespace mheap {
 

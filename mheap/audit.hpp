@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "mheap/accounting.hpp"
-#include "mheap/fixed_text.hpp"
-#include "mheap/mem_stats.hpp"
-#include "mheap/span_state.hpp"
-#include "policies/span_kind.hpp"
+#include "accounting.hpp"
+#include "fixed_text.hpp"
+#include "mem_stats.hpp"
+#include "span_state.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

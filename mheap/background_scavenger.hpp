@@ -7,7 +7,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
-#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+#include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 
 #if MHEAP_HAS_THREADS
 #include <chrono>
@@ -17,7 +17,7 @@
 #include <mutex>
 #include <thread>
 
-#include "mheap/scvg_trace.hpp"
+#include "scvg_trace.hpp"
 
 namespace mheap {
 

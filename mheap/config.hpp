@@ -10,17 +10,17 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/stats.hpp"
-#include "policies/clock.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
-#include "policies/span_kind.hpp"
-#include "policies/span_lists.hpp"
+#include "stats.hpp"
+#include "../policies/clock.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
+#include "../policies/span_kind.hpp"
+#include "../policies/span_lists.hpp"
 
 // OS memory where the target has mmap; a bare-metal target must name its own source.
 #if __has_include(<sys/mman.h>)
-#include "policies/mmap_source.hpp"
+#include "../policies/mmap_source.hpp"
 namespace mheap {
 using DefaultPageSource = MmapSource;
 }

@@ -14,16 +14,16 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/accounting.hpp"
-#include "mheap/config.hpp"
-#include "mheap/span.hpp"
-#include "policies/clock.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
-#include "policies/span_kind.hpp"
-#include "policies/span_lists.hpp"
-#include "policies/static_arena.hpp"
+#include "accounting.hpp"
+#include "config.hpp"
+#include "span.hpp"
+#include "../policies/clock.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
+#include "../policies/span_kind.hpp"
+#include "../policies/span_lists.hpp"
+#include "../policies/static_arena.hpp"
 
 namespace mheap {
 

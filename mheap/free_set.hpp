@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <iterator>
 
-#include "policies/span_lists.hpp"
+#include "../policies/span_lists.hpp"
 
 namespace mheap {
 

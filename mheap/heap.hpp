@@ -27,17 +27,17 @@
 #include <limits>
 #include <utility>
 
-#include "mheap/audit.hpp"
-#include "mheap/config.hpp"
-#include "mheap/config_check.hpp"
-#include "mheap/detail/lock_guard.hpp"
-#include "mheap/heap_core.hpp"
-#include "mheap/mem_stats.hpp"
-#include "mheap/release_engine.hpp"
-#include "mheap/span_ref.hpp"
-#include "mheap/stats.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
+#include "audit.hpp"
+#include "config.hpp"
+#include "config_check.hpp"
+#include "detail/lock_guard.hpp"
+#include "heap_core.hpp"
+#include "mem_stats.hpp"
+#include "release_engine.hpp"
+#include "span_ref.hpp"
+#include "stats.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
 
 namespace mheap {
 

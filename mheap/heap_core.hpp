@@ -19,21 +19,21 @@
 #include <cstdint>
 #include <utility>
 
-#include "mheap/accounting.hpp"
-#include "mheap/arena.hpp"
-#include "mheap/detail/cpu_relax.hpp"
-#include "mheap/detail/internal_check.hpp"
-#include "mheap/detail/lock_guard.hpp"
-#include "mheap/free_set.hpp"
-#include "mheap/layout.hpp"
-#include "mheap/release_engine.hpp"
-#include "mheap/sanitizers.hpp"
-#include "mheap/span.hpp"
-#include "mheap/span_cache.hpp"
-#include "mheap/span_pool.hpp"
-#include "mheap/stats.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
+#include "accounting.hpp"
+#include "arena.hpp"
+#include "detail/cpu_relax.hpp"
+#include "detail/internal_check.hpp"
+#include "detail/lock_guard.hpp"
+#include "free_set.hpp"
+#include "layout.hpp"
+#include "release_engine.hpp"
+#include "sanitizers.hpp"
+#include "span.hpp"
+#include "span_cache.hpp"
+#include "span_pool.hpp"
+#include "stats.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
 
 namespace mheap {
 

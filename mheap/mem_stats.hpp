@@ -11,9 +11,9 @@
 
 #include <cstdint>
 
-#include "mheap/accounting.hpp"
-#include "mheap/stats.hpp"
-#include "policies/span_kind.hpp"
+#include "accounting.hpp"
+#include "stats.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

@@ -14,10 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/layout.hpp"
-#include "mheap/sanitizers.hpp"
-#include "mheap/span_state.hpp"
-#include "mheap/stats.hpp"
+#include "layout.hpp"
+#include "sanitizers.hpp"
+#include "span_state.hpp"
+#include "stats.hpp"
 
 namespace mheap {
 

@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "mheap/fixed_text.hpp"
-#include "mheap/stats.hpp"
+#include "fixed_text.hpp"
+#include "stats.hpp"
 
 namespace mheap {
 

@@ -10,9 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/detail/intrusive.hpp"
-#include "mheap/span_state.hpp"
-#include "policies/span_lists.hpp"
+#include "detail/intrusive.hpp"
+#include "span_state.hpp"
+#include "../policies/span_lists.hpp"
 
 namespace mheap {
 

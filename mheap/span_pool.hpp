@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <new>
 
-#include "mheap/span_state.hpp"
+#include "span_state.hpp"
 
 namespace mheap {
 

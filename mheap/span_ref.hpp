@@ -13,8 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/span.hpp"
-#include "policies/span_kind.hpp"
+#include "span.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

@@ -12,7 +12,7 @@
 #include <concepts>
 #include <cstdint>
 
-#include "mheap/detail/cpu_relax.hpp"
+#include "../mheap/detail/cpu_relax.hpp"
 
 #if __has_include(<mutex>)
 #include <mutex>

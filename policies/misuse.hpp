@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "mheap/fixed_text.hpp"
+#include "../mheap/fixed_text.hpp"
 
 namespace mheap {
 

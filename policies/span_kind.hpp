@@ -20,8 +20,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/span_state.hpp"
-#include "mheap/stats.hpp"
+#include "../mheap/span_state.hpp"
+#include "../mheap/stats.hpp"
 
 namespace mheap {
 

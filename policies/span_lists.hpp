@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "mheap/detail/intrusive.hpp"
+#include "../mheap/detail/intrusive.hpp"
 
 namespace mheap {
 
