@@ -3,7 +3,8 @@
 # The CMake and pkg-config packages, as a consumer meets them: configure and install mheap into a
 # scratch prefix, check what the install put there, then build and run examples/consumer (copied
 # out of the tree) with find_package(mheap) and with pkg-config; then move the installed tree
-# elsewhere and build both again (both packages locate themselves). Exits non-zero on any failure;
+# elsewhere and build both again (both packages locate themselves); last, build the consumer with
+# the checkout as an add_subdirectory() of its own build. Exits non-zero on any failure;
 # the last line is "package test: passed" or "package test: FAILED (...)".
 #
 # What the install must hold: <prefix>/include/mheap-<major>.<minor>/{mheap,policies}/*.hpp and
@@ -114,6 +115,27 @@ consumers() {
 consumers "$prefix" installed
 mv "$prefix" "$work/moved"
 consumers "$work/moved" moved
+
+# Without installing: the checkout as a subdirectory of the consumer's own build.
+step "add_subdirectory(mheap) consumer"
+sub="$work/consumer-subdirectory"
+mkdir -p "$sub"
+cat >"$sub/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.16)
+project(mheap_subdirectory_consumer LANGUAGES CXX)
+add_subdirectory("$root" mheap)
+add_executable(consumer "$root/examples/consumer/main.cpp")
+target_link_libraries(consumer PRIVATE mheap::mheap)
+CMAKE
+if cmake -S "$sub" -B "$sub/build" >"$sub/cmake.log" 2>&1 &&
+   cmake --build "$sub/build" >>"$sub/cmake.log" 2>&1 &&
+   "$sub/build/consumer" >"$sub/out" 2>&1 &&
+   grep -qx "mheap $version: ok" "$sub/out"; then
+  echo "ok: $(cat "$sub/out")"
+else
+  cat "$sub/cmake.log" "$sub/out" 2>/dev/null | tail -n 30
+  fail "the add_subdirectory(mheap) consumer"
+fi
 
 if ((${#failures[@]})); then
   echo "package test: FAILED (${#failures[@]} check(s), listed above)"
