@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Boost.Interprocess managed_external_buffer: a header-only best-fit heap (rbtree_best_fit) over
 // one buffer, here a 512 GiB MAP_NORESERVE mapping. Single-threaded runs use null_mutex_family;
 // the thread runs use the default mutex_family (one process-shared pthread mutex).

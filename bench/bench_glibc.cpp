@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // glibc malloc: aligned_alloc / free.
 #include "bench/peers.hpp"
 #include "bench/workloads.hpp"

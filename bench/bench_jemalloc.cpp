@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // jemalloc, linked into this binary only (bench/BUILD); entry points in bench/peers.hpp.
 #include "bench/peers.hpp"
 #include "bench/workloads.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the thread variants (1, 2, 4, 8 threads):
 // one heap shared under SpinLock, one under MutexLock, one under AdaptiveLock, and a NullLock heap
 // per thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mimalloc, linked into this binary only (bench/BUILD); entry points in bench/peers.hpp.
 #include <mimalloc.h>  // mi_option_set, for the release/decommit_delay0 variant only
 

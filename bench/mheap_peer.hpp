@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // bench/mheap_peer.hpp — mheap under test: the adapter and the configurations the benchmarks use.
 #pragma once
 

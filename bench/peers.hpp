@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // bench/peers.hpp — adapters for the peer allocators (see bench/workloads.hpp for the interface).
 //
 // Each peer is linked into its OWN binary (bench/BUILD), never LD_PRELOADed. The peers' entry

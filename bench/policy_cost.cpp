@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // bench/policy_cost.cpp — what compile-time counter binding saves: the same alloc/free path built
 // with a kind whose counter is a constant (mheap::StackSpanPolicy) and with a kind whose counter is
 // chosen at run time (RunTimeStack, Go 1.9's `stat *uint64`). Counted by callgrind, which is

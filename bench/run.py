@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """bench/run.py — runs the comparison (called by bench/run.sh after the build).
 
 One process per (repetition, workload, allocator); repetitions are interleaved: rep 1 of every

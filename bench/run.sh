@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # bench/run.sh — THE command: installs missing packages, builds every benchmark binary, runs the
 # comparison (interleaved repetitions), prints one table, writes bench/RESULTS.md and bench/*.svg.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # bench/setup.sh — installs what the benchmarks need (Debian 12 packages), if missing.
 #   libbenchmark-dev         Google Benchmark 1.7 (headers + libbenchmark.so)
 #   libgoogle-perftools-dev  tcmalloc (gperftools 2.10)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // bench/trace.hpp — deterministic, pre-generated traces shared by every allocator's binary.
 //
 // Every binary (mheap and each peer) includes this header and builds the same traces from the same

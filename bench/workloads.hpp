@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // bench/workloads.hpp — the workloads, written once against a tiny allocator interface and
 // instantiated in every allocator's own binary (bench/bench_<peer>.cpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/embedded_image.cpp — a heap for a bare-metal image: 1 MiB in .bss, no lock (one core,
 // no preemption inside the heap), no OS, no malloc, no exceptions, no RTTI. Builds for the host
 // (test/embedded_test) and for arm-none-eabi with picolibc (test/baremetal_build_test.sh).

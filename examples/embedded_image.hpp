@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/embedded_image.hpp — an embedded image's heap, configured entirely at compile time.
 #pragma once
 

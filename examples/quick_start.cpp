@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/quick_start.cpp — the README's quick start, as a program the test suite builds and runs.
 #include <cstdio>
 #include <cstring>

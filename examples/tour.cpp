@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/tour.cpp — a tour of mheap: `./bazelw run //examples:tour`.
 //
 // Builds a heap with the default configuration (OS memory, spin lock, Go 1.9's accounting),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/accounting.hpp — the one home of the accounting table: what allocating and freeing a span
 // of each kind moves, and the walk that sees each distinct counter once.
 //
@@ -17,14 +18,15 @@
 // Used by the heap (charge, credit), the configuration checks (the rules at the bottom), MemStats
 // (mheap/mem_stats.hpp), the audit (mheap/audit.hpp) and the tests' model.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/detail/internal_check.hpp"
-#include "mheap/stats.hpp"
-#include "policies/span_kind.hpp"
+#include "detail/internal_check.hpp"
+#include "stats.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

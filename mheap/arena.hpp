@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/arena.hpp — the arena: pages the heap has grown, and the page map that covers them.
 //
 // Pages [0, pages()) are grown and tiled by spans (the heap keeps that); the arena may grow to
@@ -6,12 +7,13 @@
 // uncounted, for the next one), so the page source sees each byte committed at most once.
 // Guarded by the heap lock.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/layout.hpp"
-#include "mheap/page_map.hpp"
+#include "layout.hpp"
+#include "page_map.hpp"
 
 namespace mheap {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/audit.hpp — recompute everything from the spans and compare (Go's ReadMemStatsSlow).
 //
 // The heap keeps its counters incrementally; the census walks the arena page by page through the
@@ -5,17 +6,18 @@
 // heap.hpp, free_set.hpp, page_map.hpp and stats.hpp. It reports what failed in words, in a fixed
 // buffer (no allocation, usable in an embedded image). O(arena pages); for tests and debugging.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "mheap/accounting.hpp"
-#include "mheap/fixed_text.hpp"
-#include "mheap/mem_stats.hpp"
-#include "mheap/span_state.hpp"
-#include "policies/span_kind.hpp"
+#include "accounting.hpp"
+#include "fixed_text.hpp"
+#include "mem_stats.hpp"
+#include "span_state.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

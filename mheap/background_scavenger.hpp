@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/background_scavenger.hpp — Go's sysmon behaviour on request: a thread that calls
 // heap.scavenge_idle(min_idle) every period, and optionally prints Go's scvg trace line.
 //
 // The heap never starts a thread by itself; this object does, between start() and stop() (or its
 // destructor). Only where the standard library has threads.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
-#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+#include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 
 #if MHEAP_HAS_THREADS
 #include <chrono>
@@ -15,7 +17,7 @@
 #include <mutex>
 #include <thread>
 
-#include "mheap/scvg_trace.hpp"
+#include "scvg_trace.hpp"
 
 namespace mheap {
 

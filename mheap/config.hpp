@@ -1,24 +1,26 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/config.hpp — the default configuration; users derive from it and override what they need.
 //
 // A configuration is a plain struct of types and constants, read at compile time: nothing is
 // configured by macros or generated headers, so two translation units can never disagree about a
 // heap's layout.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/stats.hpp"
-#include "policies/clock.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
-#include "policies/span_kind.hpp"
-#include "policies/span_lists.hpp"
+#include "stats.hpp"
+#include "../policies/clock.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
+#include "../policies/span_kind.hpp"
+#include "../policies/span_lists.hpp"
 
 // OS memory where the target has mmap; a bare-metal target must name its own source.
 #if __has_include(<sys/mman.h>)
-#include "policies/mmap_source.hpp"
+#include "../policies/mmap_source.hpp"
 namespace mheap {
 using DefaultPageSource = MmapSource;
 }

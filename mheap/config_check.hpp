@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/config_check.hpp — a heap's configuration, checked once, with one error per mistake.
 //
 // Every rule a configuration must keep is one entry in an ordered list: first that each member is
@@ -7,21 +8,22 @@
 // other line of the library instantiates with the bad type and the compiler has nothing else to
 // say: g++ and clang print exactly one error (test/compile_fail_test.sh holds them to it).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/accounting.hpp"
-#include "mheap/config.hpp"
-#include "mheap/span.hpp"
-#include "policies/clock.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
-#include "policies/span_kind.hpp"
-#include "policies/span_lists.hpp"
-#include "policies/static_arena.hpp"
+#include "accounting.hpp"
+#include "config.hpp"
+#include "span.hpp"
+#include "../policies/clock.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
+#include "../policies/span_kind.hpp"
+#include "../policies/span_lists.hpp"
+#include "../policies/static_arena.hpp"
 
 namespace mheap {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/consistent_stats.hpp — the window a thread opens around every lock-free use of its span
 // cache: it carries the thread's counter deltas, and it lets the heap cut or stop all threads at
 // one instant (Go 1.16's consistent heap statistics, and a stop of the front end for what must see
@@ -32,14 +33,15 @@
 // one kind moves heap_idle, heap_inuse, heap_sys and the kind's counter so that every identity of
 // mheap/stats.hpp holds for any sum of them.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include "mheap/detail/cpu_relax.hpp"
-#include "mheap/detail/lock_guard.hpp"
-#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+#include "detail/cpu_relax.hpp"
+#include "detail/lock_guard.hpp"
+#include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 
 #if MHEAP_HAS_THREADS
 #include <thread>

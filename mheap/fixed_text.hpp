@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/fixed_text.hpp — a bounded text buffer for audit reports and misuse messages.
 //
 // The heap must be able to explain itself in an embedded image with no malloc and no stdio
 // formatting, so messages are built in a fixed array; text past the end is cut, never overflows.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/free_set.hpp — where free spans wait: exact-size lists for short spans, a tree for long ones.
 //
 // Invariants (audit() checks each):
@@ -10,6 +11,7 @@
 // for a length the tree's length index holds.
 //   - first_of_[n % index_slots] is null or the lowest-addressed large free span of its length.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <bit>
@@ -17,7 +19,7 @@
 #include <cstdint>
 #include <iterator>
 
-#include "policies/span_lists.hpp"
+#include "../policies/span_lists.hpp"
 
 namespace mheap {
 

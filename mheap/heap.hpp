@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
 //
 // Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):
@@ -18,6 +19,7 @@
 // the page source is reached only under it too, except release(), which scavenging calls with the
 // lock dropped (ReleasingPageSourcePolicy says what that asks of a source).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,17 +27,17 @@
 #include <limits>
 #include <utility>
 
-#include "mheap/audit.hpp"
-#include "mheap/config.hpp"
-#include "mheap/config_check.hpp"
-#include "mheap/detail/lock_guard.hpp"
-#include "mheap/heap_core.hpp"
-#include "mheap/mem_stats.hpp"
-#include "mheap/release_engine.hpp"
-#include "mheap/span_ref.hpp"
-#include "mheap/stats.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
+#include "audit.hpp"
+#include "config.hpp"
+#include "config_check.hpp"
+#include "detail/lock_guard.hpp"
+#include "heap_core.hpp"
+#include "mem_stats.hpp"
+#include "release_engine.hpp"
+#include "span_ref.hpp"
+#include "stats.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
 
 namespace mheap {
 

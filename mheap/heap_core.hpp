@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/heap_core.hpp — the heap's state, and everything it does to spans under its lock.
 //
 // Heap (mheap/heap.hpp) is the public face: it takes the lock, validates what callers hand it and
@@ -11,30 +12,31 @@
 //   - counters: mheap/stats.hpp; page map: mheap/page_map.hpp; free set: mheap/free_set.hpp;
 //     span states and the moves between them: mheap/span_state.hpp.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 
-#include "mheap/accounting.hpp"
-#include "mheap/arena.hpp"
-#include "mheap/detail/cpu_relax.hpp"
-#include "mheap/detail/internal_check.hpp"
-#include "mheap/detail/lock_guard.hpp"
-#include "mheap/detail/shared_word.hpp"
-#include "mheap/free_set.hpp"
-#include "mheap/layout.hpp"
-#include "mheap/release_engine.hpp"
-#include "mheap/sanitizers.hpp"
-#include "mheap/span.hpp"
-#include "mheap/span_cache.hpp"
-#include "mheap/span_pool.hpp"
-#include "mheap/stats.hpp"
-#include "mheap/thread_caches.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
+#include "accounting.hpp"
+#include "arena.hpp"
+#include "detail/cpu_relax.hpp"
+#include "detail/internal_check.hpp"
+#include "detail/lock_guard.hpp"
+#include "detail/shared_word.hpp"
+#include "free_set.hpp"
+#include "layout.hpp"
+#include "release_engine.hpp"
+#include "sanitizers.hpp"
+#include "span.hpp"
+#include "span_cache.hpp"
+#include "span_pool.hpp"
+#include "stats.hpp"
+#include "thread_caches.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
 
 namespace mheap {
 

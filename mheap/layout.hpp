@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/layout.hpp — where the page map, the arena and the span records sit in a reservation.
 //
 // A pure computation from (base address, capacity, guard granule) to regions, fixed when a heap is
@@ -13,6 +14,7 @@
 // makes them fault (policies/page_source.hpp, ProtectingPageSourcePolicy); elsewhere AddressSanitizer
 // poisons them. guard == 0 lays the regions out back to back.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>

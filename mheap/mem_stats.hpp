@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/mem_stats.hpp — the user's view of the counters, as Go's runtime.MemStats after the seed.
 //
 // After commit dc0f0ab the view equals the raw counters: HeapSys = heap_sys, HeapInuse =
@@ -6,12 +7,13 @@
 // counter is then subtracted from HeapSys and HeapInuse here, exactly as Go 1.8's readmemstats_m
 // subtracted StackInuse. Either way each byte obtained for spans is counted once in Sys.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 
-#include "mheap/accounting.hpp"
-#include "mheap/stats.hpp"
-#include "policies/span_kind.hpp"
+#include "accounting.hpp"
+#include "stats.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
@@ -16,22 +17,24 @@
 // release_engine, config, config_check) ← heap_core, heap, audit ← this header. A header includes
 // only its own level or below.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
-#include "mheap/audit.hpp"
-#include "mheap/background_scavenger.hpp"
-#include "mheap/config.hpp"
-#include "mheap/heap.hpp"
-#include "mheap/mem_stats.hpp"
-#include "mheap/scvg_trace.hpp"
-#include "mheap/span_ref.hpp"
-#include "mheap/stats.hpp"
-#include "policies/clock.hpp"
-#include "policies/lock.hpp"
-#include "policies/misuse.hpp"
-#include "policies/page_source.hpp"
-#include "policies/span_kind.hpp"
-#include "policies/span_lists.hpp"
-#include "policies/static_arena.hpp"
+#include "audit.hpp"
+#include "background_scavenger.hpp"
+#include "config.hpp"
+#include "heap.hpp"
+#include "mem_stats.hpp"
+#include "scvg_trace.hpp"
+#include "span_ref.hpp"
+#include "stats.hpp"
+#include "version.hpp"
+#include "../policies/clock.hpp"
+#include "../policies/lock.hpp"
+#include "../policies/misuse.hpp"
+#include "../policies/page_source.hpp"
+#include "../policies/span_kind.hpp"
+#include "../policies/span_lists.hpp"
+#include "../policies/static_arena.hpp"
 #if __has_include(<sys/mman.h>)
-#include "policies/mmap_source.hpp"
+#include "../policies/mmap_source.hpp"
 #endif

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/page_map.hpp — address → span in O(1): a flat array with one entry per arena page.
 //
 // Invariants (audit() checks them):
@@ -10,6 +11,7 @@
 // The array sits at the front of the page source's reservation and is committed only as far as the
 // arena has grown; those committed bytes that cover the grown arena are charged to other_sys.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/release_engine.hpp — giving idle pages back to the page source: when a span counts as idle
 // long enough (IdleTicks), and which pages of which spans one trip releases (ReleaseBatch).
 //
@@ -6,16 +7,17 @@
 // puts them back, settled (mheap/heap_core.hpp, release_locked()). Both pieces here can be driven
 // without a heap (test/release_engine_test.cpp).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/layout.hpp"
-#include "mheap/sanitizers.hpp"
-#include "mheap/span_state.hpp"
-#include "mheap/stats.hpp"
+#include "layout.hpp"
+#include "sanitizers.hpp"
+#include "span_state.hpp"
+#include "stats.hpp"
 
 namespace mheap {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/sanitizers.hpp — tell AddressSanitizer and Valgrind which span memory is free.
 //
 // A free or released span's memory is poisoned, and unpoisoned when the span is handed out, so a
@@ -7,6 +8,7 @@
 // (Config::valgrind_annotations) and <valgrind/memcheck.h> exists. Nothing here changes the
 // layout of any type.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 

@@ -1,14 +1,16 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/scvg_trace.hpp — the scavenger's trace line in Go's format (GODEBUG=gctrace=1):
 //
 //   scvg<N>: inuse: X, idle: Y, sys: Z, released: W, consumed: V (MB)
 //
 // with consumed = sys − released, every figure in MiB rounded down, as the seed commit prints it.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 
-#include "mheap/fixed_text.hpp"
-#include "mheap/stats.hpp"
+#include "fixed_text.hpp"
+#include "stats.hpp"
 
 namespace mheap {
 

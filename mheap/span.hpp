@@ -1,16 +1,18 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span.hpp — the span record: one run of whole pages, free or live.
 //
 // Records come from the span pool (mheap/span_pool.hpp), never from malloc, and are never given
 // back to the page source while the heap lives: a stale pointer to a record always points at a
 // record, which is what lets lookup() and free() validate what they are handed in O(1).
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/detail/intrusive.hpp"
-#include "mheap/span_state.hpp"
-#include "policies/span_lists.hpp"
+#include "detail/intrusive.hpp"
+#include "span_state.hpp"
+#include "../policies/span_lists.hpp"
 
 namespace mheap {
 

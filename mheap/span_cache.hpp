@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_cache.hpp — parked spans: recently freed short spans kept whole, per kind and length,
 // for the next request of that kind and length.
 //
@@ -18,6 +19,7 @@
 // cache and nowhere else; counts_[k][n] is the length of stacks_[k][n]; pages_ is the sum of the
 // parked spans' lengths.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <array>
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_pool.hpp — span records from fixed-size chunks of the page source, never malloc.
 //
 // Go's fixalloc for mspan, reduced to what the heap needs: records are carved from chunks committed
@@ -9,13 +10,14 @@
 // Accounting, kept here once: mspan_sys == committed_bytes(); mspan_inuse == inuse_bytes()
 // == live records × sizeof(record). The heap reads both when it reports its counters.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <new>
 
-#include "mheap/detail/shared_word.hpp"
-#include "mheap/span_state.hpp"
+#include "detail/shared_word.hpp"
+#include "span_state.hpp"
 
 namespace mheap {
 

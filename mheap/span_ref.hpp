@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_ref.hpp — what alloc() hands out: a typed, checkable reference to a live span.
 //
 // The kind is in the type, so freeing a span as another kind does not compile. The generation
@@ -7,12 +8,13 @@
 // base(), npages() and bytes() read the span record: they describe the span while it is live.
 // After free() the record may be merged into a neighbour or reused, so keep what you need first.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
-#include "mheap/span.hpp"
-#include "policies/span_kind.hpp"
+#include "span.hpp"
+#include "../policies/span_kind.hpp"
 
 namespace mheap {
 

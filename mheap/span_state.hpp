@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/span_state.hpp — the states of a span record, and every legal move between them.
 //
 // Vocabulary: included by policies (span kinds name the live state they use) and by the core.
@@ -38,6 +39,7 @@
 // Nothing else moves a record: a live span never becomes unused directly, and no state but free
 // is ever merged into.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

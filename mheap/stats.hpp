@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/stats.hpp — the heap's raw counters (Go's mstats) and the per-heap event counts.
 //
 // Where it sits: every operation of Heap moves these counters under the heap lock; audit()
 // recomputes them from the spans and compares; mem_stats() turns them into the user view
 // (mheap/mem_stats.hpp). All counters are in bytes unless the name says otherwise.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <cstdint>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/thread_caches.hpp — one span cache per (thread, heap), found without a lock, returned when
 // the thread exits.
 //
@@ -24,6 +25,7 @@
 // front end (mheap/consistent_stats.hpp) and then reads or flushes every thread's cache itself:
 // parked spans never make the heap grow, however many threads park them.
 #pragma once
+#include "detail/require_cxx20.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -34,10 +36,10 @@
 
 #include <boost/intrusive/list.hpp>
 
-#include "mheap/consistent_stats.hpp"
-#include "mheap/detail/intrusive.hpp"
-#include "mheap/span_cache.hpp"
-#include "policies/lock.hpp"  // MHEAP_HAS_THREADS
+#include "consistent_stats.hpp"
+#include "detail/intrusive.hpp"
+#include "span_cache.hpp"
+#include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 
 #if MHEAP_HAS_THREADS
 #include <mutex>

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/clock.hpp — where the heap reads the time, for scavenge_idle() (Go 1.9's rule: release
 // spans idle longer than a limit). A policy so that tests drive time by hand.
 //
 // The free path never reads the clock: it stamps a span with the scavenger's tick number (one load),
 // and scavenge_idle() turns ticks into times. See Heap::scavenge_idle().
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <chrono>
 #include <concepts>

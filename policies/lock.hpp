@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/lock.hpp — lock policies: what guards a heap's free set, page map and counters.
 //
 // The concept is only lock()/unlock(). The heap holds its lock [[no_unique_address]], so NullLock
@@ -5,12 +6,13 @@
 // and unlocked heaps. MutexLock exists only where the standard library has threads (a bare-metal
 // libstdc++ has std::atomic_flag but no std::mutex).
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <atomic>
 #include <concepts>
 #include <cstdint>
 
-#include "mheap/detail/cpu_relax.hpp"
+#include "../mheap/detail/cpu_relax.hpp"
 
 #if __has_include(<mutex>)
 #include <mutex>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/misuse.hpp — what the heap does when its caller breaks the rules.
 //
 // Every misuse the heap can see from a span's own state (O(1), no search) is reported to the
@@ -5,12 +6,13 @@
 // leaves the heap exactly as it was and audit() clean. The default aborts with a message that
 // names the misuse, as Go's runtime throws on a bad free.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstdio>
 #include <cstdlib>
 
-#include "mheap/fixed_text.hpp"
+#include "../mheap/fixed_text.hpp"
 
 namespace mheap {
 

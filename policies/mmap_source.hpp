@@ -1,28 +1,69 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/mmap_source.hpp — OS memory: reserve address space once, commit it as the heap grows.
 //
 // The reservation is PROT_NONE and MAP_NORESERVE, so reserving 64 GiB costs neither memory nor
 // swap accounting; commit() turns a range read-write with mprotect, and the kernel supplies zero
 // pages on first touch. Linux/POSIX only; embedded builds use StaticArena.
+//
+// Address space is not always there to take: `ulimit -v` counts reserved bytes, Valgrind gives its
+// client a few tens of GiB at most, a 32-bit process has under 4 GiB in all. So a reservation the
+// kernel refuses is asked again at half the size, down to a floor; capacity() says what was got,
+// requested() what was asked. Below the floor the source reserves nothing: the heap then refuses
+// every allocation, and debug builds (no NDEBUG) say so on stderr once, when the source is built.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#ifndef NDEBUG
+#include <cstdio>
+#include <cstring>
+#endif
 
 namespace mheap {
 
 class MmapSource {
  public:
-  static constexpr std::size_t default_reserve_bytes = std::size_t{64} << 30;
+  // 64 GiB where address space is plentiful; a 32-bit process starts at 2 GiB, about all the
+  // contiguous room it can hope for (64 GiB would not even fit in its size_t).
+  static constexpr std::size_t default_reserve_bytes =
+      sizeof(std::size_t) >= 8 ? std::size_t{64} << 30 : std::size_t{2} << 30;
+  // The smallest reservation a refused one falls back to. 64 MiB holds spans of up to about 63 MiB
+  // after the page map and the span records; much less, and a heap that passed a small test would
+  // fail moderate requests later, far from the cause, where an empty heap fails at once. 64 MiB is
+  // also small enough to be found in a crowded 32-bit address space, and getting there from 64 GiB
+  // costs at most ten refused mmap calls, once.
+  static constexpr std::size_t default_floor_bytes = std::size_t{64} << 20;
 
-  explicit MmapSource(std::size_t reserve_bytes = default_reserve_bytes) noexcept {
-    void* p = ::mmap(nullptr, reserve_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p != MAP_FAILED) {
-      base_ = static_cast<std::byte*>(p);
-      capacity_ = reserve_bytes;
+  // Reserves reserve_bytes, or the largest of its halvings the kernel grants that is at least
+  // floor_bytes (or reserve_bytes itself, when that is below the floor).
+  explicit MmapSource(std::size_t reserve_bytes = default_reserve_bytes,
+                      std::size_t floor_bytes = default_floor_bytes) noexcept
+      : requested_(reserve_bytes) {
+    const std::size_t floor = floor_bytes < reserve_bytes ? floor_bytes : reserve_bytes;
+    int error = EINVAL;
+    for (std::size_t size = reserve_bytes; size != 0 && size >= floor; size = round_down(size / 2)) {
+      void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED) {
+        base_ = static_cast<std::byte*>(p);
+        capacity_ = size;
+        return;
+      }
+      error = errno;
     }
+#ifndef NDEBUG
+    std::fprintf(stderr,
+                 "mheap: MmapSource could not reserve %zu MiB of address space, nor any halving of it "
+                 "down to %zu MiB (%s); every allocation from its heap will fail. Raise the limit "
+                 "(ulimit -v) or pass a smaller size to the heap's constructor.\n",
+                 reserve_bytes >> 20, floor >> 20, std::strerror(error));
+#else
+    (void)error;
+#endif
   }
   ~MmapSource() {
     if (base_ != nullptr) ::munmap(base_, capacity_);
@@ -31,7 +72,10 @@ class MmapSource {
   MmapSource& operator=(const MmapSource&) = delete;
 
   std::byte* base() const noexcept { return base_; }
+  // Bytes reserved: requested(), a halving of it after a refusal, or 0 when even the floor was refused.
   std::size_t capacity() const noexcept { return capacity_; }
+  // Bytes the constructor was asked for; capacity() < requested() means it fell back.
+  std::size_t requested() const noexcept { return requested_; }
 
   bool commit(std::byte* p, std::size_t n) noexcept {
     // The heap commits whole heap pages, which are multiples of the OS page on every host we
@@ -69,6 +113,7 @@ class MmapSource {
     std::byte* lo;
     std::byte* hi;
   };
+  static std::size_t round_down(std::size_t n) noexcept { return n & ~(os_page_size() - 1); }
   static Range round_outward(std::byte* p, std::size_t n) noexcept {
     const std::uintptr_t mask = os_page_size() - 1;
     const auto lo = reinterpret_cast<std::uintptr_t>(p) & ~mask;
@@ -84,6 +129,7 @@ class MmapSource {
 
   std::byte* base_ = nullptr;
   std::size_t capacity_ = 0;
+  std::size_t requested_ = 0;
 };
 
 }  // namespace mheap

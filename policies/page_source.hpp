@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/page_source.hpp — the seam between a heap and the memory it carves into spans.
 //
 // A page source reserves one contiguous range of address space up front and commits parts of it
@@ -9,6 +10,7 @@
 // metadata), and the page map is a flat array indexed by page number: address → span in O(1),
 // as Go 1.9's h.spans was over its single arena.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstddef>

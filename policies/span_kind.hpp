@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/span_kind.hpp — span kinds: what an allocation of a kind charges, decided at compile time.
 //
 // A span kind binds (1) the counter an allocation of that kind charges and (2) whether its bytes
@@ -12,14 +13,15 @@
 //       heap_sys −n, its own counter +n.
 //   free reverses the alloc exactly.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
-#include "mheap/span_state.hpp"
-#include "mheap/stats.hpp"
+#include "../mheap/span_state.hpp"
+#include "../mheap/stats.hpp"
 
 namespace mheap {
 

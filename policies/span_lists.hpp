@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/span_lists.hpp — how free spans are linked: the list hooks' link mode and the kind of
 // ordered tree that holds the large free spans. Both are Boost.Intrusive containers; these policies
 // only name which flavour, so a heap can trade checks for speed without touching its code.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <boost/intrusive/avl_set.hpp>
 #include <boost/intrusive/list.hpp>
@@ -15,7 +17,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "mheap/detail/intrusive.hpp"
+#include "../mheap/detail/intrusive.hpp"
 
 namespace mheap {
 

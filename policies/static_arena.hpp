@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // policies/static_arena.hpp — a fixed buffer for embedded images: no OS call, no malloc.
 //
 // The buffer lives inside the arena object, so `static Heap<EmbeddedConfig> heap;` puts the whole
@@ -6,6 +7,7 @@
 // clears each range the first and only time the heap commits it: fresh memory is zero wherever the
 // arena object lives, in .bss, on a stack or inside another object.
 #pragma once
+#include "../mheap/detail/require_cxx20.hpp"
 
 #include <cstddef>
 #include <cstring>

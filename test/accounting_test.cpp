@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Every row of the accounting table (mheap/accounting.hpp, docs/go-accounting.md), as exact byte deltas, with the audit after
 // each operation. Also the seed's diff: the same trace under Go 1.8's and Go 1.9's stack accounting.
 #define BOOST_TEST_MODULE accounting

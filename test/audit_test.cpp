@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The audit must be able to fail. Each case simulates a wild write into the heap's metadata (the
 // page map sits in the page source's memory; span records are reachable through lookup()), checks
 // that the census names what broke, then undoes the write and checks the audit is clean again.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Every bad input gets a defined outcome: an empty result, or a misuse report that names it, with the
 // heap unchanged and the audit clean afterwards. The default policy's fatal message is checked in a
 // child process.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # The umbrella header and the embedded image compile and link for a bare-metal Cortex-M4 with
 # arm-none-eabi-g++ and picolibc: no std::mutex there (MutexLock must vanish), no <sys/mman.h>
 # (MmapSource must vanish), and Boost comes from a directory holding only boost/ — never

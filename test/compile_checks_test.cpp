@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What must not compile, checked with requires-expressions (the build never breaks on purpose):
 // freeing a span as another kind, forging a SpanRef, policies that miss a member of their concept.
 #define BOOST_TEST_MODULE compile_checks

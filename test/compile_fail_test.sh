@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Misconfigurations must be rejected at compile time with exactly one error that names the
 # configuration member at fault (no cascade of errors from inside the heap).
 #

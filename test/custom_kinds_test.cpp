@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // User-written span kinds and stats: a derived stats type with its own manual counters, a kind that
 // shares a counter with another, a manual kind with the pre-seed accounting; Sys counts each once.
 #define BOOST_TEST_MODULE custom_kinds

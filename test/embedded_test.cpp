@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The embedded image (examples/embedded_image.cpp, built with -fno-exceptions -fno-rtti) never
 // reaches malloc or operator new: every allocation function of the process is interposed here and
 // counts calls while the workload runs. A self-check first proves the interposition sees a call.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The guards between the page map, the arena and the span records (mheap/layout.hpp): the layout
 // computed on its own, and a one-byte overflow off the last span or underflow off the first span of
 // a fully grown heap faulting instead of rewriting the heap's metadata.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Lock policies: each one guards a heap; threads sharing one heap under SpinLock, MutexLock and AdaptiveLock leave
 // it clean, with every page back in the free set.
 #define BOOST_TEST_MODULE locks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // test/model.hpp — a plain, obviously correct description of a heap, run beside the real one.
 //
 // The model knows which spans are live (base, pages, kind) and nothing else; from that alone it

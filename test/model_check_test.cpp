@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Long model-checked random runs: ≥ 1,000,000 operations per configuration, the heap and the
 // reference model (test/model.hpp) side by side, every operation checked (test/model_driver.hpp):
 // span placement and size, every counter, misuse reports, lookups; the full audit periodically and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // test/model_driver.hpp — drives one heap beside a reference model, one checked operation at a time.
 //
 // Shared by the long model-checked runs (test/model_check_test.cpp, with test/model.hpp's Model)

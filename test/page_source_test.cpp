@@ -1,6 +1,8 @@
-// Page sources: StaticArena and MmapSource reach the same heap, a failed reservation gives a heap
-// that refuses politely, and a source that fails the k-th commit (for every k) leaves the heap
-// exactly as it was, with the next call working.
+// SPDX-License-Identifier: BSL-1.0
+// Page sources: StaticArena and MmapSource reach the same heap, a refused reservation falls back
+// to a halving of it, a failed one (even at the floor) gives a heap that refuses politely, and a
+// source that fails the k-th commit (for every k) leaves the heap exactly as it was, with the next
+// call working.
 #define BOOST_TEST_MODULE page_source
 #include <cstdint>
 #include <cstring>
@@ -126,13 +128,41 @@ BOOST_AUTO_TEST_CASE(with_a_span_cache_a_failed_commit_only_flushes_the_cache) {
 
 BOOST_AUTO_TEST_CASE(a_failed_reservation_gives_a_heap_that_refuses) {
   using H = Heap<test::MmapConfig>;
-  auto heap = test::make_heap<H>(std::size_t{1} << 62);  // more address space than any machine has
+  // More address space than any machine has, and a floor that is no less: nothing to fall back to.
+  auto heap = test::make_heap<H>(std::size_t{1} << 62, std::size_t{1} << 61);
   BOOST_TEST(heap->page_source().base() == nullptr);
+  BOOST_TEST(heap->page_source().capacity() == 0u);
+  BOOST_TEST(heap->page_source().requested() == std::size_t{1} << 62);
   BOOST_TEST(heap->capacity_pages() == 0u);
   BOOST_TEST(!heap->alloc<GCSpanPolicy>(1));
   BOOST_TEST(heap->lookup(nullptr) == nullptr);
   BOOST_TEST(heap->stats() == Stats{});
   require_clean(*heap);
+}
+
+// A refused reservation is asked again at half the size until the kernel grants one: 2^62 bytes
+// never fit (user space is 2^47 bytes, 2^56 with 5-level paging), a halving does, and the heap
+// works in it.
+BOOST_AUTO_TEST_CASE(a_refused_reservation_falls_back_to_a_halving) {
+  using H = Heap<test::MmapConfig>;
+  auto heap = test::make_heap<H>(std::size_t{1} << 62);
+  const std::size_t got = heap->page_source().capacity();
+  BOOST_TEST(heap->page_source().requested() == std::size_t{1} << 62);
+  BOOST_TEST(got < heap->page_source().requested());
+  BOOST_TEST(got >= MmapSource::default_floor_bytes);
+  BOOST_TEST((got & (got - 1)) == 0u);  // 2^62 halved some times
+  BOOST_TEST(heap->page_source().base() != nullptr);
+  auto span = heap->alloc<GCSpanPolicy>(16);
+  BOOST_TEST(static_cast<bool>(span));
+  heap->free(span);
+  require_clean(*heap);
+}
+
+// A reservation below the floor is tried as asked and not refused for being small.
+BOOST_AUTO_TEST_CASE(a_reservation_below_the_floor_is_taken_as_asked) {
+  MmapSource source(std::size_t{1} << 20);
+  BOOST_TEST(source.capacity() == std::size_t{1} << 20);
+  BOOST_TEST(source.requested() == std::size_t{1} << 20);
 }
 
 BOOST_AUTO_TEST_CASE(mmap_source_reservation_is_a_hard_limit) {

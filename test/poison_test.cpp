@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // In AddressSanitizer builds (bazel test --config=asan), a free or released span's memory is
 // poisoned and unpoisoned when handed out again, so a use after free of a span is reported at the
 // faulting access. Without ASan these cases are skipped (the suite's asan run executes them).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The release engine's pieces without a heap (mheap/release_engine.hpp): the idle-time rule on
 // scavenger ticks, and which pages of a span a release really gives back.
 #define BOOST_TEST_MODULE release_engine

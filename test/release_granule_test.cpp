@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Releases that a page source can only make in whole granules of its own: the heap asks for whole
 // granules, counts exactly the heap pages it gave back, and a retention bound that cannot be met
 // (idle runs shorter than a granule) does not make every free ask the source again.

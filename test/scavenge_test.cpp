@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Returning memory to the page source: every accounting transition as exact byte deltas, the real
 // RSS of the process, Go 1.9's idle-time rule with a clock the test drives, the retention bound,
 // StaticArena, and Go's scvg trace line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The span cache: freed short spans kept whole for the next request of their length; bounded per
 // length and in total; flushed before the heap grows, scavenges or enforces retention; and misuse
 // of a cached span is caught like any other.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Where spans come from and go back to: split, coalescing on both sides (the arena's last page too),
 // growth onto a free span at the end, exact-list choice, best fit with the lowest address on ties, the
 // length index of the tree, lookup of every part of a span, and the needzero rules.

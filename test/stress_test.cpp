@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Concurrent stress: 2, 4 and 8 threads × ≥ 100k mixed operations each on one heap, under SpinLock
 // and under MutexLock. Each thread allocates every kind (zeroed or not), marks its spans and checks
 // the marks when it frees them (through the SpanRef or free_at), looks its spans up, looks up

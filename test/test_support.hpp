@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // test/test_support.hpp — configurations and checks shared by the Boost.Test suites.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Per-thread span caches (mheap/thread_caches.hpp) on the default configuration: spans freed by
 // another thread than the one that allocated them, a thread that exits with a full cache, a double
 // free raced by two threads, snapshots taken while threads run, growth that takes other threads'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Seeded random traces (≥ 100k operations per configuration, every kind, sizes 1..2048 pages) run
 // beside the model: every counter identity after every operation, the full audit every few hundred.
 // The seed is printed on failure; MHEAP_TRACE_SEED=<n> replays one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A heap with Valgrind annotations on, used by test/valgrind_test.sh under memcheck:
 //   valgrind_probe clean   — allocates, writes, frees: memcheck must find nothing;
 //   valgrind_probe misuse  — writes into a span after freeing it: memcheck must report it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # With Config::valgrind_annotations, free spans are NOACCESS to Valgrind's memcheck: a write into a
 # freed span is reported, and a correct program is reported clean.
 set -euo pipefail

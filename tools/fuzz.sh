@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Builds test/fuzz/heap_fuzzer.cpp with clang++ -fsanitize=fuzzer,address,undefined and runs it.
 #
 #   tools/fuzz.sh SECONDS [CORPUS_DIR] [-- LIBFUZZER_FLAGS...]

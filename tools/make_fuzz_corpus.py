@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Writes the seed corpus of test/fuzz/heap_fuzzer.cpp into test/fuzz/corpus/ (deterministic).
 
 Each file is one input in the fuzzer's format (see the comment at the top of heap_fuzzer.cpp):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Mutation testing of the heap's core: plants each bug listed in tools/mutants.txt, one at a time, in
 # a scratch copy of the library and checks that the tests notice.
 #

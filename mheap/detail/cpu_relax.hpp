@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/detail/cpu_relax.hpp — one polite pause in a spin-wait loop (SpinLock, an allocation
 // waiting for spans being released). Vocabulary: includes nothing of mheap.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/detail/internal_check.hpp — the heap's O(1) checks of its own preconditions.
 //
 // Behind Config::internal_checks: on in the test and debug configurations, off by default. When

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/detail/lock_guard.hpp — how the heap holds its lock: for a scope, dropped for a scope, and
 // on a cache line of its own. Not policies: they work with any lock policy (policies/lock.hpp).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // mheap/detail/shared_word.hpp — the one word of a span record that threads touch without the heap lock.
 //
 // A span's generation (mheap/span.hpp) is read and claimed by free() before any lock is taken, so
@@ -6,6 +7,7 @@
 // move on x86-64 and Armv7-M; only the claim is a locked compare-and-swap). A single-threaded heap
 // (Shared = false) uses plain accesses: no atomics at all, as its lock promises.
 #pragma once
+#include "require_cxx20.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-clean
 // why: the control. A configuration that derives from DefaultConfig with a NullLock and a
 //      StaticArena, allocating and freeing both default kinds, must compile without any error, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-clean
 // why: the control for case 06. A pre-seed manual kind (ManualInHeapSpanPolicy) with a counter of
 //      its own is legal and must keep compiling once heap_inuse is refused as its counter.

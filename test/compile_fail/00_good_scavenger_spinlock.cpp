@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-clean
 // why: the control for case 08. A background scavenger over a heap with a real lock (SpinLock)
 //      must keep compiling once a NullLock heap is refused.

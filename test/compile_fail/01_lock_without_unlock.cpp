@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::Lock
 // why: a lock with lock() but no unlock() is not a LockPolicy; the heap would hold it forever.
 #include "mheap/mheap.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::Stats
 // why: the heap keeps Go's counters in Config::Stats, so it must be mheap::Stats or derive from it;
 //      a look-alike struct with the same member names is not enough.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::LargeSpanTree
 // why: a large-span tree policy must name both the hook and the container templates; this one
 //      has the hooks only, which LargeSpanTreePolicy does not check today.

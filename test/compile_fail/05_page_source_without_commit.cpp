@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::PageSource
 // why: a page source must commit(p, n) the ranges the heap grows into; one without commit() is
 //      not a PageSourcePolicy.

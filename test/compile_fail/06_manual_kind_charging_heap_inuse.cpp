@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: a pre-seed manual kind charges heap_inuse *and* its own counter; naming heap_inuse as that
 //      counter makes the kind a GC kind in disguise (charged once, then subtracted from HeapInuse

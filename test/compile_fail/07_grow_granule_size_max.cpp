@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: grow_granule_bytes
 // why: SIZE_MAX passes "at least one page", but rounding it up to pages overflows to zero and
 //      growth then divides by zero at run time. The heap must refuse it at compile time.

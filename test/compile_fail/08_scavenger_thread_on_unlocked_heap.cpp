@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error-re: NullLock|BackgroundScavenger
 // why: a background scavenger runs scavenge_idle() on a thread of its own while the owner keeps
 //      using the heap; with a NullLock nothing synchronizes them, so the pairing must not compile.

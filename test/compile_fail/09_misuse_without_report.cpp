@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::MisusePolicy
 // why: the heap reports double frees and foreign spans through MisusePolicy::report(); a policy
 //      without it is not a MisuseHandler.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: page_shift
 // why: pages of 128 bytes are below the supported range [8, 30] (256 B .. 1 GiB).
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::Clock
 // why: scavenge_idle() reads Config::Clock::now(); a clock without it is not a ClockPolicy.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: the heap serves only the kinds its SpanKinds lists (a span records its kind as an index
 //      into that list); allocating another kind must not compile. Only alloc is called: a free

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::HookLinks
 // why: HookLinks must name a Boost.Intrusive link mode (NormalLinks or SafeLinks), not any type.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: SpanKinds must be mheap::SpanKinds<...>; a std::tuple of kinds has none of its members.
 #include <cstddef>

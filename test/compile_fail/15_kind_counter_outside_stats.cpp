@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: a kind charges a counter of a stats type that is not (a base of) Config::Stats: the heap has
 //      no such member to charge.

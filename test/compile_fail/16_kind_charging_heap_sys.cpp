@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: a manual kind whose own counter is heap_sys would undo the heap's own accounting of
 //      heap_sys.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::SpanKinds
 // why: two kinds share stacks_inuse, one inside heap_sys (pre-seed) and one outside it: Sys and the
 //      audit could not count that counter once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::PageSource
 // why: NoPageSource (the default where there is no <sys/mman.h>) reserves nothing; a heap over it
 //      must be refused, naming the member to set.

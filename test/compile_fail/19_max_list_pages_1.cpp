@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: max_list_pages
 // why: with max_list_pages = 1 there is no exact-size list at all (lists hold spans shorter than
 //      max_list_pages, of at least one page).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: min_grow_bytes
 // why: the heap grows by at least min_grow_bytes; zero is less than a page.
 #include <cstddef>

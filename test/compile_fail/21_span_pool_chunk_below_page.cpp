@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: span_pool_chunk_bytes
 // why: span records are committed a chunk at a time, in whole pages; a chunk smaller than a page
 //      cannot be committed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::ListLinks is now Config::HookLinks
 // why: ListLinks was renamed HookLinks (it sets the mode of the tree's hook too); a configuration
 //      that still overrides the old name would silently get NormalLinks, so it must not compile.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // test/fuzz/heap_fuzzer.cpp — libFuzzer target: an input is a sequence of heap operations, run on a
 // fresh StaticArena heap beside a reference model and checked after every one (test/model_driver.hpp):
 // allocs of any kind and any size (0, SIZE_MAX, capacity + 1, raw 64-bit values), frees through

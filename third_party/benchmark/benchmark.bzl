@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Exposes the system-installed Google Benchmark (Debian: libbenchmark-dev) as
 the external repository @benchmark, for Bazel 4.2.3 offline builds.
 

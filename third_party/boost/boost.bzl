@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Exposes the system-installed Boost (Debian: libboost-dev, libboost-test-dev)
 as the external repository @boost, for Bazel 4.2.3 offline builds.
 

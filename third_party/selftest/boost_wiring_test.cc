@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Self-test of the Bazel/Boost wiring (see third_party/README.md).
 #define BOOST_TEST_MODULE boost_wiring_test
 #include <boost/test/unit_test.hpp>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Offline stand-in for @rules_cc//cc:cc_toolchain_config_lib.bzl."""
 
 load(

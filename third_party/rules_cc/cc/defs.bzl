@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Offline stand-in for @rules_cc//cc:defs.bzl.
 
 Bazel 4.2.3 (Debian bazel-bootstrap) would otherwise download rules_cc from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Offline stand-in for @rules_cc//cc:find_cc_toolchain.bzl."""
 
 load(

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Offline stand-in for @rules_java//java:defs.bzl.
 
 Only @bazel_tools loads this (mheap has no Java code). Like the real
