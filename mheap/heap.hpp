@@ -78,7 +78,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // Cost: O(1) from a span cache — with per-thread caches (the default where there are threads)
   // without the heap lock: a pop, a generation store and the thread's counter delta. Else, under
   // the lock, O(1) from an exact list or O(log free large spans) from the tree; a thread's empty
-  // stack takes up to refill_count spans of its length at once; + O(npages) page-map stores for a
+  // stack takes one from the heap; + O(npages) page-map stores for a
   // kind that maps interior pages (unless the span was parked as that kind); + O(npages) zeroing
   // of a dirty span when zeroed; on a miss that finds nothing, one flush of the caller's cache
   // (O(parked spans) merges) and a growth (two commits); while another thread releases spans it
@@ -340,7 +340,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   void free_to_heap_locked(span_type* s) {
     const std::size_t n = s->npages, bytes = n << page_shift;
     detail::poison_free_memory<Config::valgrind_annotations>(s->base, bytes);
-    s->needzero = true;  // a span freed after use is dirty
+    s->needzero = true;  // freed after use: dirty
     if constexpr (has_cache && !per_thread) {
       if (cache_.push(s, span_kinds::template index_of<Kind>, n, Config::span_cache_pages, Config::span_cache_per_length)) {
         credit<Kind, Core::counter_checks>(this->stats_, bytes);

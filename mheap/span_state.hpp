@@ -28,7 +28,7 @@
 //   unused → free          grow() (fresh pages), cut_tail() (the tail of a split)
 //   unused → unused        grow(): a spare record taken and retired at once, first in line for cut_tail()
 //   free → live            alloc(): taken from the free set, cut, make_live()
-//   free → parked          refill_locked(): taken from the free set, cut, park() into a thread's cache
+//   free → parked          refill_locked(): taken from the free set, cut, park_locked() for a thread whose stack is empty
 //   parked → live          alloc(): popped from a span cache, unpark() (generation only)
 //   live → parked          free(): claimed (generation only), pushed on the freeing thread's cache
 //   live → free            free(): claimed, then free_span_locked() merges it (insert_free())

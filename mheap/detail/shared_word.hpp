@@ -14,32 +14,48 @@
 
 namespace mheap::detail {
 
+// std::atomic_ref where the library has it; libc++ 14 does not, so there the compiler's own
+// atomic builtins (GCC and Clang), which are what atomic_ref is made of.
 template <bool Shared>
 struct SharedWord {
   template <class T>
   static T load(const T& w) noexcept {
-    if constexpr (Shared)
-      return std::atomic_ref<T>(const_cast<T&>(w)).load(std::memory_order_acquire);
-    else
+    if constexpr (!Shared) {
       return w;
+    } else {
+#if defined(__cpp_lib_atomic_ref)
+      return std::atomic_ref<T>(const_cast<T&>(w)).load(std::memory_order_acquire);
+#else
+      return __atomic_load_n(&w, __ATOMIC_ACQUIRE);
+#endif
+    }
   }
   template <class T>
   static void store(T& w, T v) noexcept {
-    if constexpr (Shared)
-      std::atomic_ref<T>(w).store(v, std::memory_order_release);
-    else
+    if constexpr (!Shared) {
       w = v;
+    } else {
+#if defined(__cpp_lib_atomic_ref)
+      std::atomic_ref<T>(w).store(v, std::memory_order_release);
+#else
+      __atomic_store_n(&w, v, __ATOMIC_RELEASE);
+#endif
+    }
   }
   // w: expected → expected + 1, if w still holds expected. Exactly one of several racing claims of
   // the same value succeeds.
   static bool claim(std::uint64_t& w, std::uint64_t expected) noexcept {
-    if constexpr (Shared) {
-      return std::atomic_ref<std::uint64_t>(w).compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel,
-                                                                       std::memory_order_acquire);
-    } else {
+    if constexpr (!Shared) {
       if (w != expected) return false;
       w = expected + 1;
       return true;
+    } else {
+#if defined(__cpp_lib_atomic_ref)
+      return std::atomic_ref<std::uint64_t>(w).compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel,
+                                                                       std::memory_order_acquire);
+#else
+      return __atomic_compare_exchange_n(&w, &expected, expected + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+#endif
     }
   }
 };
