@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the thread variants (1, 2, 4, 8 threads):
-// one heap shared under SpinLock, one under MutexLock, one under AdaptiveLock, and a NullLock heap
+// one heap shared under SpinLock, one under MutexLock, one under AdaptiveLock (all with thread
+// caches, the default), one under AdaptiveLock with one cache under the lock, and a NullLock heap
 // per thread.
 #include "bench/mheap_peer.hpp"
 #include "bench/workloads.hpp"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
     register_threads_shared<MheapPeer<SpinLockConfig>>("spinlock");
     register_threads_shared<MheapPeer<MutexLockConfig>>("mutexlock");
     register_threads_shared<MheapPeer<AdaptiveLockConfig>>("adaptivelock");
+    register_threads_shared<MheapPeer<AdaptiveLockOneCacheConfig>>("adaptivelock_one_cache");
     register_threads_private<MheapPeer<NullLockConfig>>("heap_per_thread");
   });
 }

@@ -27,6 +27,10 @@ struct MutexLockConfig : NullLockConfig {
 struct AdaptiveLockConfig : NullLockConfig {
   using Lock = mheap::AdaptiveLock;
 };
+// The same lock without per-thread caches: what the front end buys (one span cache, under the lock).
+struct AdaptiveLockOneCacheConfig : AdaptiveLockConfig {
+  static constexpr bool thread_caches = false;
+};
 static_assert(mheap::Heap<NullLockConfig>::page_bytes == kPageBytes);
 
 template <class Config, class Kind = mheap::GCSpanPolicy>

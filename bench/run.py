@@ -32,9 +32,10 @@ KBATCH = 256  # ops per benchmark iteration (bench/workloads.hpp kBatch)
 # benchmark variant, label); benchmark name threads/<variant>/<n>.
 THREAD_COUNTS = [1, 2, 4, 8]
 THREAD_ROWS = [
-    ("mheap", "adaptivelock", "mheap, AdaptiveLock (default)"),
-    ("mheap", "spinlock", "mheap, SpinLock"),
-    ("mheap", "mutexlock", "mheap, MutexLock"),
+    ("mheap", "adaptivelock", "mheap, AdaptiveLock, thread caches (default)"),
+    ("mheap", "adaptivelock_one_cache", "mheap, AdaptiveLock, one cache under the lock"),
+    ("mheap", "spinlock", "mheap, SpinLock, thread caches"),
+    ("mheap", "mutexlock", "mheap, MutexLock, thread caches"),
     ("mheap", "heap_per_thread", "mheap, NullLock heap per thread"),
     ("tcmalloc", "shared", "tcmalloc"),
     ("jemalloc", "shared", "jemalloc"),

@@ -84,8 +84,11 @@ BOOST_AUTO_TEST_CASE(every_public_operation_takes_the_lock_once) {
 // the cache has been filled: that is what lets threads scale.
 BOOST_AUTO_TEST_CASE(a_thread_cache_hit_takes_no_lock) {
   auto heap = test::make_heap<Heap<LockConfig<CountingLock>>>(std::size_t{1} << 30);
-  auto warm = heap->alloc<GCSpanPolicy>(2);  // registers this thread's cache, refills its 2-page stack
-  heap->free(warm);
+  // Registers this thread's cache; two spans of 2 pages end up parked in it.
+  auto warm_a = heap->alloc<GCSpanPolicy>(2);
+  auto warm_b = heap->alloc<GCSpanPolicy>(2);
+  heap->free(warm_a);
+  heap->free(warm_b);
   const unsigned long locks = CountingLock::locks;
   for (int i = 0; i < 1000; ++i) {
     auto a = heap->alloc<GCSpanPolicy>(2);

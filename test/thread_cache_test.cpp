@@ -179,3 +179,103 @@ BOOST_AUTO_TEST_CASE(growth_takes_other_threads_parked_spans_first) {
   heap->free(big);
   require_clean(*heap);
 }
+
+namespace {
+// Churns on `threads` threads until stop, each with its own spans, short and long, both kinds.
+template <class Heap>
+std::vector<std::thread> churners(Heap& heap, unsigned threads, std::atomic<bool>& stop) {
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.emplace_back([&heap, &stop, t] {
+      std::mt19937 rng(500 + t);
+      std::vector<SpanRef<GC>> mine;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (mine.size() < 48 && rng() % 2 == 0) {
+          if (auto r = heap.template alloc<GC>(rng() % 8 == 0 ? 1 + rng() % 400 : 1 + rng() % 5, rng() % 4 == 0))
+            mine.push_back(r);
+        } else if (!mine.empty()) {
+          heap.free(mine.back());
+          mine.pop_back();
+        }
+      }
+      for (auto r : mine) heap.free(r);
+    });
+  }
+  return workers;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(release_all_and_a_background_scavenger_race_the_front_end) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  BackgroundScavenger<H> scavenger(*heap);
+  scavenger.start({std::chrono::milliseconds(1), std::chrono::nanoseconds(0), false});
+  std::atomic<bool> stop{false};
+  auto workers = churners(*heap, 2, stop);
+  std::size_t released = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+       std::chrono::steady_clock::now() < deadline;)
+    released += heap->release_all();
+  stop = true;
+  for (auto& w : workers) w.join();
+  scavenger.stop();
+  BOOST_TEST_MESSAGE("release_all gave back " << released << " bytes while the front end ran");
+  const Stats s = heap->stats();
+  BOOST_TEST(broken_identity(s).empty(), broken_identity(s));
+  BOOST_TEST(s.heap_inuse == 0u);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
+namespace {
+// An MmapSource that refuses every commit after a chosen one (growth, page map, records alike):
+// shared by threads, so the count is atomic.
+class RefusingSource : public MmapSource {
+ public:
+  using MmapSource::MmapSource;
+  bool commit(std::byte* p, std::size_t n) {
+    if (commits_.fetch_add(1) >= refuse_after_.load()) return false;
+    return MmapSource::commit(p, n);
+  }
+  void refuse_after(std::size_t k) { refuse_after_ = k; }
+
+ private:
+  std::atomic<std::size_t> commits_{0}, refuse_after_{~std::size_t{0}};
+};
+struct RefusingConfig : ThreadConfig {
+  using PageSource = RefusingSource;
+  static constexpr std::size_t min_grow_bytes = std::size_t{64} << 10;  // grow, and so commit, often
+};
+}  // namespace
+
+// Threads whose refills fail (the source refuses every commit after a point) get empty refs and
+// nothing else changes: every counter and the audit stay exact, and what was allocated frees.
+BOOST_AUTO_TEST_CASE(failed_refills_leave_every_thread_and_the_heap_consistent) {
+  auto heap = test::make_heap<Heap<RefusingConfig>>(std::size_t{1} << 32);
+  heap->page_source().refuse_after(40);
+  std::atomic<unsigned> refused{0};
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < 2; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 rng(900 + t);
+      std::vector<SpanRef<GC>> mine;
+      for (int i = 0; i < 4000; ++i) {
+        if (rng() % 3 != 0) {
+          if (auto r = heap->alloc<GC>(1 + rng() % 20))
+            mine.push_back(r);
+          else
+            ++refused;
+        } else if (!mine.empty()) {
+          heap->free(mine.back());
+          mine.pop_back();
+        }
+      }
+      for (auto r : mine) heap->free(r);
+    });
+  }
+  for (auto& w : workers) w.join();
+  BOOST_TEST(refused.load() > 0u);  // the source did run dry
+  const Stats s = heap->stats();
+  BOOST_TEST(broken_identity(s).empty(), broken_identity(s));
+  BOOST_TEST(s.heap_inuse == 0u);
+  require_clean(*heap);
+}
