@@ -90,7 +90,7 @@ class Census {
 
     // Every span cache (the heap's one, or every thread's): parked spans only, each once, on the
     // stack of its kind and length, the counts and page totals right.
-    h_.for_each_cache([&](const auto& cache) {
+    h_.front_.for_each_cache([&](const auto& cache) {
       std::uint64_t pages = 0;
       std::array<std::array<std::uint32_t, H::max_list_pages>, kinds::size> on_stack{};
       cache.for_each([&](const span_type& s, std::size_t kind, std::size_t stack) {
@@ -158,7 +158,7 @@ class Census {
     }
     if (free_spans_ != in_free_set_)
       report_.fail("free set holds ", in_free_set_, " spans, the arena has ", free_spans_, " free spans");
-    report_.expect_equal("claimed spans on their way to the heap", h_.claimed_in_transit(), in_transit_);
+    report_.expect_equal("claimed spans on their way to the heap", h_.front_.claimed_in_transit(), in_transit_);
     if (cached_spans_ != in_cache_)
       report_.fail("span caches hold ", in_cache_, " spans, the arena has ", cached_spans_, " parked spans");
   }

@@ -51,12 +51,13 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   static constexpr bool config_ok = config_is_valid<UserConfig>;
 
   // What the public face uses of the core (mheap/heap_core.hpp).
-  using Core::arena_, Core::cache_, Core::clock_, Core::events_, Core::lock_, Core::misuse_, Core::pool_,
-      Core::retention_, Core::source_, Core::threads_, Core::ticks_;
-  using Core::alloc_span_locked, Core::enforce_retention_locked, Core::flush_all_caches_locked,
-      Core::release_locked, Core::report, Core::snapshot_locked, Core::this_thread_cache;
-  using Core::has_cache, Core::per_thread;
-  using typename Core::cache_type, typename Core::generation, typename Core::thread_cache_type;
+  using Core::arena_, Core::clock_, Core::events_, Core::front_, Core::lock_, Core::misuse_, Core::pool_,
+      Core::retention_, Core::source_, Core::ticks_;
+  using Core::alloc_span_locked, Core::enforce_retention_locked, Core::release_locked, Core::report,
+      Core::snapshot_locked;
+  using Core::per_thread;
+  using typename Core::cache_type, typename Core::front_end_type, typename Core::generation,
+      typename Core::thread_cache_type;
 
  public:
   using config_type = UserConfig;
@@ -89,22 +90,16 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     if constexpr (config_ok) {
       if (npages == 0 || npages > arena_.capacity_pages()) return {};
       span_type* s = nullptr;
-      thread_cache_type* tc = this_thread_cache();
       if constexpr (per_thread) {
+        thread_cache_type* tc = front_.this_thread_cache(*this);
         if (tc != nullptr && npages < cache_type::max_pages) {
-          s = this->template alloc_from_thread_cache<Kind>(*tc, npages, zeroed);
+          s = front_.template alloc_from_thread_cache<Kind>(*this, *tc, npages, zeroed);
           if (s == nullptr) return {};
         }
       }
       if (s == nullptr) {
         detail::LockGuard guard(lock_);
-        if constexpr (has_cache && !per_thread) {
-          s = cache_.pop(span_kinds::template index_of<Kind>, npages);
-          if (s != nullptr) {
-            Core::unpark(s);
-            charge<Kind, Core::counter_checks>(this->stats_, npages << page_shift);
-          }
-        }
+        s = front_.template pop_locked<Kind>(*this, npages);  // the heap's one cache, if it has one
         if (s == nullptr) {
           s = alloc_span_locked(npages);
           if (s == nullptr) return {};
@@ -140,12 +135,12 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
       auto* s = static_cast<span_type*>(ref.span_);
       // The claim is the check: only the generation this ref was handed out with turns even, and
       // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
-      thread_cache_type* tc = this_thread_cache();
+      thread_cache_type* tc = front_.this_thread_cache(*this);
       bool claimed = false;
       if constexpr (per_thread) {
         if (tc != nullptr) {
-          using Step = typename Core::FreeStep;
-          const Step step = this->template free_without_lock<Kind>(*tc, s, ref.generation_);
+          using Step = typename front_end_type::FreeStep;
+          const Step step = front_.template free_without_lock<Kind>(*tc, s, ref.generation_);
           if (step == Step::parked) return;
           if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
           claimed = step == Step::claimed;
@@ -153,7 +148,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
       }
       detail::LockGuard guard(lock_);
       if (claimed) {
-        tc->in_transit.store(tc->in_transit.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        front_end_type::arrived_locked(*tc);
       } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {
         return report_bad_free_locked(s, ref.generation_, Kind::name);
       }
@@ -169,7 +164,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   void free_at(const void* base) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
-      thread_cache_type* tc = this_thread_cache();
+      thread_cache_type* tc = front_.this_thread_cache(*this);
       detail::LockGuard guard(lock_);
       if (span_type* s = claim_at_locked<Kind>(base)) free_claimed_locked<Kind>(s, tc);
     }
@@ -211,7 +206,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
-    flush_all_caches_locked();
+    front_.flush_all_locked(*this);
     return release_locked(max_bytes, [](const span_type&) { return true; });
   }
 
@@ -230,7 +225,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
-    flush_all_caches_locked();
+    front_.flush_all_locked(*this);
     const std::uint64_t now = clock_.now();
     ticks_.begin_tick(now);
     return release_locked(std::numeric_limits<std::size_t>::max(),
@@ -246,7 +241,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   {
     detail::LockGuard guard(lock_);
     retention_.set(bytes);
-    this->bypass_front_end_locked(retention_.is_set());  // every free is then checked against the bound
+    front_.bypass_locked(retention_.is_set());  // every free is then checked against the bound
     enforce_retention_locked();
   }
 
@@ -259,15 +254,15 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // thread's window waited out).
   void flush_cache() {
     detail::LockGuard guard(lock_);
-    flush_all_caches_locked();
+    front_.flush_all_locked(*this);
   }
   // Pages parked in every span cache (idle, counted in heap_idle, not yet merged).
   // Cost: O(1) per cache; with thread caches, a stop of the front end.
   std::size_t cached_pages() const {
     detail::LockGuard guard(lock_);
-    typename Core::FrontEndStop stop(*this);
+    typename front_end_type::Stop stop(front_);
     std::size_t pages = 0;
-    this->for_each_cache([&](const cache_type& c) { pages += c.pages(); });
+    front_.for_each_cache([&](const cache_type& c) { pages += c.pages(); });
     return pages;
   }
 
@@ -285,8 +280,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   HeapEvents events() const {
     detail::LockGuard guard(lock_);
     HeapEvents e = events_;
-    if constexpr (per_thread)
-      threads_.for_each([&](const thread_cache_type& c) { e.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed); });
+    e.zeroed_bytes += front_.zeroed_bytes_in_threads();
     return e;
   }
   // Recomputes every counter from the spans and checks every invariant; says what failed.
@@ -294,7 +288,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   // Cost: O(arena pages + free spans + parked spans), under the lock: for tests and debugging.
   AuditReport audit() const {
     detail::LockGuard guard(lock_);
-    typename Core::FrontEndStop stop(*this);
+    typename front_end_type::Stop stop(front_);
     return Census<Core>::run(*this);
   }
 
@@ -322,34 +316,21 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     return s;
   }
 
-  // A claimed span, under the lock: into the caller's thread cache if it is short, else into the
-  // heap's one or the free set.
+  // A claimed span, under the lock: parked in the caller's cache (its thread's, or the heap's one)
+  // if it is short and there is room, else merged into the free set.
   template <class Kind>
   void free_claimed_locked(span_type* s, thread_cache_type* tc) {
     detail::internal_check<Core::checks>([&] { return s->state == Kind::state && s->kind == span_kinds::template index_of<Kind>; },
                                          "free: a claimed span is not held by its kind");
-    if constexpr (per_thread) {
-      if (tc != nullptr && this->template park_locked_in<Kind>(tc->spans, s, s->npages)) {
-        enforce_retention_locked();  // parked spans are idle too
-        return;
-      }
+    const std::size_t n = s->npages;
+    cache_type* cache = front_.heap_cache();
+    if constexpr (per_thread) cache = tc != nullptr ? &tc->spans : nullptr;
+    if (cache == nullptr || !front_.template park_locked<Kind>(*this, *cache, s, n)) {
+      detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
+      s->needzero = true;  // freed after use: dirty
+      this->template free_span_locked<Kind>(s);
     }
-    free_to_heap_locked<Kind>(s);
-  }
-  template <class Kind>
-  void free_to_heap_locked(span_type* s) {
-    const std::size_t n = s->npages, bytes = n << page_shift;
-    detail::poison_free_memory<Config::valgrind_annotations>(s->base, bytes);
-    s->needzero = true;  // freed after use: dirty
-    if constexpr (has_cache && !per_thread) {
-      if (cache_.push(s, span_kinds::template index_of<Kind>, n, Config::span_cache_pages, Config::span_cache_per_length)) {
-        credit<Kind, Core::counter_checks>(this->stats_, bytes);
-        enforce_retention_locked();  // parked spans are idle too
-        return;
-      }
-    }
-    this->template free_span_locked<Kind>(s);
-    enforce_retention_locked();
+    enforce_retention_locked();  // parked spans are idle too
   }
 
   // A ref that failed free()'s claim was freed since it was handed out. Name the caller's span

@@ -24,17 +24,14 @@
 #include "detail/cpu_relax.hpp"
 #include "detail/internal_check.hpp"
 #include "detail/lock_guard.hpp"
-#include "detail/shared_word.hpp"
 #include "free_set.hpp"
+#include "front_end.hpp"
 #include "layout.hpp"
 #include "release_engine.hpp"
 #include "sanitizers.hpp"
 #include "span.hpp"
-#include "span_cache.hpp"
 #include "span_pool.hpp"
 #include "stats.hpp"
-#include "thread_caches.hpp"
-#include "../policies/lock.hpp"
 #include "../policies/misuse.hpp"
 #include "../policies/page_source.hpp"
 
@@ -43,10 +40,6 @@ namespace mheap {
 template <class H>
 class Census;
 
-namespace detail {
-template <int>
-struct Absent {};  // what a part configured away leaves in the heap: no byte ([[no_unique_address]])
-}  // namespace detail
 
 // Config: a checked configuration (mheap/config_check.hpp).
 template <class Config>
@@ -67,31 +60,25 @@ class HeapCore {
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
 
-  // The front end: span caches (mheap/span_cache.hpp). None when span_cache_pages is 0; one per
-  // thread (mheap/thread_caches.hpp) when the configuration asks for thread caches and the lock
-  // can be shared; otherwise one, inside the heap. A NullLock heap is single-threaded by
-  // declaration: no thread-local, no atomic, no per-thread anything.
-  static constexpr bool has_cache = Config::span_cache_pages != 0;
-  static constexpr bool per_thread = has_cache && Config::thread_caches && !is_single_threaded_lock<lock_type>;
-  using cache_type = std::conditional_t<has_cache, SpanCache<span_type, span_kinds::size, max_list_pages>,
-                                        NoSpanCache<span_type>>;
-  using thread_cache_type = ThreadCache<HeapCore, span_type, span_kinds::size, max_list_pages>;
-#if MHEAP_HAS_THREADS
-  using thread_registry_type = ThreadCacheRegistry<thread_cache_type>;
-#else
-  using thread_registry_type = detail::Absent<3>;  // no threads on this target: per_thread is false
-#endif
+  // The span caches in front of the free set (mheap/front_end.hpp): none, the heap's one, or one
+  // per thread. A NullLock heap is single-threaded by declaration: no thread-local, no atomic, no
+  // per-thread anything.
+  using front_end_type = FrontEnd<Config, span_type, HeapCore>;
+  static constexpr bool has_cache = front_end_type::has_cache;
+  static constexpr bool per_thread = front_end_type::per_thread;
+  using cache_type = typename front_end_type::cache_type;
+  using thread_cache_type = typename front_end_type::thread_cache_type;
 
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
   template <class... SourceArgs>
   explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
     lay_out();
-    bypass_front_end_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+    front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
   }
   // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
   // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
   ~HeapCore() {
-    if constexpr (per_thread) threads_.detach_all();  // first: exiting threads must not find a half-destroyed heap
+    front_.detach_threads();  // first: exiting threads must not find a half-destroyed heap
     if (arena_.capacity_pages() == 0) return;
     detail::unpoison_memory<Config::valgrind_annotations>(arena_.base() - guard_bytes_,
                                                           guard_bytes_ + (arena_.pages() << page_shift), false);
@@ -103,6 +90,7 @@ class HeapCore {
  protected:
   template <class H>
   friend class Census;
+  friend front_end_type;
 #if MHEAP_HAS_THREADS
   friend class ThisThread<thread_cache_type>;
 #endif
@@ -111,7 +99,7 @@ class HeapCore {
   // With per-thread caches, the heap's counters lag the threads' deltas until a snapshot folds
   // them in, so only snapshots, not the running counters, can be held to "never below zero".
   static constexpr bool counter_checks = checks && !per_thread;
-  using generation = detail::SharedWord<per_thread>;  // the record word threads share (span_state.hpp)
+  using generation = typename front_end_type::generation;  // the record word threads share (span_state.hpp)
 
   static constexpr std::size_t pages_for(std::size_t bytes) noexcept { return layout::pages_for(bytes, page_shift); }
   static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
@@ -139,7 +127,7 @@ class HeapCore {
   // The counters, with the ones kept elsewhere filled in (each number is kept once) and the
   // threads' deltas folded in at one cut (mheap/consistent_stats.hpp).
   stats_type snapshot_locked() const noexcept {
-    fold_thread_deltas_locked();
+    front_.fold_locked(*this);
     stats_type s = stats_;
     s.mspan_inuse = pool_.inuse_bytes();
     s.mspan_sys = pool_.committed_bytes();
@@ -160,12 +148,12 @@ class HeapCore {
     span_type* s = take_free_locked(n, no_record);
     if (no_record) return nullptr;
     if (s == nullptr) {
-      fold_thread_deltas_locked();  // heap_idle exact before it is trusted below
+      front_.fold_locked(*this);  // heap_idle exact before it is trusted below
       if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
         return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
     }
     while (s == nullptr) {
-      if (flush_all_caches_locked()) {  // parked spans, merged, may fit: use them before growing
+      if (front_.flush_all_locked(*this)) {  // parked spans, merged, may fit: use them before growing
         s = take_free_locked(n, no_record);
         if (s != nullptr || no_record) break;
       }
@@ -265,12 +253,7 @@ class HeapCore {
     charge<Kind, counter_checks>(stats_, s->npages << page_shift);
   }
 
-  // parked → live: only the generation moves (by its owner: no lock needed, span_state.hpp).
-  static void unpark(span_type* s) noexcept {
-    const std::uint64_t g = generation::load(s->generation);
-    detail::internal_check<checks>([&] { return !is_owned(g) && is_held(s->state); }, "unpark: the span is not parked");
-    generation::store(s->generation, g + 1);
-  }
+  static void unpark(span_type* s) noexcept { front_end_type::unpark(s); }
 
   // A span of Kind and n pages for a thread whose stack is empty, parked (the caller unparks it).
   // One at a time: taking several at once (half a stack) measured slower on the thread benchmark
@@ -311,183 +294,15 @@ class HeapCore {
     insert_free(s);
   }
 
-  // ---- the front end: span caches (mheap/span_cache.hpp, mheap/thread_caches.hpp) ---------------
-  // The calling thread's cache (made on its first call; null if it cannot be had). Call it
-  // without the heap lock: a first call registers the cache under it.
-  thread_cache_type* this_thread_cache() noexcept {
-#if MHEAP_HAS_THREADS
-    if constexpr (per_thread) return ThisThread<thread_cache_type>::cache_for(this);
-#endif
-    return nullptr;
-  }
-
-  // alloc() of a short span with a thread cache: popped inside the thread's window without the
-  // lock, the thread's deltas charged; when the stack is empty or the front end is stopped, under
-  // the lock, one span from the heap (refill_locked()), the heap's counters charged.
-  // Null when the heap is exhausted.
-  template <class Kind>
-  span_type* alloc_from_thread_cache(thread_cache_type& tc, std::size_t n, bool zeroed) {
-    constexpr std::size_t k = span_kinds::template index_of<Kind>;
-    const std::uint64_t bytes = std::uint64_t{n} << page_shift;
-    if (tc.window.open(threads_.epoch)) {
-      if (span_type* s = tc.spans.pop(k, n)) {
-        unpark(s);
-        tc.window.add(k, bytes);
-        tc.window.close();
-        if (zeroed && s->needzero)
-          tc.zeroed_bytes.store(tc.zeroed_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
-        return s;
-      }
-      tc.window.close();
-    }
-    detail::LockGuard guard(lock_);
-    span_type* s = tc.spans.pop(k, n);
-    if (s == nullptr) s = refill_locked<Kind>(n);
-    if (s == nullptr) return nullptr;
-    unpark(s);
-    charge<Kind, counter_checks>(stats_, bytes);
-    if (zeroed && s->needzero) events_.zeroed_bytes += bytes;
-    return s;
-  }
-
-  // free() with a thread cache, inside the thread's window: the claim (the check of the ref, see
-  // Heap::free) and, for a short span, the push, with the thread's deltas credited. Claim and push
-  // share one window, so a stopped front end never sees a claimed span outside every cache; a
-  // claimed span that must go to the heap is counted in_transit until the caller, under the lock,
-  // has placed it.
-  enum class FreeStep { parked, bad_ref, claimed, not_tried };
-  template <class Kind>
-  FreeStep free_without_lock(thread_cache_type& tc, span_type* s, std::uint64_t ref_generation) {
-    if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // stopped: the caller locks
-    if (!generation::claim(s->generation, ref_generation)) {
-      tc.window.close();
-      return FreeStep::bad_ref;
-    }
-    constexpr std::size_t k = span_kinds::template index_of<Kind>;
-    const std::size_t n = s->npages;
-    if (n < cache_type::max_pages) {
-      detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
-      s->needzero = true;  // a span freed after use is dirty
-      if (tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
-        tc.window.add(k, -(std::uint64_t{n} << page_shift));
-        tc.window.close();
-        return FreeStep::parked;
-      }
-    }
-    tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    tc.window.close();
-    return FreeStep::claimed;
-  }
-
-  // Parks s, a claimed span of Kind and n pages, in cache c under the lock, if the cache has room
-  // (as free() does without the lock). False: the caller frees it to the heap. A full stack or
-  // cache is not emptied to make room: with mixed lengths that only moved spans in and out of the
-  // cache (measured: more instructions per operation than merging the one span).
-  template <class Kind>
-  bool park_locked_in(cache_type& c, span_type* s, std::size_t n) noexcept {
-    constexpr std::size_t k = span_kinds::template index_of<Kind>;
-    if (!c.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) return false;
-    detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
-    s->needzero = true;
-    credit<Kind, counter_checks>(stats_, std::uint64_t{n} << page_shift);
-    return true;
-  }
-
-  // Claimed spans on their way from a thread's window to the heap (audit(): they are in no cache).
-  std::size_t claimed_in_transit() const noexcept {
-    std::size_t n = 0;
-    if constexpr (per_thread)
-      threads_.for_each([&](const thread_cache_type& c) { n += c.in_transit.load(std::memory_order_relaxed); });
-    return n;
-  }
-
-  // Stops the threads' lock-free use of their caches (mheap/consistent_stats.hpp) for as long as
-  // the returned guard lives: the lock holder may then read and flush every cache.
-  class [[nodiscard]] FrontEndStop {
-   public:
-    explicit FrontEndStop(const HeapCore& h) noexcept : h_(h) {
-      if constexpr (per_thread) {
-        h_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
-        h_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
-      }
-    }
-    ~FrontEndStop() {
-      if constexpr (per_thread) h_.threads_.epoch.value.fetch_and(~FrontEndEpoch::stopped, std::memory_order_release);
-    }
-    FrontEndStop(const FrontEndStop&) = delete;
-    FrontEndStop& operator=(const FrontEndStop&) = delete;
-
-   private:
-    const HeapCore& h_;
-  };
-
-  // While a retention bound is set, threads use their caches only under the lock, where every free
-  // is checked against it (a lock-free free could not be).
-  void bypass_front_end_locked(bool on) noexcept {
-    if constexpr (per_thread) {
-      if (on)
-        threads_.epoch.value.fetch_or(FrontEndEpoch::bypassed, std::memory_order_seq_cst);
-      else
-        threads_.epoch.value.fetch_and(~FrontEndEpoch::bypassed, std::memory_order_seq_cst);
-    }
-  }
-
-  // Every parked span, in every cache, back to the free set (and, with thread caches, every delta
-  // into the counters). Before growth, scavenging, the retention bound. False: no cache held any.
-  bool flush_all_caches_locked() noexcept {
-    if constexpr (per_thread) {
-      FrontEndStop stop(*this);
-      bool any = false;
-      threads_.for_each([&](thread_cache_type& c) {
-        any = any || c.spans.pages() != 0;
-        flush_locked(c.spans);
-        c.window.take_all([this](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
-      });
-      return any;
-    } else if constexpr (has_cache) {
-      const bool any = cache_.pages() != 0;
-      flush_locked(cache_);
-      return any;
-    } else {
-      return false;
-    }
-  }
-
-  // f(cache) for every span cache: the heap's one, or every thread's (audit(): at a quiescent point).
-  template <class F>
-  void for_each_cache(F&& f) const {
-    if constexpr (per_thread)
-      threads_.for_each([&](const thread_cache_type& c) { f(c.spans); });
-    else if constexpr (has_cache)
-      f(cache_);
-  }
-  // ThisThread calls these two under the registry mutex.
+  // ---- the front end (mheap/front_end.hpp) --------------------------------------------------------
+  // ThisThread (mheap/thread_caches.hpp) calls these two under the registry mutex.
   void register_thread_cache(thread_cache_type& c) noexcept {
     detail::LockGuard guard(lock_);
-    threads_.link(c);
+    front_.link_locked(c);
   }
   void retire_thread_cache(thread_cache_type& c) noexcept {
     detail::LockGuard guard(lock_);
-    flush_locked(c.spans);
-    c.window.take_all([this](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
-    events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
-    threads_.unlink(c);
-  }
-  // The threads' deltas, cut at one instant, into the heap's counters (mheap/consistent_stats.hpp).
-  // Const: the counters' values do not change, only where they are kept.
-  void fold_thread_deltas_locked() const noexcept {
-    if constexpr (per_thread) {
-      const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
-      threads_.for_each([&](thread_cache_type& c) {
-        c.window.wait_closed();
-        c.window.take(old, [&](std::size_t k, std::uint64_t bytes) { fold_delta(k, bytes); });
-      });
-    }
-  }
-  void fold_delta(std::size_t k, std::uint64_t bytes) const noexcept {
-    span_kinds::for_each([&]<class K, std::size_t I>() {
-      if (I == k) charge<K>(stats_, bytes);  // modulo 2^64: a negative delta credits
-    });
+    front_.retire_locked(*this, c);
   }
 
   // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
@@ -581,7 +396,7 @@ class HeapCore {
   [[gnu::noinline]] void enforce_retention_bound() noexcept {
     const std::size_t budget = retention_.pass_budget(unreleased_idle());
     if (budget == 0) return;
-    flush_all_caches_locked();  // parked spans are idle too, and only the free set can be released
+    front_.flush_all_locked(*this);  // parked spans are idle too, and only the free set can be released
     release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
     retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
   }
@@ -641,9 +456,7 @@ class HeapCore {
   HeapEvents events_{};
   [[no_unique_address]] misuse_policy_type misuse_{};
   free_set_type free_;
-  // The front end: the heap's one span cache, or the registry of its threads' caches, or neither.
-  [[no_unique_address]] std::conditional_t<has_cache && !per_thread, cache_type, detail::Absent<0>> cache_;
-  [[no_unique_address]] mutable std::conditional_t<per_thread, thread_registry_type, detail::Absent<1>> threads_;
+  [[no_unique_address]] front_end_type front_;  // the span caches (front_end.hpp)
   SpanPool<span_type, per_thread> pool_;                    // span records (span_pool.hpp)
   Arena<span_type, page_shift> arena_;          // grown pages and their page map (arena.hpp)
   std::size_t guard_bytes_ = 0;                 // each guard, before the arena and before the pool

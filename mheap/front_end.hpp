@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: BSL-1.0
+// mheap/front_end.hpp — the heap's front end: the span caches in front of the free set, and, for
+// a heap shared by threads, everything that lets each thread use its own without the lock.
+//
+// What a thread replicates of a heap and what a small target compiles away are the same part:
+//   span_cache_pages == 0            no cache: no code, no storage (NoSpanCache);
+//   one cache (NullLock, or a shared lock with thread_caches = false): the heap's own, used under
+//                                    its lock, charging the heap's counters directly;
+//   thread caches (the default where there are threads): one per thread (mheap/thread_caches.hpp),
+//                                    used inside the thread's window (mheap/consistent_stats.hpp)
+//                                    without the lock, charging the thread's deltas.
+// The core (mheap/heap_core.hpp) owns one FrontEnd and calls it before it grows, scavenges,
+// enforces retention or snapshots its counters; the public face (mheap/heap.hpp) calls it first on
+// every alloc and free. Every function that needs the core takes it as `core`, under the lock
+// when its name says `_locked`.
+#pragma once
+#include "detail/require_cxx20.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "accounting.hpp"
+#include "consistent_stats.hpp"
+#include "detail/lock_guard.hpp"
+#include "detail/shared_word.hpp"
+#include "sanitizers.hpp"
+#include "span_cache.hpp"
+#include "span_state.hpp"
+#include "thread_caches.hpp"
+#include "../policies/lock.hpp"
+
+namespace mheap {
+
+namespace detail {
+template <int>
+struct Absent {};  // what a part configured away leaves behind: no byte ([[no_unique_address]])
+}  // namespace detail
+
+// Config: a checked configuration; SpanT: its span record; Core: the HeapCore that owns this.
+template <class Config, class SpanT, class Core>
+class FrontEnd {
+  using span_kinds = typename Config::SpanKinds;
+  static constexpr std::size_t page_shift = Config::page_shift;
+
+ public:
+  static constexpr bool has_cache = Config::span_cache_pages != 0;
+  static constexpr bool per_thread =
+      has_cache && Config::thread_caches && !is_single_threaded_lock<typename Config::Lock>;
+  using cache_type = std::conditional_t<has_cache, SpanCache<SpanT, span_kinds::size, Config::max_list_pages>,
+                                        NoSpanCache<SpanT>>;
+  using thread_cache_type = ThreadCache<Core, SpanT, span_kinds::size, Config::max_list_pages>;
+  using generation = detail::SharedWord<per_thread>;  // the record word threads share (span_state.hpp)
+
+  // Threads must not find a half-destroyed heap: the core's destructor calls this first.
+  void detach_threads() noexcept {
+    if constexpr (per_thread) threads_.detach_all();
+  }
+
+  // The calling thread's cache (made on its first call; null if it cannot be had). Call it
+  // without the heap lock: a first call registers the cache under it.
+  thread_cache_type* this_thread_cache(Core& core) noexcept {
+#if MHEAP_HAS_THREADS
+    if constexpr (per_thread) return ThisThread<thread_cache_type>::cache_for(&core);
+#endif
+    (void)core;
+    return nullptr;
+  }
+
+  // ---- one cache, the heap's own (under the heap lock) ------------------------------------------
+  // A parked span of Kind and n pages, made live, the heap's counters charged; or null.
+  template <class Kind>
+  SpanT* pop_locked(Core& core, std::size_t n) noexcept {
+    if constexpr (has_cache && !per_thread) {
+      SpanT* s = cache_.pop(span_kinds::template index_of<Kind>, n);
+      if (s != nullptr) {
+        unpark(s);
+        charge<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
+      }
+      return s;
+    } else {
+      (void)core, (void)n;
+      return nullptr;
+    }
+  }
+
+  // Parks s, a claimed span of Kind and n pages, in cache c (the heap's, or the calling thread's
+  // under the lock) if it has room, crediting the heap's counters. False: the caller frees it to
+  // the heap. A full stack or cache is not emptied to make room: with mixed lengths that only moved
+  // spans in and out of the cache (measured: more instructions per operation than merging the one span).
+  template <class Kind>
+  bool park_locked(Core& core, cache_type& c, SpanT* s, std::size_t n) noexcept {
+    if (!c.push(s, span_kinds::template index_of<Kind>, n, Config::span_cache_pages, Config::span_cache_per_length))
+      return false;
+    detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
+    s->needzero = true;  // freed after use
+    credit<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
+    return true;
+  }
+  cache_type* heap_cache() noexcept {
+    if constexpr (has_cache && !per_thread)
+      return &cache_;
+    else
+      return nullptr;
+  }
+
+  // ---- thread caches -------------------------------------------------------------------------------
+  // alloc() of a short span: popped inside the thread's window without the lock, the thread's
+  // deltas charged; when the stack is empty or the front end is stopped, under the lock, one span
+  // from the heap (Core::refill_locked), the heap's counters charged. Null: the heap is exhausted.
+  template <class Kind>
+  SpanT* alloc_from_thread_cache(Core& core, thread_cache_type& tc, std::size_t n, bool zeroed) {
+    constexpr std::size_t k = span_kinds::template index_of<Kind>;
+    const std::uint64_t bytes = std::uint64_t{n} << page_shift;
+    if (tc.window.open(threads_.epoch)) {
+      if (SpanT* s = tc.spans.pop(k, n)) {
+        unpark(s);
+        tc.window.add(k, bytes);
+        tc.window.close();
+        if (zeroed && s->needzero)
+          tc.zeroed_bytes.store(tc.zeroed_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+        return s;
+      }
+      tc.window.close();
+    }
+    detail::LockGuard guard(core.lock_);
+    SpanT* s = tc.spans.pop(k, n);
+    if (s == nullptr) s = core.template refill_locked<Kind>(n);
+    if (s == nullptr) return nullptr;
+    unpark(s);
+    charge<Kind, Core::counter_checks>(core.stats_, bytes);
+    if (zeroed && s->needzero) core.events_.zeroed_bytes += bytes;
+    return s;
+  }
+
+  // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and, for
+  // a short span, the push, with the thread's deltas credited. Claim and push share one window, so
+  // a stopped front end never sees a claimed span outside every cache; a claimed span that must go
+  // to the heap is counted in_transit until the caller, under the lock, has placed it.
+  enum class FreeStep { parked, bad_ref, claimed, not_tried };
+  template <class Kind>
+  FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, std::uint64_t ref_generation) {
+    if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // stopped: the caller locks
+    if (!generation::claim(s->generation, ref_generation)) {
+      tc.window.close();
+      return FreeStep::bad_ref;
+    }
+    constexpr std::size_t k = span_kinds::template index_of<Kind>;
+    const std::size_t n = s->npages;
+    if (n < cache_type::max_pages) {
+      detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
+      s->needzero = true;  // a span freed after use is dirty
+      if (tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
+        tc.window.add(k, -(std::uint64_t{n} << page_shift));
+        tc.window.close();
+        return FreeStep::parked;
+      }
+    }
+    tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    tc.window.close();
+    return FreeStep::claimed;
+  }
+  // The caller of a FreeStep::claimed, under the lock: the span has arrived.
+  static void arrived_locked(thread_cache_type& tc) noexcept {
+    tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+
+  // Claimed spans on their way from a thread's window to the heap (audit(): they are in no cache).
+  std::size_t claimed_in_transit() const noexcept {
+    std::size_t n = 0;
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { n += c.in_transit.load(std::memory_order_relaxed); });
+    return n;
+  }
+
+  // Stops the threads' lock-free use of their caches (mheap/consistent_stats.hpp) for as long as
+  // it lives: the lock holder may then read and flush every cache.
+  class [[nodiscard]] Stop {
+   public:
+    explicit Stop(const FrontEnd& f) noexcept : f_(f) {
+      if constexpr (per_thread) {
+        f_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
+        f_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
+      }
+    }
+    ~Stop() {
+      if constexpr (per_thread) f_.threads_.epoch.value.fetch_and(~FrontEndEpoch::stopped, std::memory_order_release);
+    }
+    Stop(const Stop&) = delete;
+    Stop& operator=(const Stop&) = delete;
+
+   private:
+    const FrontEnd& f_;
+  };
+
+  // While a retention bound is set, threads use their caches only under the lock, where every free
+  // is checked against it (a lock-free free could not be).
+  void bypass_locked(bool on) noexcept {
+    if constexpr (per_thread) {
+      if (on)
+        threads_.epoch.value.fetch_or(FrontEndEpoch::bypassed, std::memory_order_seq_cst);
+      else
+        threads_.epoch.value.fetch_and(~FrontEndEpoch::bypassed, std::memory_order_seq_cst);
+    }
+  }
+
+  // ---- what the core asks of the front end ---------------------------------------------------------
+  // Every parked span, in every cache, back to the free set (and, with thread caches, every delta
+  // into the counters). Before growth, scavenging, the retention bound. False: no cache held any.
+  bool flush_all_locked(Core& core) noexcept {
+    if constexpr (per_thread) {
+      Stop stop(*this);
+      bool any = false;
+      threads_.for_each([&](thread_cache_type& c) {
+        any = any || c.spans.pages() != 0;
+        core.flush_locked(c.spans);
+        c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+      });
+      return any;
+    } else if constexpr (has_cache) {
+      const bool any = cache_.pages() != 0;
+      core.flush_locked(cache_);
+      return any;
+    } else {
+      (void)core;
+      return false;
+    }
+  }
+
+  // The threads' deltas, cut at one instant, into the heap's counters (mheap/consistent_stats.hpp).
+  void fold_locked(const Core& core) const noexcept {
+    if constexpr (per_thread) {
+      const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
+      threads_.for_each([&](thread_cache_type& c) {
+        c.window.wait_closed();
+        c.window.take(old, [&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+      });
+    } else {
+      (void)core;
+    }
+  }
+
+  // f(cache) for every span cache: the heap's one, or every thread's (audit(): front end stopped).
+  template <class F>
+  void for_each_cache(F&& f) const {
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { f(c.spans); });
+    else if constexpr (has_cache)
+      f(cache_);
+  }
+  // HeapEvents::zeroed_bytes counted by threads without the lock.
+  std::uint64_t zeroed_bytes_in_threads() const noexcept {
+    std::uint64_t n = 0;
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) { n += c.zeroed_bytes.load(std::memory_order_relaxed); });
+    return n;
+  }
+
+  // ThisThread (through the core) calls these two under the registry mutex, with the heap lock.
+  void link_locked(thread_cache_type& c) noexcept { threads_.link(c); }
+  void retire_locked(Core& core, thread_cache_type& c) noexcept {
+    core.flush_locked(c.spans);
+    c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+    core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
+    threads_.unlink(c);
+  }
+
+  // parked → live: only the generation moves (by its owner: no lock needed, span_state.hpp).
+  static void unpark(SpanT* s) noexcept {
+    const std::uint64_t g = generation::load(s->generation);
+    detail::internal_check<Config::internal_checks>([&] { return !is_owned(g) && is_held(s->state); },
+                                                    "unpark: the span is not parked");
+    generation::store(s->generation, g + 1);
+  }
+
+ private:
+  static void fold_delta(const Core& core, std::size_t k, std::uint64_t bytes) noexcept {
+    span_kinds::for_each([&]<class K, std::size_t I>() {
+      if (I == k) charge<K>(core.stats_, bytes);  // modulo 2^64: a negative delta credits
+    });
+  }
+
+#if MHEAP_HAS_THREADS
+  using registry_type = ThreadCacheRegistry<thread_cache_type>;
+#else
+  using registry_type = detail::Absent<1>;  // no threads on this target: per_thread is false
+#endif
+  // The heap's one span cache, or the registry of its threads' caches, or neither. Mutable: a
+  // snapshot moves the epoch and takes the threads' deltas, which changes no counter's value.
+  [[no_unique_address]] std::conditional_t<has_cache && !per_thread, cache_type, detail::Absent<0>> cache_;
+  [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
+};
+
+}  // namespace mheap
