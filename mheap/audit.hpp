@@ -109,6 +109,13 @@ class Census {
           if (on_stack[k][n] != cache.count(k, n))
             report_.fail("span cache stack ", k, "/", n, " counts ", cache.count(k, n), ", holds ", on_stack[k][n]);
     });
+    // Every thread's outbox: parked spans its stacks had no room for, each once.
+    h_.front_.for_each_in_outboxes([&](const span_type& s) {
+      ++in_cache_;
+      if (!is_held(s.state) || is_owned(s.generation)) report_.fail("an outbox holds a span that is not parked at ", s.base);
+      if (s.audit_mark == epoch_) report_.fail("span at ", s.base, " is parked twice or also free");
+      s.audit_mark = epoch_;
+    });
   }
 
   // The arena, page by page through the page map: tiled by spans, no two free spans touching.

@@ -58,8 +58,10 @@ struct DefaultConfig {
   // Pages a span cache may hold, in freed spans shorter than max_list_pages kept whole (parked)
   // for the next request of their kind and length (0: no cache, no code, no storage). Flushed
   // before the heap grows or scavenges. mheap/span_cache.hpp.
-  static constexpr std::size_t span_cache_pages = 256;
-  static constexpr std::uint32_t span_cache_per_length = 16;  // spans parked per kind and length at most
+  // 512 pages of 8 KiB: 4 MiB, tcmalloc's largest thread cache (a thread with thread caches also
+  // parks up to half as much again in its outbox, mheap/thread_caches.hpp).
+  static constexpr std::size_t span_cache_pages = 512;
+  static constexpr std::uint32_t span_cache_per_length = 32;  // spans parked per kind and length at most
   // One span cache per thread, used without the heap lock (mheap/thread_caches.hpp), where the
   // standard library has threads; each thread that uses the heap then holds up to span_cache_pages.
   // Ignored under a lock that declares itself single-threaded (NullLock): such a heap has one

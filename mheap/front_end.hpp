@@ -125,6 +125,7 @@ class FrontEnd {
       tc.window.close();
     }
     detail::LockGuard guard(core.lock_);
+    drain_outbox_locked(core, tc);
     SpanT* s = tc.spans.pop(k, n);
     if (s == nullptr) s = core.template refill_locked<Kind>(n);
     if (s == nullptr) return nullptr;
@@ -134,10 +135,12 @@ class FrontEnd {
     return s;
   }
 
-  // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and, for
-  // a short span, the push, with the thread's deltas credited. Claim and push share one window, so
-  // a stopped front end never sees a claimed span outside every cache; a claimed span that must go
-  // to the heap is counted in_transit until the caller, under the lock, has placed it.
+  // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and the
+  // push, with the thread's deltas credited: on its stack, or, when that has no room, in the
+  // thread's outbox, which goes to the free set at the thread's next lock. Claim and push share
+  // one window, so a stopped front end never sees a claimed span it cannot account for; a claimed
+  // span that must go to the heap now (the outbox is full) is counted in_transit until the caller,
+  // under the lock, has placed it.
   enum class FreeStep { parked, bad_ref, claimed, not_tried };
   template <class Kind>
   FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, std::uint64_t ref_generation) {
@@ -148,18 +151,30 @@ class FrontEnd {
     }
     constexpr std::size_t k = span_kinds::template index_of<Kind>;
     const std::size_t n = s->npages;
-    if (n < cache_type::max_pages) {
+    const bool stacked = tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
+    if (stacked || (n < cache_type::max_pages && tc.outbox_size < thread_cache_type::outbox_capacity &&
+                    tc.outbox_pages + n <= Config::span_cache_pages / 2)) {
+      if (!stacked) {
+        tc.outbox[tc.outbox_size++] = s;
+        tc.outbox_pages += n;
+      }
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // a span freed after use is dirty
-      if (tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length)) {
-        tc.window.add(k, -(std::uint64_t{n} << page_shift));
-        tc.window.close();
-        return FreeStep::parked;
-      }
+      tc.window.add(k, -(std::uint64_t{n} << page_shift));
+      tc.window.close();
+      return FreeStep::parked;
     }
     tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     tc.window.close();
     return FreeStep::claimed;
+  }
+
+  // The thread's outbox into the free set (parked → free, merged): by the thread whenever it holds
+  // the heap lock, by the heap while the front end is stopped.
+  void drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
+    for (std::uint32_t i = 0; i < tc.outbox_size; ++i) core.unpark_to_free(tc.outbox[i]);
+    tc.outbox_size = 0;
+    tc.outbox_pages = 0;
   }
   // The caller of a FreeStep::claimed, under the lock: the span has arrived.
   static void arrived_locked(thread_cache_type& tc) noexcept {
@@ -213,7 +228,8 @@ class FrontEnd {
       Stop stop(*this);
       bool any = false;
       threads_.for_each([&](thread_cache_type& c) {
-        any = any || c.spans.pages() != 0;
+        any = any || c.spans.pages() != 0 || c.outbox_size != 0;
+        drain_outbox_locked(core, c);
         core.flush_locked(c.spans);
         c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
       });
@@ -249,6 +265,21 @@ class FrontEnd {
     else if constexpr (has_cache)
       f(cache_);
   }
+  // f(span) for every parked span in a thread's outbox (audit(): front end stopped).
+  template <class F>
+  void for_each_in_outboxes(F&& f) const {
+    if constexpr (per_thread)
+      threads_.for_each([&](const thread_cache_type& c) {
+        for (std::uint32_t i = 0; i < c.outbox_size; ++i) f(*c.outbox[i]);
+      });
+  }
+  // Pages parked in every cache and outbox (front end stopped).
+  std::size_t parked_pages() const noexcept {
+    std::size_t pages = 0;
+    for_each_cache([&](const cache_type& c) { pages += c.pages(); });
+    for_each_in_outboxes([&](const SpanT& s) { pages += s.npages; });
+    return pages;
+  }
   // HeapEvents::zeroed_bytes counted by threads without the lock.
   std::uint64_t zeroed_bytes_in_threads() const noexcept {
     std::uint64_t n = 0;
@@ -260,6 +291,7 @@ class FrontEnd {
   // ThisThread (through the core) calls these two under the registry mutex, with the heap lock.
   void link_locked(thread_cache_type& c) noexcept { threads_.link(c); }
   void retire_locked(Core& core, thread_cache_type& c) noexcept {
+    drain_outbox_locked(core, c);
     core.flush_locked(c.spans);
     c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);

@@ -147,7 +147,9 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
         }
       }
       detail::LockGuard guard(lock_);
-      if (claimed) {
+      if constexpr (per_thread)
+        if (tc != nullptr) front_.drain_outbox_locked(*this, *tc);  // this thread holds the lock anyway
+      if (claimed && tc != nullptr) {  // claimed: in tc's window
         front_end_type::arrived_locked(*tc);
       } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {
         return report_bad_free_locked(s, ref.generation_, Kind::name);
@@ -261,9 +263,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   std::size_t cached_pages() const {
     detail::LockGuard guard(lock_);
     typename front_end_type::Stop stop(front_);
-    std::size_t pages = 0;
-    front_.for_each_cache([&](const cache_type& c) { pages += c.pages(); });
-    return pages;
+    return front_.parked_pages();
   }
 
   // ---- counters and checks ------------------------------------------------------------------

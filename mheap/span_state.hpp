@@ -31,8 +31,10 @@
 //   free → parked          refill_locked(): taken from the free set, cut, park_locked() for a thread whose stack is empty
 //   parked → live          alloc(): popped from a span cache, unpark() (generation only)
 //   live → parked          free(): claimed (generation only), pushed on the freeing thread's cache
+//                          (its stack for the kind and length, or its outbox when that is full)
 //   live → free            free(): claimed, then free_span_locked() merges it (insert_free())
-//   parked → free          flush_locked(): before growth, scavenging, the retention bound, at thread exit
+//   parked → free          flush_locked(), unpark_to_free(): before growth, scavenging, the retention
+//                          bound, at thread exit; an outbox at its thread's next lock
 //   free → scavenging      release_locked(): taken out of the free set before the lock drops
 //   scavenging → free      release_locked(): put back (merged) once the lock is held again
 //   free → unused          insert_free()/absorb(): a neighbour merged into another record

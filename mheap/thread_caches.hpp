@@ -27,6 +27,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -67,6 +68,13 @@ struct ThreadCache {
   std::atomic<Owner*> owner;                // the heap; null once it is destroyed
   std::atomic<std::uint64_t> zeroed_bytes{0};  // HeapEvents::zeroed_bytes of the lock-free path
   std::atomic<std::uint32_t> in_transit{0};    // spans claimed in the window, on their way to the heap
+  // Parked spans no stack had room for, waiting for this thread's next lock (or a stop) to go to
+  // the free set: a free that misses the cache costs no lock of its own. At most outbox_capacity
+  // short spans and half the cache's pages. The thread's, like `spans`.
+  static constexpr std::size_t outbox_capacity = 16;
+  std::array<SpanT*, outbox_capacity> outbox{};
+  std::uint32_t outbox_size = 0;
+  std::size_t outbox_pages = 0;
   heap_hook in_heap;                        // the heap's list (under its lock)
   thread_hook in_thread;                    // the owning thread's list (under the registry mutex)
 };

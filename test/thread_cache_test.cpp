@@ -73,7 +73,7 @@ BOOST_AUTO_TEST_CASE(a_thread_exits_with_a_full_cache_and_leaves_nothing_parked)
   });
   t.join();
   BOOST_TEST(parked_before_exit > 0u);
-  BOOST_TEST(parked_before_exit <= ThreadConfig::span_cache_pages);
+  BOOST_TEST(parked_before_exit <= ThreadConfig::span_cache_pages * 3 / 2);  // stacks and outbox
   BOOST_TEST(heap->cached_pages() == 0u);
   const Stats s = heap->stats();
   BOOST_TEST(s.heap_inuse == 0u);
