@@ -20,6 +20,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -53,10 +54,20 @@ inline constexpr bool charges_only_heap_inuse = [] {
 }();
 
 // ---- the table ---------------------------------------------------------------------------------
+namespace detail {
+// Between the update of heap_idle and the next counter: a compiler-only barrier (no instruction).
+// It keeps g++ from merging the two neighbouring updates into one 16-byte load and store in one
+// of alloc and free but not the other; a wide load right after two narrow stores to the same bytes
+// cannot be forwarded from the store buffer and waits for them (measured on the hot 1-page pair:
+// 11.8 ns with the merge, 6.0 without).
+inline void keep_counter_updates_apart() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+}  // namespace detail
+
 template <SpanKind Kind, bool Checks = false, class StatsT>
 void charge(StatsT& s, std::uint64_t bytes) noexcept {
   detail::internal_check<Checks>([&] { return s.heap_idle >= bytes; }, "charge: heap_idle would wrap below zero");
   s.heap_idle -= bytes;
+  detail::keep_counter_updates_apart();
   if constexpr (Kind::counts_toward_heap_sys) {
     s.heap_inuse += bytes;
     if constexpr (!charges_only_heap_inuse<Kind>) s.*(Kind::counter) += bytes;
@@ -71,6 +82,7 @@ void credit(StatsT& s, std::uint64_t bytes) noexcept {
   detail::internal_check<Checks>([&] { return s.*(Kind::counter) >= bytes; },
                                  "credit: the kind's counter would wrap below zero");
   s.heap_idle += bytes;
+  detail::keep_counter_updates_apart();
   if constexpr (Kind::counts_toward_heap_sys) {
     s.heap_inuse -= bytes;
     if constexpr (!charges_only_heap_inuse<Kind>) s.*(Kind::counter) -= bytes;
