@@ -5,8 +5,8 @@
 // copied at allocation lets free() tell a live span from a stale reference in O(1): every alloc
 // and free of a record bumps its generation (mheap/span.hpp).
 //
-// base(), npages() and bytes() read the span record: they describe the span while it is live.
-// After free() the record may be merged into a neighbour or reused, so keep what you need first.
+// base(), npages() and bytes() describe the span while it is live and nothing after it is freed
+// (the record may be merged into a neighbour or reused by then).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "span.hpp"
+#include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 #include "../policies/span_kind.hpp"
 
 namespace mheap {
@@ -28,10 +29,17 @@ class SpanRef {
 
   SpanRef() noexcept = default;
 
+  // Whether the ref was handed out (an empty ref is false). It stays true after free().
   explicit operator bool() const noexcept { return span_ != nullptr; }
-  void* base() const noexcept { return span_ ? span_->base : nullptr; }
-  std::size_t npages() const noexcept { return span_ ? span_->npages : 0; }
-  std::size_t bytes() const noexcept { return span_ ? span_->npages << span_->page_shift : 0; }
+  // Whether the span is still live: freed (through this ref, a copy, or free_at) it is not, and
+  // the ref then describes nothing: base() null, npages() and bytes() 0, so a stale copy can never
+  // point at memory the heap has handed to someone else. Freeing it again is still reported as a
+  // double free. Cost: one load of the record's generation.
+  bool live() const noexcept { return span_ != nullptr && generation_of(*span_) == generation_; }
+  void* base() const noexcept { return live() ? span_->base : nullptr; }
+  std::size_t npages() const noexcept { return live() ? span_->npages : 0; }
+  std::size_t bytes() const noexcept { return live() ? span_->npages << span_->page_shift : 0; }
+  // The span record itself, whatever it describes now (tests and debugging; lookup() compares with it).
   const SpanHeader* header() const noexcept { return span_; }
 
   friend bool operator==(const SpanRef&, const SpanRef&) = default;
@@ -41,6 +49,17 @@ class SpanRef {
   friend class Heap;
 
   SpanRef(SpanHeader* span, std::uint64_t generation) noexcept : span_(span), generation_(generation) {}
+
+  // Another thread may free or reuse the record meanwhile (a heap with thread caches): an atomic
+  // load there, a plain one where the library has no threads (a 64-bit atomic is a library call on
+  // 32-bit bare metal).
+  static std::uint64_t generation_of(const SpanHeader& h) noexcept {
+#if MHEAP_HAS_THREADS
+    return __atomic_load_n(&h.generation, __ATOMIC_ACQUIRE);
+#else
+    return h.generation;
+#endif
+  }
 
   SpanHeader* span_ = nullptr;
   std::uint64_t generation_ = 0;

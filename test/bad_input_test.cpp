@@ -152,6 +152,31 @@ BOOST_AUTO_TEST_CASE(a_span_of_another_heap_is_reported) {
   require_clean(*one);
 }
 
+// A copy of a freed ref describes nothing, even once its record describes a merged free span
+// (issue 12: it used to answer the merged span's length, 128 pages, and its base), and freeing it
+// again is still a double free.
+BOOST_AUTO_TEST_CASE(a_stale_ref_describes_nothing) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(100);  // too long for the span cache: merges with the free rest at once
+  const auto copy = a;
+  BOOST_TEST(copy.live());
+  BOOST_TEST(copy.npages() == 100u);
+  heap->free(a);
+  BOOST_TEST(static_cast<bool>(copy));  // still a ref that was handed out
+  BOOST_TEST(!copy.live());
+  BOOST_TEST(copy.base() == nullptr);
+  BOOST_TEST(copy.npages() == 0u);
+  BOOST_TEST(copy.bytes() == 0u);
+  auto b = heap->alloc<GC>(2);  // may reuse the record
+  BOOST_TEST(copy.base() == nullptr);
+  heap->free(copy);
+  BOOST_TEST((heap->misuse_policy().last.what == Misuse::double_free));
+  BOOST_TEST(b.live());
+  heap->free(b);
+  BOOST_TEST(!b.live());
+  require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(free_at_rejects_every_address_that_is_not_a_live_base_of_the_kind) {
   auto heap = test::make_heap<TestHeap>();
   auto a = heap->alloc<GC>(4);
