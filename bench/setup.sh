@@ -21,21 +21,5 @@ declare -A required=(
   [libboost-dev]=/usr/include/boost/version.hpp
 )
 
-missing=()
-for pkg in "${!required[@]}"; do
-  if [[ ! -e ${required[$pkg]} ]] ||
-     ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "bench/setup.sh: installing missing packages: ${missing[*]}" >&2
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "bench/setup.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/ensure_packages.sh"
+ensure_packages bench/setup.sh required

@@ -26,23 +26,8 @@ declare -A required=(
   [make]=/usr/bin/make
   [libboost-dev]=/usr/include/boost/version.hpp
 )
-missing=()
-for pkg in "${!required[@]}"; do
-  if [[ ! -e ${required[$pkg]} ]] ||
-     ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-if ((${#missing[@]})); then
-  echo "package_test: installing missing packages: ${missing[*]}" >&2
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "package_test: need root or sudo to install ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/ensure_packages.sh"
+ensure_packages package_test required
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mheap-package.XXXXXX")
 if [[ -n ${KEEP:-} ]]; then
