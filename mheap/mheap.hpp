@@ -29,6 +29,7 @@
 #include "stats.hpp"
 #include "version.hpp"
 #include "../policies/clock.hpp"
+#include "../policies/interrupt_lock.hpp"
 #include "../policies/lock.hpp"
 #include "../policies/misuse.hpp"
 #include "../policies/page_source.hpp"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // A seeded random trace on the target itself (Cortex-M under QEMU, test/qemu_test.sh): a heap in
-// .bss, no lock, 256-byte pages; every step checked against a model of what must be live, every
+// .bss guarded by InterruptLock (policies/interrupt_lock.hpp), 256-byte pages; every step checked against a model of what must be live, every
 // counter after every step, the audit every 256 steps and at the end, a stale ref's double free
 // every so often. The exit status, through semihosting, is the number of failed checks.
 #include <cstdint>
@@ -10,8 +10,9 @@
 
 namespace {
 
+static_assert(mheap::LockPolicy<mheap::InterruptLock>);
 struct TargetConfig : mheap::DefaultConfig {
-  using Lock = mheap::NullLock;
+  using Lock = mheap::InterruptLock;  // masks interrupts while a heap call runs
   using PageSource = mheap::StaticArena<std::size_t{64} << 10>;
   using MisusePolicy = mheap::RecordMisuse;
   static constexpr std::size_t page_shift = 8;
@@ -72,9 +73,31 @@ void check_counters(int step) {
   check(s.heap_idle + s.heap_inuse == s.heap_sys, "heap_idle + heap_inuse != heap_sys", step);
 }
 
+std::uint32_t primask() {
+  std::uint32_t m;
+  asm volatile("mrs %0, primask" : "=r"(m));
+  return m;
+}
+
+// InterruptLock masks interrupts while held and leaves PRIMASK as it found it, masked or not.
+void check_interrupt_lock() {
+  mheap::InterruptLock l;
+  check(primask() == 0, "interrupts masked before the test", -1);
+  l.lock();
+  check(primask() == 1, "InterruptLock::lock() did not mask interrupts", -1);
+  l.unlock();
+  check(primask() == 0, "InterruptLock::unlock() did not unmask them", -1);
+  asm volatile("cpsid i" ::: "memory");  // the caller's own critical section
+  l.lock();
+  l.unlock();
+  check(primask() == 1, "InterruptLock::unlock() unmasked the caller's critical section", -1);
+  asm volatile("cpsie i" ::: "memory");
+}
+
 }  // namespace
 
 int main() {
+  check_interrupt_lock();
   constexpr int steps = 6000;
   std::size_t misuses = 0;
   for (int step = 0; step < steps; ++step) {
