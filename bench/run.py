@@ -537,6 +537,10 @@ def main():
     if gnuplot(s, "threads"):
         plots.append("threads")
 
+    # The Cortex-M4 size table (tools/size_table.sh, run by bench/run.sh before this script).
+    sizes_path = os.path.join(OUT, "sizes.md")
+    sizes_md = open(sizes_path).read() if os.path.exists(sizes_path) else ""
+
     # ---- RESULTS.md -----------------------------------------------------------------------------------
     lscpu = sh(["lscpu"]).stdout
     model = re.search(r"Model name:\s*(.*)", lscpu)
@@ -648,6 +652,7 @@ page of a live span is resident; in brackets: peak RSS / peak live bytes of the 
 {cg_table or 'callgrind was not available.'}
 
 {prof_md}
+{sizes_md}
 {failures}
 Raw data: `bench/out/` (JSON per run, callgrind and perf outputs, gnuplot scripts); not committed.
 """

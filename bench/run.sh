@@ -23,4 +23,7 @@ mkdir -p bench/out/bin
 for b in "${targets[@]}"; do
   cp -f "bench/out/bazel-bin/bench/$b" bench/out/bin/
 done
+# The code-size table for a Cortex-M4 (issue 11): seconds, and independent of the machine's load.
+rm -f bench/out/sizes.md
+tools/size_table.sh bench/out/sizes.md >/dev/null || echo "bench/run.sh: tools/size_table.sh failed; RESULTS.md goes without it" >&2
 exec python3 bench/run.py "$@"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
+# tools/size_table.sh — how much code and RAM the heap costs on a Cortex-M4 (issue 11's table).
+#
+#   tools/size_table.sh [OUT.md]
+#
+# Builds one program per configuration with arm-none-eabi-g++ 12 and picolibc, the flags of issue
+# 11 (-Os -DNDEBUG -fno-exceptions -fno-rtti -ffunction-sections -fdata-sections -Wl,--gc-sections),
+# and reports .text, .data and .bss over the same program without the heap, plus the biggest
+# symbols (arm-none-eabi-nm --size-sort -C). Every program initialises the heap, allocates a span,
+# frees it and reads the counters; "full" also runs the audit. Prints a Markdown section, and writes
+# it to OUT.md when given (bench/run.sh passes bench/out/sizes.md and puts it into RESULTS.md).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cxx=arm-none-eabi-g++
+specs=/usr/lib/picolibc/arm-none-eabi/picolibcpp.specs
+command -v "$cxx" >/dev/null && [[ -e $specs ]] || { echo "size_table: needs gcc-arm-none-eabi and picolibc (./bazelw installs them)" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/size_table.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/boost-only"
+ln -s /usr/include/boost "$work/boost-only/boost"
+
+flags=(-std=c++20 -mcpu=cortex-m4 -mthumb "--specs=$specs" --oslib=semihost -Os -DNDEBUG -fno-exceptions -fno-rtti
+       -ffunction-sections -fdata-sections -Wl,--gc-sections -I"$root" -isystem "$work/boost-only"
+       -Wl,--defsym=__flash=0x08000000 -Wl,--defsym=__flash_size=0x100000
+       -Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x200000)
+
+# name|what it is|extra config lines|extra statements in main
+configs=(
+  "minimal|trap on misuse, no span cache, no release (a source without release()), Treap, 2 list lengths, 4 KiB pages|using MisusePolicy = Trap; using PageSource = NoRelease; using LargeSpanTree = mheap::Treap; static constexpr std::size_t page_shift = 12; static constexpr std::size_t max_list_pages = 2; static constexpr std::size_t span_cache_pages = 0;|"
+  "embedded|issue 11's program: DefaultConfig with NullLock, StaticArena 64 KiB, 256-byte pages|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;|"
+  "embedded, no span cache|as embedded, span_cache_pages = 0|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8; static constexpr std::size_t span_cache_pages = 0;|"
+  "full|as embedded, plus audit()|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;|failed += !heap.audit();"
+)
+
+cat >"$work/base.cpp" <<'CPP'
+int main() { return 0; }
+CPP
+"$cxx" "${flags[@]}" "$work/base.cpp" -o "$work/base.elf"
+read -r base_text base_data base_bss _ < <(arm-none-eabi-size "$work/base.elf" | tail -1)
+
+out="## Code size on a Cortex-M4 (\`tools/size_table.sh\`)
+
+arm-none-eabi-g++ $("$cxx" -dumpversion) with picolibc, \`-Os -DNDEBUG -fno-exceptions -fno-rtti
+-ffunction-sections -fdata-sections -Wl,--gc-sections\`; each program initialises a \`NullLock\` heap on
+a \`StaticArena<64 KiB>\`, allocates a span, frees it and reads the counters. Bytes over the same
+program without the heap (.bss includes the 64 KiB arena).
+
+| configuration | what | .text | .data | .bss |
+|---|---|---|---|---|
+"
+symbols=""
+for c in "${configs[@]}"; do
+  IFS='|' read -r name what extra stmts <<<"$c"
+  cat >"$work/prog.cpp" <<CPP
+#include "mheap/mheap.hpp"
+struct Trap {  // a misuse stops the part (no message text is linked in)
+  void report(const mheap::MisuseReport&) noexcept { __builtin_trap(); }
+};
+struct NoRelease : mheap::StaticArena<std::size_t{64} << 10> {  // hides release(): no release engine
+  std::size_t release(std::byte*, std::size_t) = delete;
+};
+struct Cfg : mheap::DefaultConfig {
+  using Lock = mheap::NullLock;
+  $extra
+};
+static mheap::Heap<Cfg> heap;
+int main() {
+  int failed = 0;
+  auto s = heap.alloc<mheap::GCSpanPolicy>(3);
+  failed += !s;
+  heap.free(s);
+  failed += heap.stats().heap_inuse != 0;
+  $stmts
+  return failed;
+}
+CPP
+  "$cxx" "${flags[@]}" "$work/prog.cpp" -o "$work/prog.elf"
+  read -r text data bss _ < <(arm-none-eabi-size "$work/prog.elf" | tail -1)
+  out+="| $name | $what | $((text - base_text)) | $((data - base_data)) | $((bss - base_bss)) |
+"
+  if [[ $name == embedded ]]; then
+    symbols=$(arm-none-eabi-nm --size-sort -C -S "$work/prog.elf" | awk '$3 ~ /[tTwW]/' | tail -12 | tac |
+              while read -r _ size _ name; do printf '| %d | `%s` |\n' "$((16#$size))" "${name:0:110}"; done)
+  fi
+done
+out+="
+Biggest functions of *embedded* (bytes, \`arm-none-eabi-nm --size-sort -C\`):
+
+| bytes | symbol |
+|---|---|
+$symbols
+"
+printf '%s' "$out"
+[[ $# -ge 1 ]] && printf '%s' "$out" >"$1"
+exit 0
