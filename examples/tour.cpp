@@ -35,7 +35,7 @@ void print_audit(H& heap) {
 }  // namespace
 
 int main() {
-  mheap::Heap<> heap;  // DefaultConfig: MmapSource, SpinLock, GCSpanPolicy + StackSpanPolicy
+  mheap::Heap<> heap;  // DefaultConfig: MmapSource, AdaptiveLock, thread caches, GCSpanPolicy + StackSpanPolicy
   std::printf("mheap tour: pages of %zu KiB, exact lists below %zu pages, largest span %zu pages\n",
               decltype(heap)::page_bytes / 1024, decltype(heap)::max_list_pages, heap.capacity_pages());
   print_mem_stats("before anything:", heap.mem_stats());
@@ -57,10 +57,10 @@ int main() {
 
   for (auto s : objects) heap.free(s);
   for (auto s : stacks) heap.free(s);
-  // Short spans wait whole in the span cache for the next request of their length; the rest
-  // merged with their free neighbours at once.
+  // Short spans wait whole (parked) in this thread's span cache for the next request of their
+  // kind and length; the rest merged with their free neighbours at once.
   print_mem_stats("after freeing everything:", heap.mem_stats());
-  std::printf("  (%zu pages wait in the span cache)\n", heap.cached_pages());
+  std::printf("  (%zu pages parked in span caches)\n", heap.cached_pages());
   print_audit(heap);
 
   // Give the idle memory back to the OS (Go's debug.FreeOSMemory) and print Go's scavenger line.
