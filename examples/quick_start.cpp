@@ -9,7 +9,7 @@
 struct MyStats : mheap::Stats {
   std::uint64_t workbuf_inuse = 0;  // bytes
 };
-using WorkbufSpanPolicy = mheap::ManualSpanPolicy<&MyStats::workbuf_inuse>;
+using WorkbufSpanPolicy = mheap::ManualSpanPolicy<&MyStats::workbuf_inuse, "workbuf">;  // named in messages
 
 struct MyConfig : mheap::DefaultConfig {
   using Lock = mheap::MutexLock;                   // or NullLock, SpinLock, AdaptiveLock, your own

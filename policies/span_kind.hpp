@@ -88,19 +88,48 @@ struct ManualKind {
 };
 }  // namespace detail
 
+// A kind's name for messages, given as a string literal template argument:
+// ManualSpanPolicy<&MyStats::workbuf_inuse, "workbuf">.
+template <std::size_t N>
+struct KindName {
+  char text[N];
+  constexpr KindName(const char (&s)[N]) noexcept {  // NOLINT: implicit, so a literal converts
+    for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+template <std::size_t N>
+KindName(const char (&)[N]) -> KindName<N>;
+
+namespace detail {
+// The name of a manual kind: its own when given; else, for the counters mheap ships, the kind
+// that counter belongs to; else the template's name (two unnamed kinds of one template then read
+// alike: give yours a name).
+template <auto Counter, bool InHeapSys, KindName Given>
+constexpr const char* manual_kind_name() noexcept {
+  if constexpr (Given.text[0] != '\0') {
+    return Given.text;
+  } else {
+    if constexpr (std::is_same_v<decltype(Counter), std::uint64_t Stats::*>)
+      if (Counter == &Stats::stacks_inuse) return InHeapSys ? "PreSeedStackSpanPolicy" : "StackSpanPolicy";
+    return InHeapSys ? "ManualInHeapSpanPolicy" : "ManualSpanPolicy";
+  }
+}
+}  // namespace detail
+
 // Manually managed memory (Go's allocManual after the seed): charges *Counter, and is outside
-// heap_sys while live (heap_sys −n on alloc, +n on free).
-template <auto Counter>
+// heap_sys while live (heap_sys −n on alloc, +n on free). Name: what misuse reports and the audit
+// call it.
+template <auto Counter, KindName Name = "">
 struct ManualSpanPolicy : detail::ManualKind<Counter, false> {
-  static constexpr const char* name = "ManualSpanPolicy";
+  static constexpr const char* name = detail::manual_kind_name<Counter, false, Name>();
 };
 
 // Manually managed memory with the accounting from *before* the seed: the span stays inside
 // heap_sys and charges heap_inuse as well as *Counter. The user view subtracts *Counter from
 // HeapSys and HeapInuse, as Go 1.8's readmemstats_m did for stacks.
-template <auto Counter>
+template <auto Counter, KindName Name = "">
 struct ManualInHeapSpanPolicy : detail::ManualKind<Counter, true> {
-  static constexpr const char* name = "ManualInHeapSpanPolicy";
+  static constexpr const char* name = detail::manual_kind_name<Counter, true, Name>();
 };
 
 // Goroutine-stack-like spans, with the seed's accounting.

@@ -2,6 +2,9 @@
 // User-written span kinds and stats: a derived stats type with its own manual counters, a kind that
 // shares a counter with another, a manual kind with the pre-seed accounting; Sys counts each once.
 #define BOOST_TEST_MODULE custom_kinds
+#include <string>
+#include <string_view>
+
 #include "test/test_support.hpp"
 
 using namespace mheap;
@@ -15,7 +18,7 @@ struct GcStats : Stats {
   std::uint64_t gcbits_inuse = 0;   // bytes of mark bits, kept inside heap_sys (pre-seed style)
 };
 
-using WorkbufSpanPolicy = ManualSpanPolicy<&GcStats::workbuf_inuse>;
+using WorkbufSpanPolicy = ManualSpanPolicy<&GcStats::workbuf_inuse, "WorkbufSpanPolicy">;
 using GcBitsSpanPolicy = ManualInHeapSpanPolicy<&GcStats::gcbits_inuse>;
 
 // A hand-written kind charging the same counter as WorkbufSpanPolicy.
@@ -77,5 +80,32 @@ BOOST_AUTO_TEST_CASE(custom_counters_are_charged_and_counted_once_in_sys) {
   BOOST_TEST(end.gcbits_inuse == 0u);
   BOOST_TEST(end.heap_sys == obtained);
   BOOST_TEST(end.heap_idle == obtained);
+  require_clean(*heap);
+}
+
+// Messages tell manual kinds apart: a named kind by its name, the stack kinds mheap ships by theirs
+// (issue 12: every manual kind used to read "ManualSpanPolicy").
+BOOST_AUTO_TEST_CASE(misuse_reports_and_the_audit_name_each_manual_kind) {
+  static_assert(std::string_view(WorkbufSpanPolicy::name) == "WorkbufSpanPolicy");
+  static_assert(std::string_view(StackSpanPolicy::name) == "StackSpanPolicy");
+  static_assert(std::string_view(PreSeedStackSpanPolicy::name) == "PreSeedStackSpanPolicy");
+  static_assert(std::string_view(GcBitsSpanPolicy::name) == "ManualInHeapSpanPolicy");  // unnamed
+  static_assert(std::is_same_v<StackSpanPolicy, ManualSpanPolicy<&Stats::stacks_inuse>>);  // the same type as before
+
+  struct Config : GcConfig {
+    using MisusePolicy = RecordMisuse;
+  };
+  auto heap = test::make_heap<Heap<Config>>();
+  auto w = heap->alloc<WorkbufSpanPolicy>(2);
+  auto st = heap->alloc<StackSpanPolicy>(1);
+  heap->free(w);
+  heap->free(w);
+  BOOST_TEST(std::string(heap->misuse_policy().last.kind_name) == "WorkbufSpanPolicy");
+  heap->free_at<WorkbufSpanPolicy>(st.base());  // a stack span freed as a workbuf
+  BOOST_TEST((heap->misuse_policy().last.what == Misuse::wrong_kind));
+  BOOST_TEST(std::string(heap->misuse_policy().last.kind_name) == "WorkbufSpanPolicy");
+  heap->free(st);
+  heap->free(st);
+  BOOST_TEST(std::string(heap->misuse_policy().last.kind_name) == "StackSpanPolicy");
   require_clean(*heap);
 }
