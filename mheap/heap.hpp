@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "audit.hpp"
@@ -174,16 +175,24 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 
   // The live span holding address p, or null: p outside the arena or in a free or parked span.
   // For a kind that does not map interior pages, an interior address may also answer null.
-  // Cost: O(1): one page-map read.
+  // The record may change once the lock is dropped (another thread frees the span): to read the
+  // span, use span_at(), which copies it under the lock. Cost: O(1): one page-map read.
   const SpanHeader* lookup(const void* p) const {
     detail::LockGuard guard(lock_);
-    const std::size_t page = arena_.page_of(p);
-    if (page >= arena_.pages()) return nullptr;
-    const span_type* s = arena_.map()[page];
-    // Free or parked, or a stale entry of a free span's interior.
-    if (s == nullptr || !is_owned(generation::load(s->generation))) return nullptr;
-    const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base);
-    return offset < (s->npages << page_shift) ? s : nullptr;  // a stale entry naming a record reused elsewhere
+    return live_span_at_locked(p);
+  }
+
+  // A copy of the live span holding address p, taken under the lock, or nothing (as lookup()).
+  // Cost: O(1).
+  std::optional<SpanInfo> span_at(const void* p) const {
+    detail::LockGuard guard(lock_);
+    const span_type* s = live_span_at_locked(p);
+    if (s == nullptr) return std::nullopt;
+    const char* kind_name = nullptr;
+    span_kinds::for_each([&]<class K, std::size_t I>() {
+      if (I == s->kind) kind_name = K::name;
+    });
+    return SpanInfo{s->base, s->npages, s->npages << page_shift, s->kind, kind_name};
   }
 
   // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
@@ -300,6 +309,16 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   std::size_t capacity_pages() const noexcept { return arena_.capacity_pages(); }
 
  private:
+  const span_type* live_span_at_locked(const void* p) const {
+    const std::size_t page = arena_.page_of(p);
+    if (page >= arena_.pages()) return nullptr;
+    const span_type* s = arena_.map()[page];
+    // Free or parked, or a stale entry of a free span's interior.
+    if (s == nullptr || !is_owned(generation::load(s->generation))) return nullptr;
+    const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base);
+    return offset < (s->npages << page_shift) ? s : nullptr;  // a stale entry naming a record reused elsewhere
+  }
+
   // free_at()'s check: the span of Kind starting at base, claimed, or null (misuse reported).
   template <class Kind>
   span_type* claim_at_locked(const void* base) {

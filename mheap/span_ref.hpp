@@ -22,6 +22,15 @@ namespace mheap {
 template <class Config>
 class Heap;
 
+// A live span as Heap::span_at() saw it, by value: safe to keep after the heap's lock is dropped.
+struct SpanInfo {
+  void* base;              // first byte
+  std::size_t npages;      // length in pages
+  std::size_t bytes;       // length in bytes
+  std::uint8_t kind;       // index into the heap's SpanKinds
+  const char* kind_name;   // that kind's name
+};
+
 template <SpanKind Kind>
 class SpanRef {
  public:

@@ -177,6 +177,30 @@ BOOST_AUTO_TEST_CASE(a_stale_ref_describes_nothing) {
   require_clean(*heap);
 }
 
+// span_at() copies the live span holding an address, so a caller need not read the heap's record
+// after the lock is dropped; it answers nothing where lookup() answers null.
+BOOST_AUTO_TEST_CASE(span_at_copies_the_live_span_holding_an_address) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(5);
+  auto st = heap->alloc<StackSpanPolicy>(2);
+  auto* base = static_cast<std::byte*>(a.base());
+  const auto info = heap->span_at(base + 3 * kPage + 17);
+  BOOST_REQUIRE(info.has_value());
+  BOOST_TEST(info->base == a.base());
+  BOOST_TEST(info->npages == 5u);
+  BOOST_TEST(info->bytes == 5 * kPage);
+  BOOST_TEST(info->kind == Config::SpanKinds::index_of<GC>);
+  BOOST_TEST(std::string(info->kind_name) == "GCSpanPolicy");
+  BOOST_TEST(std::string(heap->span_at(st.base())->kind_name) == "StackSpanPolicy");
+  BOOST_TEST(heap->lookup(base) == a.header());
+  heap->free(a);
+  BOOST_TEST(!heap->span_at(base).has_value());  // freed: nothing, as lookup()
+  BOOST_TEST(heap->lookup(base) == nullptr);
+  BOOST_TEST(!heap->span_at(nullptr).has_value());
+  heap->free(st);
+  require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(free_at_rejects_every_address_that_is_not_a_live_base_of_the_kind) {
   auto heap = test::make_heap<TestHeap>();
   auto a = heap->alloc<GC>(4);

@@ -70,6 +70,7 @@ BOOST_AUTO_TEST_CASE(every_public_operation_takes_the_lock_once) {
   SpanRef<GCSpanPolicy> a;
   once([&] { a = heap->alloc<GCSpanPolicy>(2, true); });
   once([&] { (void)heap->lookup(a.base()); });
+  once([&] { (void)heap->span_at(a.base()); });
   once([&] { (void)heap->stats(); });
   once([&] { (void)heap->mem_stats(); });
   once([&] { (void)heap->events(); });
