@@ -4,8 +4,10 @@
 //
 // What a thread replicates of a heap is exactly what a single-threaded heap holds once: a span
 // cache (mheap/span_cache.hpp). Add the window the thread opens around each lock-free use of it,
-// which carries its counter deltas (mheap/consistent_stats.hpp), and that is a ThreadCache: one per thread that uses a heap, allocated on its first use (so threads
-// that never touch a heap cost it nothing), owned by the thread, listed by the heap.
+// which carries its counter deltas (mheap/consistent_stats.hpp), and an outbox for the spans its
+// stacks have no room for, and that is a ThreadCache: one per thread that uses a heap, allocated
+// on its first use (so threads that never touch a heap cost it nothing), owned by the thread,
+// listed by the heap. The front end (mheap/front_end.hpp) is what uses it.
 //
 // Finding the cache costs one thread-local load and one compare: the thread remembers the cache
 // it used last (`last`, a trivially destructible thread_local, so the compiler reaches it without
@@ -13,10 +15,11 @@
 // mutex. Three events change who knows a cache, all under one process-wide mutex, so a thread
 // exiting and a heap being destroyed can never miss each other:
 //   first use:    the thread links a new cache into its own list and, under the heap lock, into
-//                 the heap's list (snapshots and give-back requests walk that list);
+//                 the heap's list (snapshots and stops of the front end walk that list);
 //   thread exit:  every cache the thread owns goes back to its heap (Owner::retire_thread_cache:
-//                 under the heap lock its spans are flushed and its deltas folded in), then is
-//                 deleted;
+//                 under the heap lock its spans and outbox are flushed and its deltas folded in),
+//                 then is deleted; a heap call made later in the thread's exit (from another
+//                 thread_local's destructor) finds no cache and uses the heap under its lock;
 //   heap dies:    the heap forgets its caches (owner = null); their threads delete them later,
 //                 at exit or when they next look for a cache.
 // Lock order: the registry mutex before a heap lock; nothing takes them the other way round.
@@ -157,8 +160,17 @@ class ThisThread {
 
   [[gnu::noinline]] static Cache* find_or_make(Owner* h) noexcept {
     if (exiting) return nullptr;
-    std::lock_guard g(thread_cache_registry_mutex());
     List& mine = owned.caches;
+    // A thread moving between heaps finds its cache without the mutex: only this thread changes
+    // its list, and a heap's destructor only clears `owner` (a heap built since at the same address
+    // was published to this thread after that store, so it reads null, never a stale match).
+    for (Cache& c : mine) {
+      if (c.owner.load(std::memory_order_relaxed) == h) {
+        last = &c;
+        return &c;
+      }
+    }
+    std::lock_guard g(thread_cache_registry_mutex());
     Cache* found = nullptr;
     for (auto it = mine.begin(); it != mine.end();) {
       Cache& c = *it;
