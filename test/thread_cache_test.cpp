@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE thread_cache
 #include <atomic>
 #include <barrier>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -278,4 +279,41 @@ BOOST_AUTO_TEST_CASE(failed_refills_leave_every_thread_and_the_heap_consistent) 
   BOOST_TEST(broken_identity(s).empty(), broken_identity(s));
   BOOST_TEST(s.heap_inuse == 0u);
   require_clean(*heap);
+}
+
+// A heap destroyed while a live thread holds a cache of it, and a new heap built at the same
+// address: the thread's old cache is never taken for the new heap's, and a thread using two heaps
+// in turn keeps one cache for each.
+BOOST_AUTO_TEST_CASE(caches_follow_heaps_through_destruction_and_reuse_of_an_address) {
+  std::optional<H> slot;
+  slot.emplace(std::size_t{1} << 30);
+  H* first = &*slot;
+  H other(std::size_t{1} << 30);
+  std::barrier sync(2);
+  std::thread user([&] {
+    for (int i = 0; i < 100; ++i) {  // two heaps in turn: a cache in each
+      auto a = slot->alloc<GC>(1 + i % 3);
+      auto b = other.alloc<GC>(1 + i % 3);
+      slot->free(a);
+      other.free(b);
+    }
+    BOOST_TEST(slot->cached_pages() > 0u);
+    BOOST_TEST(other.cached_pages() > 0u);
+    sync.arrive_and_wait();  // main destroys the heap and builds another at the same address
+    sync.arrive_and_wait();
+    auto c = slot->alloc<GC>(2);  // must not come from the dead heap's cache
+    BOOST_TEST(static_cast<bool>(c));
+    BOOST_TEST(slot->span_at(c.base()).has_value());
+    slot->free(c);
+  });
+  sync.arrive_and_wait();
+  slot.reset();
+  slot.emplace(std::size_t{1} << 30);
+  BOOST_TEST(&*slot == first);  // the same address
+  BOOST_TEST(slot->cached_pages() == 0u);
+  sync.arrive_and_wait();
+  user.join();
+  BOOST_TEST(slot->stats().heap_inuse == 0u);
+  require_clean(*slot);
+  require_clean(other);
 }
