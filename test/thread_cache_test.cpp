@@ -285,10 +285,14 @@ BOOST_AUTO_TEST_CASE(failed_refills_leave_every_thread_and_the_heap_consistent) 
 // address: the thread's old cache is never taken for the new heap's, and a thread using two heaps
 // in turn keeps one cache for each.
 BOOST_AUTO_TEST_CASE(caches_follow_heaps_through_destruction_and_reuse_of_an_address) {
-  std::optional<H> slot;
+  // Heaps are over-aligned (their lock and epoch have cache lines of their own): on the heap, where
+  // operator new honours that, not on a stack that a sanitizer may move.
+  auto holder = std::make_unique<std::optional<H>>();
+  std::optional<H>& slot = *holder;
   slot.emplace(std::size_t{1} << 30);
   H* first = &*slot;
-  H other(std::size_t{1} << 30);
+  auto other_heap = test::make_heap<H>(std::size_t{1} << 30);
+  H& other = *other_heap;
   std::barrier sync(2);
   std::thread user([&] {
     for (int i = 0; i < 100; ++i) {  // two heaps in turn: a cache in each
