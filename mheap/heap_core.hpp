@@ -64,7 +64,6 @@ class HeapCore {
   // per thread. A NullLock heap is single-threaded by declaration: no thread-local, no atomic, no
   // per-thread anything.
   using front_end_type = FrontEnd<Config, span_type, HeapCore>;
-  static constexpr bool has_cache = front_end_type::has_cache;
   static constexpr bool per_thread = front_end_type::per_thread;
   using cache_type = typename front_end_type::cache_type;
   using thread_cache_type = typename front_end_type::thread_cache_type;
@@ -249,11 +248,10 @@ class HeapCore {
   template <class Kind>
   void make_live(span_type* s) noexcept {
     park_locked<Kind>(s);
-    unpark(s);
+    front_end_type::unpark(s);
     charge<Kind, counter_checks>(stats_, s->npages << page_shift);
   }
 
-  static void unpark(span_type* s) noexcept { front_end_type::unpark(s); }
 
   // A span of Kind and n pages for a thread whose stack is empty, parked (the caller unparks it).
   // One at a time: taking several at once (half a stack) measured slower on the thread benchmark

@@ -102,8 +102,6 @@ class NoSpanCache {
   SpanT* pop(std::size_t, std::size_t) noexcept { return nullptr; }
   bool push(SpanT*, std::size_t, std::size_t, std::size_t, std::uint32_t) noexcept { return false; }
   template <class F>
-  void drain_stack(std::size_t, std::size_t, F&&) {}
-  template <class F>
   void drain(F&&) {}
   std::uint32_t count(std::size_t, std::size_t) const noexcept { return 0; }
   template <class F>
