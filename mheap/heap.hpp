@@ -42,8 +42,27 @@
 
 namespace mheap {
 
+namespace detail {
+// The heap's destructor, only where it has something to do (HeapCore::has_teardown). Otherwise
+// there is none: a heap on a StaticArena is trivially destructible, and `constinit static` leaves
+// nothing to run at exit (no atexit registration, no destructor linked in).
+template <class Core, bool = Core::has_teardown>
+class WithTeardown : public Core {
+ public:
+  using Core::Core;
+  ~WithTeardown() { this->tear_down(); }
+  WithTeardown(const WithTeardown&) = delete;
+  WithTeardown& operator=(const WithTeardown&) = delete;
+};
+template <class Core>
+class WithTeardown<Core, false> : public Core {
+ public:
+  using Core::Core;
+};
+}  // namespace detail
+
 template <class UserConfig = DefaultConfig>
-class Heap : private HeapCore<checked_config_t<UserConfig>> {
+class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>> {
   // The configuration, checked once (mheap/config_check.hpp): a broken one is reported there, in
   // one error, and the heap builds with a fallback so nothing below adds another.
   static_assert(sizeof(detail::ConfigCheck<UserConfig>) != 0);  // its static_asserts name a broken rule
@@ -68,8 +87,11 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 
   // Arguments go to the page source (e.g. the reservation size of an MmapSource).
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  // A heap on a StaticArena can be constant-initialised: `constinit static Heap<Cfg> heap;` runs no
+  // constructor, and the heap lays itself out on its first allocation (docs/embedded.md).
   template <class... SourceArgs>
-  explicit Heap(SourceArgs&&... source_args) : Core(std::forward<SourceArgs>(source_args)...) {}
+  constexpr explicit Heap(SourceArgs&&... source_args)
+      : detail::WithTeardown<Core>(std::forward<SourceArgs>(source_args)...) {}
 
   // ---- spans --------------------------------------------------------------------------------
   // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
@@ -89,7 +111,9 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
-      if (npages == 0 || npages > arena_.capacity_pages()) return {};
+      // One compare for both (npages == 0 wraps); a constant-initialised heap's first call lays it out.
+      if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
+        if (npages == 0 || this->laid_out_ || !this->lay_out_on_first_use(npages)) return {};
       span_type* s = nullptr;
       if constexpr (per_thread) {
         thread_cache_type* tc = front_.this_thread_cache(*this);
@@ -306,7 +330,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }
   source_type& page_source() noexcept { return source_; }
   // Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
-  std::size_t capacity_pages() const noexcept { return arena_.capacity_pages(); }
+  std::size_t capacity_pages() const noexcept { return this->planned_capacity_pages(); }
 
  private:
   const span_type* live_span_at_locked(const void* p) const {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "accounting.hpp"
@@ -69,24 +70,31 @@ class HeapCore {
   using thread_cache_type = typename front_end_type::thread_cache_type;
 
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  // Constant-initialised (a `constinit` heap on a StaticArena; docs/embedded.md): nothing at all.
+  // Everything here is then zero bytes, and the heap lays itself out on its first allocation.
   template <class... SourceArgs>
-  explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
-    lay_out();
-    front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+  constexpr explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
+    if (!std::is_constant_evaluated()) lay_out();
   }
+  HeapCore(const HeapCore&) = delete;
+  HeapCore& operator=(const HeapCore&) = delete;
+
+  // What the heap must do before it goes: let go of the threads' caches, and take back the
+  // sanitizer marks it put on its range. Without either, nothing: a heap on a StaticArena is then
+  // trivially destructible, and a static one registers nothing to run at exit (mheap/heap.hpp).
+  static constexpr bool has_teardown = per_thread || detail::marks_memory<Config::valgrind_annotations>;
+
+ protected:
   // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
   // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
-  ~HeapCore() {
+  void tear_down() noexcept {
     front_.detach_threads();  // first: exiting threads must not find a half-destroyed heap
     if (arena_.capacity_pages() == 0) return;
     detail::unpoison_memory<Config::valgrind_annotations>(arena_.base() - guard_bytes_,
                                                           guard_bytes_ + (arena_.pages() << page_shift), false);
     detail::unpoison_memory<Config::valgrind_annotations>(pool_.base() - guard_bytes_, guard_bytes_, false);
   }
-  HeapCore(const HeapCore&) = delete;
-  HeapCore& operator=(const HeapCore&) = delete;
 
- protected:
   template <class H>
   friend class Census;
   friend front_end_type;
@@ -106,12 +114,15 @@ class HeapCore {
   static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
                                             pages_for(Config::span_pool_chunk_bytes)};
 
-  // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp) and
-  // makes the guards fault: protected by a source that can, poisoned for AddressSanitizer always.
+  // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp),
+  // makes the guards fault (protected by a source that can, poisoned for AddressSanitizer always)
+  // and builds the free set's containers. Once: in the constructor, or for a constant-initialised
+  // heap on its first allocation (lay_out_on_first_use).
   void lay_out() noexcept {
-    const std::size_t granule = std::max(granule_of(source_), page_bytes);  // commits may round out to it
-    const Layout l = mheap::lay_out(layout_shape, reinterpret_cast<std::uintptr_t>(source_.base()),
-                                    source_.capacity(), Config::guard_pages ? granule : 0);
+    laid_out_ = true;
+    free_.prepare();
+    front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+    const Layout l = planned_layout();
     if (!l.usable()) return;
     arena_.place(l);
     pool_.place(reinterpret_cast<std::byte*>(l.pool), l.pool_bytes,
@@ -121,6 +132,39 @@ class HeapCore {
       if constexpr (ProtectingPageSourcePolicy<source_type>) (void)source_.protect(guard, guard_bytes_);
       detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);  // protected or not
     }
+  }
+
+  // A layout depends on the base address only through its alignment to the page (or to a guard
+  // granule). A source whose base is aligned to a multiple of both and whose capacity is fixed
+  // (StaticArena) gets its layout computed at compile time for a stand-in base, then moved: no
+  // search is compiled into the image.
+  static constexpr bool layout_is_static = [] {
+    if constexpr (FixedCapacityPageSource<source_type> && !GranularPageSource<source_type>)
+      return source_type::alignment % page_bytes == 0;
+    else
+      return false;
+  }();
+  Layout planned_layout() const noexcept {
+    // base() is an accessor; PageSourcePolicy does not ask for it on a const source.
+    const auto base = reinterpret_cast<std::uintptr_t>(const_cast<source_type&>(source_).base());
+    if constexpr (layout_is_static) {
+      constexpr Layout at_alignment = mheap::lay_out(layout_shape, source_type::alignment, source_type::fixed_capacity,
+                                                     Config::guard_pages ? page_bytes : 0);
+      return at_alignment.moved_up(base - source_type::alignment);
+    } else {
+      const std::size_t granule = std::max(granule_of(source_), page_bytes);  // commits may round out to it
+      return mheap::lay_out(layout_shape, base, source_.capacity(), Config::guard_pages ? granule : 0);
+    }
+  }
+  // For a constant-initialised heap, under the lock: lays out once; true when n pages could ever fit.
+  [[gnu::cold]] [[gnu::noinline]] bool lay_out_on_first_use(std::size_t n) noexcept {
+    detail::LockGuard guard(lock_);
+    if (!laid_out_) lay_out();
+    return n <= arena_.capacity_pages();
+  }
+  // Pages the arena may grow to; before a constant-initialised heap lays itself out, what it will get.
+  std::size_t planned_capacity_pages() const noexcept {
+    return laid_out_ ? arena_.capacity_pages() : planned_layout().arena_pages;
   }
 
   // The counters, with the ones kept elsewhere filled in (each number is kept once) and the
@@ -463,6 +507,7 @@ class HeapCore {
   IdleTicks ticks_;                             // scavenger ticks; free spans are stamped with them
   RetentionBound retention_{Config::idle_retention_bytes};  // unreleased idle bytes kept at most
   std::size_t releasing_pages_ = 0;      // pages of spans in state scavenging (out of the free set)
+  bool laid_out_ = false;                // lay_out() has run (a constant-initialised heap: not yet)
 };
 
 }  // namespace mheap

@@ -62,12 +62,12 @@ class RetentionBound {
  public:
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
-  explicit RetentionBound(std::size_t bound) noexcept : bound_(bound) {}
+  constexpr explicit RetentionBound(std::size_t bound) noexcept : bound_plus_one_(bound + 1) {}
   void set(std::size_t bound) noexcept {
-    bound_ = bound;
+    bound_plus_one_ = bound + 1;
     shortfall_ = 0;
   }
-  bool is_set() const noexcept { return bound_ != none; }
+  bool is_set() const noexcept { return bound_plus_one_ != 0; }
   // Bytes a pass should release now, given the idle bytes not yet released (0: no pass).
   std::size_t pass_budget(std::size_t unreleased) const noexcept {
     const std::size_t excess = excess_of(unreleased);
@@ -80,9 +80,12 @@ class RetentionBound {
   void after_alloc(std::size_t unreleased) noexcept { shortfall_ = std::min(shortfall_, excess_of(unreleased)); }
 
  private:
-  std::size_t excess_of(std::size_t unreleased) const noexcept { return unreleased > bound_ ? unreleased - bound_ : 0; }
+  std::size_t bound() const noexcept { return bound_plus_one_ - 1; }
+  std::size_t excess_of(std::size_t unreleased) const noexcept { return unreleased > bound() ? unreleased - bound() : 0; }
 
-  std::size_t bound_;          // unreleased idle bytes kept at most; none: keep everything
+  // Unreleased idle bytes kept at most, plus one (wrapping): `none` is stored as 0, so a heap
+  // without a bound is all zero bytes when constant-initialised and stays in .bss.
+  std::size_t bound_plus_one_;
   std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 

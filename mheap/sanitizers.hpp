@@ -30,6 +30,18 @@
 
 namespace mheap::detail {
 
+// Whether the hooks below do anything in this build: the heap then takes its marks back when it
+// is destroyed, and otherwise has nothing to do at that point.
+template <bool Valgrind>
+inline constexpr bool marks_memory =
+#if defined(MHEAP_ASAN)
+    true;
+#elif defined(MHEAP_VALGRIND)
+    Valgrind;
+#else
+    false;
+#endif
+
 // Free span memory: any access is a bug.
 template <bool Valgrind>
 inline void poison_free_memory(void* p, std::size_t bytes) noexcept {

@@ -61,6 +61,13 @@ struct AbortOnMisuse {
   }
 };
 
+// For small embedded images: stop at the misuse, with no message text linked in (no stdio, no
+// describe() strings). A debugger shows the trap at the caller's free(); the report's fields are
+// in the registers of the frame below.
+struct TrapOnMisuse {
+  [[noreturn]] void report(const MisuseReport&) noexcept { __builtin_trap(); }
+};
+
 // For tests and for callers that log and carry on: counts reports and keeps the last one.
 struct RecordMisuse {
   void report(const MisuseReport& r) noexcept {

@@ -49,6 +49,16 @@ concept ReleasingPageSourcePolicy = PageSourcePolicy<S> && requires(S& source, s
   { source.release(p, n) } -> std::same_as<std::size_t>;
 };
 
+// Optional: a source whose capacity and base alignment are fixed at compile time (StaticArena):
+// base() is a multiple of S::alignment. A heap without a tree for long spans (NoTree,
+// policies/span_lists.hpp) needs one, since it bounds the longest free span; and a heap on one
+// computes its layout at compile time (mheap/layout.hpp).
+template <class S>
+concept FixedCapacityPageSource = PageSourcePolicy<S> && requires {
+  { S::fixed_capacity } -> std::convertible_to<std::size_t>;
+  { S::alignment } -> std::convertible_to<std::size_t>;
+};
+
 // Optional: a source that can make reserved memory fault on access. protect(p, n), on whole
 // granules the heap never commits, returns whether it worked. The heap protects the guards
 // between its page map, arena and span records (mheap/layout.hpp) once, when it is built.
