@@ -22,7 +22,7 @@ namespace {
 template <class Tree, std::size_t ListPages>
 struct SmallArena : mheap::DefaultConfig {
   using Lock = mheap::NullLock;
-  using PageSource = mheap::StaticArena<std::size_t{64} << 10, mheap::ArenaRelease::none>;
+  using PageSource = mheap::StaticArena<std::size_t{64} << 10, 256, mheap::ArenaRelease::none>;
   using LargeSpanTree = Tree;
   static constexpr std::size_t page_shift = 8;
   static constexpr std::size_t max_list_pages = ListPages;

@@ -103,7 +103,7 @@ struct Treap {
 // whose every span fits under max_list_pages (the configuration checks it against the page
 // source's compile-time capacity), allocation stays a true best fit — the head of the smallest
 // non-empty list of at least n pages, found in the lists' bitmap — in O(max_list_pages / word
-// bits), and a free is O(1). What it saves: the tree's code (about 1.3 KB of Boost rebalancing on
+// bits), and a free is O(1). What it saves: the tree's code (1.7 KB with its length index on
 // a Cortex-M4), the 256-slot length index and the tree hook in every span record. What it costs:
 // one list head (two pointers) per length up to max_list_pages. docs/embedded.md compares it with
 // the trees.

@@ -26,11 +26,16 @@ namespace mheap {
 // embedded builds as elsewhere; no, so a heap on it compiles none of that code (docs/embedded.md).
 enum class ArenaRelease : bool { none, zero_and_count };
 
-template <std::size_t Bytes, ArenaRelease Release = ArenaRelease::zero_and_count>
+// Alignment: of the buffer, a power of two. The heap aligns its layout to its page, so an arena
+// aligned to the heap's page loses nothing at its start; 4096 suits every page up to 4 KiB. A small
+// target with small pages passes its page size: an object aligned to 4096 may cost up to 4 KiB of
+// padding around it in .bss.
+template <std::size_t Bytes, std::size_t Alignment = 4096, ArenaRelease Release = ArenaRelease::zero_and_count>
 class StaticArena {
  public:
   static_assert(Bytes > 0, "StaticArena needs a size");
-  static constexpr std::size_t alignment = 4096;
+  static_assert(Alignment != 0 && (Alignment & (Alignment - 1)) == 0, "StaticArena: Alignment must be a power of two");
+  static constexpr std::size_t alignment = Alignment;
   static constexpr std::size_t fixed_capacity = Bytes;  // FixedCapacityPageSource (page_source.hpp)
 
   constexpr StaticArena() noexcept : dirty_(!std::is_constant_evaluated()) {
@@ -66,8 +71,8 @@ class StaticArena {
   struct Storage {  // an aggregate, so a constant initialiser can zero it in one step
     alignas(alignment) std::byte bytes[Bytes];
   };
+  bool dirty_;  // constructed at run time: commit() must clear what it hands out (first: no padding after the buffer)
   Storage storage_;
-  bool dirty_;  // constructed at run time: commit() must clear what it hands out
 };
 
 }  // namespace mheap

@@ -26,7 +26,7 @@ flags=(-std=c++20 -mcpu=cortex-m4 -mthumb "--specs=$specs" --oslib=semihost -Os 
        -Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x200000)
 
 # name|what it is|extra config lines|extra statements in main
-small='using PageSource = mheap::StaticArena<std::size_t{64} << 10, mheap::ArenaRelease::none>; using LargeSpanTree = mheap::NoTree; static constexpr std::size_t page_shift = 8; static constexpr std::size_t max_list_pages = 257; static constexpr std::size_t span_cache_pages = 0;'
+small='using PageSource = mheap::StaticArena<std::size_t{64} << 10, 256, mheap::ArenaRelease::none>; using LargeSpanTree = mheap::NoTree; static constexpr std::size_t page_shift = 8; static constexpr std::size_t max_list_pages = 257; static constexpr std::size_t span_cache_pages = 0;'
 arena='using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;'
 configs=(
   "small|docs/embedded.md's small configuration: no tree (a list per length), no span cache, an arena without release(), trap on misuse|using MisusePolicy = mheap::TrapOnMisuse; $small|"

@@ -30,7 +30,7 @@ struct TargetConfig : mheap::DefaultConfig {
 // docs/embedded.md's small configuration: every free span on the list of its length.
 struct SmallConfig : mheap::DefaultConfig {
   using Lock = mheap::NullLock;
-  using PageSource = mheap::StaticArena<std::size_t{64} << 10>;
+  using PageSource = mheap::StaticArena<std::size_t{64} << 10, 256, mheap::ArenaRelease::none>;
   using MisusePolicy = mheap::RecordMisuse;
   using LargeSpanTree = mheap::NoTree;
   static constexpr std::size_t page_shift = 8;
