@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 bench/setup.sh
 # --strip=never keeps symbols and line tables for perf and callgrind_annotate. Our own symlink
 # prefix: the workspace's bazel-bin may point at another engineer's configuration (e.g. asan).
-targets=(bench_mheap bench_glibc bench_tcmalloc bench_jemalloc bench_mimalloc bench_boost policy_cost embedded_fit)
+targets=(bench_mheap bench_glibc bench_tcmalloc bench_jemalloc bench_mimalloc bench_boost policy_cost path_cost embedded_fit)
 ./bazelw build --strip=never --symlink_prefix=bench/out/bazel- "${targets[@]/#/\/\/bench:}" >&2
 # Copy the binaries: a concurrent build of //bench/... with other options would relink them.
 mkdir -p bench/out/bin
