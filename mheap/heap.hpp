@@ -156,7 +156,7 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     if constexpr (config_ok) {
       if (!ref) return;
       if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
-        return report_locked(Misuse::foreign_span, ref.span_, Kind::name);
+        return report_locked(Misuse::foreign_span, ref.base(), Kind::name);  // the span, read through its own heap
       auto* s = static_cast<span_type*>(ref.span_);
       // The claim is the check: only the generation this ref was handed out with turns even, and
       // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
@@ -349,11 +349,18 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     const std::size_t page = arena_.page_of(base);
     if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name), nullptr;
     span_type* s = arena_.map()[page];
-    if (s == nullptr || s->base != base || s->state == SpanState::unused)
-      return report(Misuse::not_span_base, base, Kind::name), nullptr;
+    if (s == nullptr || s->state == SpanState::unused) return report(Misuse::not_span_base, base, Kind::name), nullptr;
+    if (s->base != base) {
+      // A page boundary inside a free span: where a span began before it merged into this one (a
+      // merge maps the absorbed span's first page to the survivor) — or never a base at all. Other
+      // entries inside a free span may be stale and name nothing.
+      const bool in_free = s->state == SpanState::free && arena_.page_addr(page) == base &&
+                           page - arena_.page_of(s->base) < s->npages;
+      return report(in_free ? Misuse::in_free_span : Misuse::not_span_base, base, Kind::name), nullptr;
+    }
     const std::uint64_t g = generation::load(s->generation);
-    if (!is_owned(g))  // parked: freed, kept whole since; free: maybe never allocated at this base
-      return report(is_held(s->state) ? Misuse::double_free : Misuse::not_span_base, base, Kind::name), nullptr;
+    if (!is_owned(g))  // parked: freed, kept whole since; free: freed and merged, or never handed out here
+      return report(is_held(s->state) ? Misuse::double_free : Misuse::in_free_span, base, Kind::name), nullptr;
     if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name), nullptr;
     if (!generation::claim(s->generation, g)) return report(Misuse::double_free, base, Kind::name), nullptr;  // a free(ref) won
     return s;

@@ -370,6 +370,7 @@ class HeapCore {
         free_.erase(*after);
         s->npages += after->npages;
         absorb(s, after);
+        map.set(end, s);  // where `after` began now names the span holding it (free_at reports it exactly)
       }
     }
     map.set_ends(arena_.page_of(s->base), s->npages, s);

@@ -22,6 +22,7 @@ enum class Misuse : unsigned char {
   foreign_span,  // the reference does not come from this heap
   not_span_base, // an address inside the heap that is not the base of a live span
   outside_heap,  // an address outside the heap's arena
+  in_free_span,  // a page boundary inside free memory: freed already (a double free), or never handed out
 };
 
 constexpr const char* describe(Misuse m) noexcept {
@@ -31,6 +32,7 @@ constexpr const char* describe(Misuse m) noexcept {
     case Misuse::foreign_span: return "span does not belong to this heap";
     case Misuse::not_span_base: return "address is not the base of a live span";
     case Misuse::outside_heap: return "address is outside the heap";
+    case Misuse::in_free_span: return "address is in free memory (freed already, or never handed out)";
   }
   return "unknown misuse";
 }
