@@ -32,6 +32,7 @@
 #include "config.hpp"
 #include "config_check.hpp"
 #include "detail/lock_guard.hpp"
+#include "detail/with_teardown.hpp"
 #include "heap_core.hpp"
 #include "mem_stats.hpp"
 #include "release_engine.hpp"
@@ -41,25 +42,6 @@
 #include "../policies/page_source.hpp"
 
 namespace mheap {
-
-namespace detail {
-// The heap's destructor, only where it has something to do (HeapCore::has_teardown). Otherwise
-// there is none: a heap on a StaticArena is trivially destructible, and `constinit static` leaves
-// nothing to run at exit (no atexit registration, no destructor linked in).
-template <class Core, bool = Core::has_teardown>
-class WithTeardown : public Core {
- public:
-  using Core::Core;
-  ~WithTeardown() { this->tear_down(); }
-  WithTeardown(const WithTeardown&) = delete;
-  WithTeardown& operator=(const WithTeardown&) = delete;
-};
-template <class Core>
-class WithTeardown<Core, false> : public Core {
- public:
-  using Core::Core;
-};
-}  // namespace detail
 
 template <class UserConfig = DefaultConfig>
 class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>> {
