@@ -10,9 +10,9 @@
 # and a block with none of them fails the test, so a new snippet cannot slip past unchecked. Each
 # program is built with g++ -std=c++20 -Wall -Wextra -Werror against the checkout's headers, and
 # again with clang++ (libstdc++) and clang++ -stdlib=libc++ where those are installed: the
-# compilers the README names. A compile-fail program must fail with every one of them, each
-# naming TEXT in its first error (so TEXT is a static_assert's message or a name, not one
-# compiler's wording).
+# compilers the README names. A compile-fail program must fail with g++ and clang++, each naming
+# TEXT in its first error (so TEXT is a static_assert's message or a name, not one compiler's
+# wording); not again with libc++, whose headers play no part in mheap's own checks.
 set -uo pipefail
 
 if [[ -n ${TEST_SRCDIR:-} ]]; then
@@ -94,6 +94,7 @@ for snippet in "${snippets[@]}"; do
   for compiler in "${compilers[@]}"; do
     read -ra cxx <<<"$compiler"
     if [[ -e $base.expect ]]; then
+      [[ $compiler != *libc++* ]] || continue
       expect=$(cat "$base.expect")
       if "${cxx[@]}" -std=c++20 -fsyntax-only -pthread -I"$root" "$snippet" >"$work/log" 2>&1; then
         failed=$((failed + 1))
