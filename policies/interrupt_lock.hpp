@@ -5,7 +5,7 @@
 /// On a microcontroller the heap is shared not between threads but between the main loop and
 /// interrupt handlers. Holding the heap with interrupts masked (PRIMASK) makes every heap call
 /// atomic with respect to every handler, at the cost of the handlers' latency for as long as a call
-/// runs (the worst-case paths are in docs/architecture.md). lock() saves PRIMASK before masking and
+/// runs (the worst-case paths are in docs/embedded.md). lock() saves PRIMASK before masking and
 /// unlock() restores it, so the heap may be called with interrupts already masked (from a handler,
 /// or inside the caller's own critical section) and leaves them as it found them.
 ///
