@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/mheap.hpp — the whole public surface of mheap, in one include.
+/// \file
+/// mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
 //   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
@@ -39,3 +40,8 @@
 #if __has_include(<sys/mman.h>)
 #include "../policies/mmap_source.hpp"
 #endif
+
+/// \namespace mheap
+/// Everything mheap declares for its users: the heap, its configuration and policies, spans and
+/// counters (names in mheap::detail are not part of the API). docs/architecture.md says which
+/// header does what.
