@@ -20,6 +20,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -30,6 +31,16 @@
 #include "span_view.hpp"
 
 namespace mheap {
+
+/// A heap that can be walked: Heap<Config>, or anything with its for_each_span(), page size,
+/// capacity and kinds.
+template <class H>
+concept WalkableHeap = requires(const H& heap) {
+  typename H::span_kinds;
+  { H::page_bytes } -> std::convertible_to<std::size_t>;
+  { heap.capacity_pages() } -> std::convertible_to<std::size_t>;
+  { heap.for_each_span([](const SpanView&) {}) } -> std::same_as<MemStats>;
+};
 
 /// Free spans of one length (Go's BySize, at span level), backed and released separately.
 struct FreeSpanLength {
@@ -94,7 +105,7 @@ struct SpanCensus {
 class SpanCensusTaker {
  public:
   /// Starts an empty census of a heap of type H (its page size and kinds) and capacity.
-  template <class H>
+  template <WalkableHeap H>
   static SpanCensusTaker for_heap(const H& heap) {
     SpanCensusTaker t;
     t.census_.page_bytes = H::page_bytes;
@@ -167,7 +178,7 @@ class SpanCensusTaker {
 
 /// Walks the heap once (Heap::for_each_span) and adds its spans up.
 /// Cost: O(spans × log free lengths); the walk holds the heap lock (and stops thread caches).
-template <class H>
+template <WalkableHeap H>
 SpanCensus take_census(const H& heap) {
   SpanCensusTaker taker = SpanCensusTaker::for_heap(heap);
   const MemStats at_walk = heap.for_each_span([&](const SpanView& v) { taker.count(v); });
