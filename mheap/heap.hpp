@@ -201,6 +201,57 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     return SpanInfo{s->base, s->npages, s->npages << page_shift, s->kind, kind_name};
   }
 
+  /// Visits every span of the grown arena once, in address order, with a copy of it:
+  /// `visit(const SpanView&)` (mheap/span_view.hpp). The spans tile the grown arena: the first
+  /// starts at page 0, each starts at the end_page() of the one before, the last ends at the grown
+  /// end. Returns the MemStats of the same instant, which the spans add up to (take_census() in
+  /// mheap/span_census.hpp does the adding).
+  ///
+  /// The walk holds the heap lock, with thread caches stopped (as audit() does), so it sees one
+  /// instant. The visitor therefore must not call back into this heap (it would deadlock, or under
+  /// NullLock see the heap change under the walk) and should be quick: copy what it needs and work
+  /// on it afterwards. On a heap whose audit() fails the walk stops at the first page that does not
+  /// start a span.
+  /// Cost: O(spans + parked spans) under the lock, plus the visitor; with thread caches, a stop
+  /// of the front end.
+  template <class Visitor>
+  MemStats for_each_span(Visitor&& visit) const {
+    detail::LockGuard guard(lock_);
+    typename front_end_type::Stop stop(front_);
+    // A held span whose generation is even is parked in a span cache, or was claimed by a free()
+    // that has not reached the lock yet and is still charged to its kind (live, as the counters
+    // say). Marking the parked ones tells the two apart, as audit() does (a mark is an epoch).
+    const std::uint32_t epoch = ++this->audit_epoch_;
+    front_.for_each_cache([&](const auto& cache) {
+      cache.for_each([&](const span_type& s, std::size_t, std::size_t) { s.audit_mark = epoch; });
+    });
+    front_.for_each_in_outboxes([&](const span_type& s) { s.audit_mark = epoch; });
+    const auto& map = arena_.map();
+    for (std::size_t page = 0, grown = arena_.pages(); page < grown;) {
+      const span_type* s = map[page];
+      if (s == nullptr || s->base != arena_.page_addr(page) || s->npages == 0 || s->npages > grown - page) break;
+      SpanView v;
+      v.base = s->base;
+      v.first_page = page;
+      v.npages = s->npages;
+      v.bytes = s->npages << page_shift;
+      if (is_held(s->state)) {
+        const bool parked = !is_owned(generation::load(s->generation)) && s->audit_mark == epoch;
+        v.use = parked ? SpanUse::cached : SpanUse::live;
+        v.kind = s->kind;
+        span_kinds::for_each([&]<class K, std::size_t I>() {
+          if (I == s->kind) v.kind_name = K::name;
+        });
+      } else {
+        v.use = s->state == SpanState::scavenging ? SpanUse::releasing : SpanUse::free;
+        v.released_pages = s->npreleased;
+      }
+      visit(static_cast<const SpanView&>(v));
+      page += s->npages;
+    }
+    return make_mem_stats<stats_type, span_kinds>(snapshot_locked());
+  }
+
   // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
   // Released pages stay in heap_sys and heap_idle and are counted in heap_released; allocating
   // from a span with released pages makes it usable again whole and lowers heap_released. The

@@ -13,6 +13,10 @@
 //   free-span containers     policies/span_lists.hpp   NormalLinks/SafeLinks, RbTree/AvlTree/...
 //   misuse                   policies/misuse.hpp       AbortOnMisuse, RecordMisuse
 //
+// Not included here, because they need <ostream> and allocate, which a small target may not
+// want: mheap/report.hpp — take_census (mheap/span_census.hpp) and the printers: aligned text,
+// JSON with Go's MemStats names, an SVG map of the arena. Heap::for_each_span() is in heap.hpp.
+//
 // Levels (docs/architecture.md): vocabulary (stats, span_state, fixed_text, detail/) ← policies/
 // ← the parts (layout, arena, page_map, span, span_pool, free_set, span_cache, accounting,
 // release_engine, config, config_check) ← heap_core, heap, audit ← this header. A header includes

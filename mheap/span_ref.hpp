@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "span.hpp"
+#include "span_view.hpp"  // SpanView: what Heap::for_each_span() hands out, as SpanInfo is span_at()'s
 #include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
 #include "../policies/span_kind.hpp"
 
