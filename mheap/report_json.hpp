@@ -34,8 +34,8 @@
 namespace mheap {
 
 /// Writes text as a JSON string, quotes included: `"`, `\` and the control characters U+0000 to
-/// U+001F escaped (the short forms \b \f \n \r \t where JSON has them, \u00XX otherwise); every
-/// other byte as it is. A null text is written as JSON's null.
+/// U+001F escaped (the short forms `\b` `\f` `\n` `\r` `\t` where JSON has them, `\u00XX`
+/// otherwise); every other byte as it is. A null text is written as JSON's null.
 inline void write_json_string(std::ostream& os, const char* text) {
   using detail::put;
   if (text == nullptr) {
