@@ -139,23 +139,30 @@ def fmt_ns(x):
     return f"{x:.1f}"
 
 
+def instructions_per_op(binary, mode, n, out_name):
+    """Instructions callgrind counts inside measure_<mode> of `binary mode n`, per operation; None on failure."""
+    d = os.path.join(OUT, "callgrind")
+    os.makedirs(d, exist_ok=True)
+    cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect=measure_{mode}",
+           f"--callgrind-out-file={d}/callgrind.{out_name}", os.path.join(BIN, binary), mode, str(n)]
+    r = sh(cmd, timeout=600)
+    m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+    if r.returncode != 0 or not m:
+        log(f"  callgrind {binary} {mode} failed:\n{r.stderr[-1500:]}")
+        return None
+    return int(m.group(1)) / n
+
+
 def callgrind(quick):
     """Instructions of N alloc+free pairs per kind binding (deterministic)."""
     if not shutil.which("valgrind"):
         return None
     n = 20000 if quick else 100000
-    d = os.path.join(OUT, "callgrind")
-    os.makedirs(d, exist_ok=True)
     res = {}
     for mode in ["stack_ct", "stack_rt", "gc_ct", "inheap_ct", "inheap_rt"]:
-        cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect=measure_{mode}",
-               f"--callgrind-out-file={d}/callgrind.{mode}", os.path.join(BIN, "policy_cost"), mode, str(n)]
-        r = sh(cmd, timeout=600)
-        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
-        if r.returncode != 0 or not m:
-            log(f"  callgrind {mode} failed:\n{r.stderr[-1500:]}")
+        res[mode] = instructions_per_op("policy_cost", mode, n, mode)
+        if res[mode] is None:
             return None
-        res[mode] = int(m.group(1)) / n
     res["pairs"] = n
     return res
 
@@ -174,19 +181,12 @@ def path_costs(quick):
     """Instructions per operation of each path in its stated case (deterministic)."""
     if not shutil.which("valgrind"):
         return None
-    d = os.path.join(OUT, "callgrind")
-    os.makedirs(d, exist_ok=True)
     res = {}
     for mode, _ in PATHS:
         n = 50 if mode == "flush_grow" else (2000 if quick else 10000)
-        cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect=measure_{mode}",
-               f"--callgrind-out-file={d}/callgrind.path.{mode}", os.path.join(BIN, "path_cost"), mode, str(n)]
-        r = sh(cmd, timeout=600)
-        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
-        if r.returncode != 0 or not m:
-            log(f"  callgrind path {mode} failed:\n{r.stderr[-1500:]}")
+        res[mode] = instructions_per_op("path_cost", mode, n, "path." + mode)
+        if res[mode] is None:
             return None
-        res[mode] = int(m.group(1)) / n
     return res
 
 
