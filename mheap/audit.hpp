@@ -154,7 +154,10 @@ class Census {
         } else if (parked) {
           if (s->audit_mark != epoch_) {  // claimed by a free on its way to the heap (or lost): not yet credited
             ++in_transit_;
-            if (s->kind < kinds::size) kind_bytes_[s->kind] += bytes;
+            if (s->kind < kinds::size) {
+              kind_bytes_[s->kind] += bytes;
+              ++kind_spans_[s->kind];
+            }
             previous_free = false;
             p = last + 1;
             continue;
@@ -195,6 +198,7 @@ class Census {
           }
     });
     kind_bytes_[s.kind] += bytes;
+    ++kind_spans_[s.kind];
   }
 
   void check_counters() {
@@ -225,7 +229,18 @@ class Census {
     if (records_ * sizeof(span_type) > st.mspan_sys) report_.fail("mspan_sys is too small for the live span records");
     report_.expect_equal("other_sys", st.other_sys, h_.arena_.map_bytes_for(h_.arena_.pages()));
 
-    const MemStats m = make_mem_stats<stats_type, kinds>(st);
+    // Every kind's totals against its live spans (the in-transit ones still count as live).
+    kinds::for_each([&]<class K, std::size_t I>() {
+      const KindTotals& t = h_.totals_[I];
+      if (t.allocs - t.frees != kind_spans_[I])
+        report_.fail(K::name, ": allocs - frees is ", t.allocs - t.frees, ", spans say ", kind_spans_[I]);
+      if (t.alloc_bytes - t.free_bytes != kind_bytes_[I])
+        report_.fail(K::name, ": bytes allocated - freed is ", t.alloc_bytes - t.free_bytes, ", spans say ",
+                     kind_bytes_[I]);
+      if (t.frees > t.allocs || t.free_bytes > t.alloc_bytes) report_.fail(K::name, ": more given back than handed out");
+    });
+
+    const MemStats m = make_mem_stats<stats_type, kinds>(st, h_.totals_);
     report_.expect_equal("Sys vs sum of the Sys fields", m.Sys,
                          m.HeapSys + m.StackSys + m.MSpanSys + m.OtherSys + m.ManualSys);
     report_.expect_equal("Sys", m.Sys, obtained + st.mspan_sys + st.other_sys);
@@ -238,6 +253,7 @@ class Census {
   std::size_t in_free_set_ = 0, free_spans_ = 0, in_cache_ = 0, cached_spans_ = 0, in_transit_ = 0, records_ = 0;
   std::uint64_t idle_ = 0, released_ = 0;
   std::array<std::uint64_t, kinds::size> kind_bytes_{};
+  std::array<std::uint64_t, kinds::size> kind_spans_{};
 };
 
 }  // namespace mheap

@@ -61,6 +61,16 @@ struct alignas(detail::cache_line_bytes) FrontEndEpoch {
   std::atomic<std::uint32_t> value{0};          ///< the epoch
 };
 
+/// What one thread's window holds for one kind since the last fold: the bytes it charged net of
+/// those it credited (modulo 2^64), and the spans and bytes it handed out and took back (the
+/// kind's KindTotals, mheap/stats.hpp). The free bytes are alloc_bytes - net_bytes.
+struct KindDelta {
+  std::uint64_t net_bytes = 0;    ///< charged minus credited, modulo 2^64
+  std::uint64_t allocs = 0;       ///< spans handed out
+  std::uint64_t frees = 0;        ///< spans taken back
+  std::uint64_t alloc_bytes = 0;  ///< bytes handed out
+};
+
 /// One thread's window onto its cache, and its counter deltas per kind (Kinds of them) in two
 /// buffers; the protocol is in the header's comments.
 template <std::size_t Kinds>
@@ -79,10 +89,18 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     buffer_ = (e / FrontEndEpoch::step) & 1;
     return true;
   }
-  /// Inside an open window: bytes charged to kind k (negative: credited), modulo 2^64.
-  void add(std::size_t k, std::uint64_t bytes) noexcept {
-    auto& d = buffers_[buffer_][k];
-    d.store(d.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+  /// Inside an open window: a span of kind k and `bytes` handed out.
+  void add_alloc(std::size_t k, std::uint64_t bytes) noexcept {
+    Slot& d = buffers_[buffer_][k];
+    bump(d.net_bytes, bytes);
+    bump(d.allocs, 1);
+    bump(d.alloc_bytes, bytes);
+  }
+  /// Inside an open window: a span of kind k and `bytes` taken back.
+  void add_free(std::size_t k, std::uint64_t bytes) noexcept {
+    Slot& d = buffers_[buffer_][k];
+    bump(d.net_bytes, -bytes);
+    bump(d.frees, 1);
   }
   /// The owning thread, done with its cache: closes the window (release).
   void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
@@ -100,7 +118,7 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     }
   }
   /// The heap, under its lock, with this window closed since the epoch moved off `old`: the
-  /// deltas of buffer (old parity), f(k, bytes) for each non-zero one, zeroed.
+  /// deltas of buffer (old parity), f(k, KindDelta) for each kind that moved, zeroed.
   template <class F>
   void take(std::uint32_t old, F&& f) noexcept {
     take_buffer((old / FrontEndEpoch::step) & 1, f);
@@ -113,20 +131,35 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   }
 
  private:
+  // The owner's words: only it writes them, inside a window; the heap reads and zeroes them only
+  // while that buffer is out of the owner's reach (after the cut or during a stop).
+  struct Slot {
+    std::atomic<std::uint64_t> net_bytes{0};
+    std::atomic<std::uint64_t> allocs{0};
+    std::atomic<std::uint64_t> frees{0};
+    std::atomic<std::uint64_t> alloc_bytes{0};
+  };
+  static void bump(std::atomic<std::uint64_t>& word, std::uint64_t by) noexcept {
+    word.store(word.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  static std::uint64_t take_word(std::atomic<std::uint64_t>& word) noexcept {
+    const std::uint64_t v = word.load(std::memory_order_relaxed);
+    if (v != 0) word.store(0, std::memory_order_relaxed);
+    return v;
+  }
+
   template <class F>
   void take_buffer(std::size_t b, F& f) noexcept {
     for (std::size_t k = 0; k < Kinds; ++k) {
-      const std::uint64_t v = buffers_[b][k].load(std::memory_order_relaxed);
-      if (v != 0) {
-        buffers_[b][k].store(0, std::memory_order_relaxed);
-        f(k, v);
-      }
+      Slot& s = buffers_[b][k];
+      const KindDelta d{take_word(s.net_bytes), take_word(s.allocs), take_word(s.frees), take_word(s.alloc_bytes)};
+      if ((d.allocs | d.frees) != 0) f(k, d);  // every change counts a span: no span, no change
     }
   }
 
   std::atomic<std::uint64_t> seq_{0};  // odd while the owner is inside a window
   std::size_t buffer_ = 0;             // the owner's: which buffer this window adds to
-  std::array<std::array<std::atomic<std::uint64_t>, Kinds>, 2> buffers_{};
+  std::array<std::array<Slot, Kinds>, 2> buffers_{};
 };
 
 }  // namespace mheap

@@ -74,6 +74,7 @@ class FrontEnd {
       if (s != nullptr) {
         unpark(s);
         charge<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
+        core.totals_[span_kinds::template index_of<Kind>].count_alloc(std::uint64_t{n} << page_shift);
       }
       return s;
     } else {
@@ -93,6 +94,7 @@ class FrontEnd {
     detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
     s->needzero = true;  // freed after use
     credit<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
+    core.totals_[span_kinds::template index_of<Kind>].count_free(std::uint64_t{n} << page_shift);
     return true;
   }
   cache_type* heap_cache() noexcept {
@@ -113,7 +115,7 @@ class FrontEnd {
     if (tc.window.open(threads_.epoch)) {
       if (SpanT* s = tc.spans.pop(k, n)) {
         unpark(s);
-        tc.window.add(k, bytes);
+        tc.window.add_alloc(k, bytes);
         tc.window.close();
         if (zeroed && s->needzero)
           tc.zeroed_bytes.store(tc.zeroed_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
@@ -128,6 +130,7 @@ class FrontEnd {
     if (s == nullptr) return nullptr;
     unpark(s);
     charge<Kind, Core::counter_checks>(core.stats_, bytes);
+    core.totals_[k].count_alloc(bytes);
     if (zeroed && s->needzero) core.events_.zeroed_bytes += bytes;
     return s;
   }
@@ -157,7 +160,7 @@ class FrontEnd {
       }
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // a span freed after use is dirty
-      tc.window.add(k, -(std::uint64_t{n} << page_shift));
+      tc.window.add_free(k, std::uint64_t{n} << page_shift);
       tc.window.close();
       return FreeStep::parked;
     }
@@ -228,7 +231,7 @@ class FrontEnd {
         any = any || c.spans.pages() != 0 || c.outbox_size != 0;
         drain_outbox_locked(core, c);
         core.flush_locked(c.spans);
-        c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+        c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
       });
       return any;
     } else if constexpr (has_cache) {
@@ -247,7 +250,7 @@ class FrontEnd {
       const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
       threads_.for_each([&](thread_cache_type& c) {
         c.window.wait_closed();
-        c.window.take(old, [&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+        c.window.take(old, [&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
       });
     } else {
       (void)core;
@@ -290,7 +293,7 @@ class FrontEnd {
   void retire_locked(Core& core, thread_cache_type& c) noexcept {
     drain_outbox_locked(core, c);
     core.flush_locked(c.spans);
-    c.window.take_all([&](std::size_t k, std::uint64_t bytes) { fold_delta(core, k, bytes); });
+    c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
     threads_.unlink(c);
   }
@@ -304,10 +307,15 @@ class FrontEnd {
   }
 
  private:
-  static void fold_delta(const Core& core, std::size_t k, std::uint64_t bytes) noexcept {
+  static void fold_delta(const Core& core, std::size_t k, const KindDelta& d) noexcept {
     span_kinds::for_each([&]<class K, std::size_t I>() {
-      if (I == k) charge<K>(core.stats_, bytes);  // modulo 2^64: a negative delta credits
+      if (I == k) charge<K>(core.stats_, d.net_bytes);  // modulo 2^64: a negative delta credits
     });
+    KindTotals& t = core.totals_[k];
+    t.allocs += d.allocs;
+    t.frees += d.frees;
+    t.alloc_bytes += d.alloc_bytes;
+    t.free_bytes += d.alloc_bytes - d.net_bytes;  // net = allocated - freed
   }
 
 #if MHEAP_HAS_THREADS

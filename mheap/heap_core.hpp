@@ -15,6 +15,7 @@
 #include "detail/require_cxx20.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -260,6 +261,7 @@ class HeapCore {
     park_locked<Kind>(s);
     front_end_type::unpark(s);
     charge<Kind, counter_checks>(stats_, s->npages << page_shift);
+    totals_[span_kinds::template index_of<Kind>].count_alloc(s->npages << page_shift);
   }
 
 
@@ -284,6 +286,7 @@ class HeapCore {
                                    "free: the span is not a claimed span of its kind");
     const std::size_t bytes = s->npages << page_shift;
     credit<Kind, counter_checks>(stats_, bytes);
+    totals_[span_kinds::template index_of<Kind>].count_free(bytes);
     s->state = SpanState::free;
     s->idle_tick = ticks_.stamp();
     insert_free(s);
@@ -369,6 +372,7 @@ class HeapCore {
   // mspan_* and other_sys are kept by the pool and the arena (snapshot_locked). Mutable: a
   // snapshot folds the threads' deltas in, which changes where counts are kept, not their values.
   mutable stats_type stats_{};
+  mutable std::array<KindTotals, span_kinds::size> totals_{};  // per kind, by index (stats.hpp); folded like stats_
   HeapEvents events_{};
   [[no_unique_address]] misuse_policy_type misuse_{};
   free_set_type free_;

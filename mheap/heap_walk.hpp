@@ -48,7 +48,8 @@ MemStats Heap<UserConfig>::for_each_span(Visitor&& visit) const {
     visit(static_cast<const SpanView&>(v));
     page += s->npages;
   }
-  return make_mem_stats<stats_type, span_kinds>(snapshot_locked());
+  const stats_type s = snapshot_locked();
+  return make_mem_stats<stats_type, span_kinds>(s, this->totals_);
 }
 
 }  // namespace mheap

@@ -10,6 +10,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <array>
 #include <cstdint>
 
 #include "accounting.hpp"
@@ -31,16 +32,29 @@ struct MemStats {
   std::uint64_t MSpanSys = 0;      ///< bytes obtained for span records
   std::uint64_t OtherSys = 0;      ///< bytes of page map
   std::uint64_t ManualSys = 0;     ///< bytes in live spans of manual kinds other than stacks (not Go's)
+  // Cumulative, at span level, over the kinds of the garbage-collected heap (SpanState::in_use):
+  // Go counts heap objects here; a page heap's objects are its spans. Per kind: Heap::kind_totals().
+  std::uint64_t Mallocs = 0;       ///< spans of the garbage-collected heap handed out, ever
+  std::uint64_t Frees = 0;         ///< spans of the garbage-collected heap given back, ever
+  std::uint64_t TotalAlloc = 0;    ///< bytes of those spans handed out, ever (never decreases)
 
   /// Every field equal.
   friend bool operator==(const MemStats&, const MemStats&) = default;
 };
 
-/// The view of raw counters s of a heap that serves Kinds: each distinct manual counter counted
-/// once, a pre-seed kind's counter taken back out of HeapSys and HeapInuse.
+/// The view of raw counters s (and the kinds' cumulative totals, by kind index) of a heap that
+/// serves Kinds: each distinct manual counter counted once, a pre-seed kind's counter taken back
+/// out of HeapSys and HeapInuse.
 template <class StatsT, class Kinds>
-MemStats make_mem_stats(const StatsT& s) {
+MemStats make_mem_stats(const StatsT& s, const std::array<KindTotals, Kinds::size>& totals = {}) {
   MemStats m;
+  Kinds::for_each([&]<class K, std::size_t I>() {
+    if constexpr (K::state == SpanState::in_use) {
+      m.Mallocs += totals[I].allocs;
+      m.Frees += totals[I].frees;
+      m.TotalAlloc += totals[I].alloc_bytes;
+    }
+  });
   m.HeapSys = s.heap_sys;
   m.HeapIdle = s.heap_idle;
   m.HeapInuse = s.heap_inuse;

@@ -24,8 +24,9 @@
 
 namespace mheap {
 
-/// One line per MemStats field, in Go's order and with Go's names (ManualSys, mheap's own, last):
-/// `  HeapInuse          1695744 bytes       1.62 MiB`.
+/// One line per MemStats field, in Go's order and with Go's names (ManualSys, mheap's own, after
+/// the byte counts): `  HeapInuse          1695744 bytes       1.62 MiB`; then Mallocs and Frees
+/// (spans) and TotalAlloc (bytes).
 inline void write_mem_stats(std::ostream& os, const MemStats& m) {
   const struct {
     const char* name;
@@ -50,6 +51,22 @@ inline void write_mem_stats(std::ostream& os, const MemStats& m) {
     detail::put_column(os, detail::Mebibytes(row.value).view(), 9, true);
     detail::put(os, " MiB\n");
   }
+  // Go's cumulative counts, at span level (the garbage-collected heap's spans).
+  detail::put(os, "  ");
+  detail::put_column(os, "Mallocs", 13, false);
+  detail::put(os, " ");
+  detail::put_column(os, m.Mallocs, 12);
+  detail::put(os, " spans\n  ");
+  detail::put_column(os, "Frees", 13, false);
+  detail::put(os, " ");
+  detail::put_column(os, m.Frees, 12);
+  detail::put(os, " spans\n  ");
+  detail::put_column(os, "TotalAlloc", 13, false);
+  detail::put(os, " ");
+  detail::put_column(os, m.TotalAlloc, 12);
+  detail::put(os, " bytes  ");
+  detail::put_column(os, detail::Mebibytes(m.TotalAlloc).view(), 9, true);
+  detail::put(os, " MiB\n");
 }
 
 /// The census as aligned text: the arena; per kind, live and cached spans and pages; free and

@@ -13,10 +13,10 @@
 //   (free_pages + cached_pages) × page_bytes == HeapIdle;  released_pages × page_bytes == HeapReleased;
 //   live pages of the kinds counted in heap_sys × page_bytes == HeapInuse (Go 1.9 kinds).
 //
-// Room to grow: the heap may later keep cumulative counters per kind (span allocations, frees,
-// bytes allocated: Go's span-level Mallocs / Frees / TotalAlloc) and the largest free span in
-// O(1); those belong in KindCensus and SpanCensus::largest_free, which a census then copies
-// instead of computing.
+// Cumulative counts (Go's span-level Mallocs / Frees / TotalAlloc) are kept by the heap itself:
+// in the census's MemStats for the garbage-collected heap, and per kind in Heap::kind_totals().
+// Room to grow: the largest free span in O(1) from the free set, which SpanCensus::largest_free
+// would then copy instead of computing.
 #pragma once
 #include "detail/require_cxx20.hpp"
 

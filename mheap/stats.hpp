@@ -37,6 +37,30 @@ struct Stats {
   friend bool operator==(const Stats&, const Stats&) = default;
 };
 
+/// Cumulative counts of one span kind: Go's Mallocs, Frees and TotalAlloc at span level. Kept
+/// incrementally beside the kind's counter (with thread caches, in the threads' deltas, folded in
+/// at the same cut as the bytes), so in every snapshot allocs - frees is the kind's live spans and
+/// alloc_bytes - free_bytes its live bytes; audit() checks both against the spans.
+struct KindTotals {
+  std::uint64_t allocs = 0;       ///< spans handed out as this kind, ever
+  std::uint64_t frees = 0;        ///< spans of this kind given back, ever
+  std::uint64_t alloc_bytes = 0;  ///< bytes handed out as this kind, ever
+  std::uint64_t free_bytes = 0;   ///< bytes of this kind given back, ever
+
+  /// One span of `bytes` handed out.
+  constexpr void count_alloc(std::uint64_t bytes) noexcept {
+    ++allocs;
+    alloc_bytes += bytes;
+  }
+  /// One span of `bytes` given back.
+  constexpr void count_free(std::uint64_t bytes) noexcept {
+    ++frees;
+    free_bytes += bytes;
+  }
+  /// Every count equal.
+  friend bool operator==(const KindTotals&, const KindTotals&) = default;
+};
+
 /// What happened to a heap, as counts. Not part of Go's accounting; for tests, tuning and the
 /// benchmark's reports. Kept beside the counters so one lock guards both.
 struct HeapEvents {

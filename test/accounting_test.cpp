@@ -178,3 +178,39 @@ BOOST_AUTO_TEST_CASE(seed_diff_moves_stacks_out_of_heap_sys_and_heap_inuse) {
   BOOST_TEST(post->mem_stats().HeapSys == a.heap_sys);
   BOOST_TEST(pre->mem_stats().HeapSys == b.heap_sys - b.stacks_inuse);
 }
+
+// Go's span-level Mallocs / Frees / TotalAlloc: per kind, cumulative, through the span cache and
+// around it, and in MemStats over the kinds of the garbage-collected heap only.
+BOOST_AUTO_TEST_CASE(cumulative_totals_per_kind) {
+  auto heap = test::make_heap<TestHeap>();
+  constexpr std::size_t gc = TestHeap::span_kinds::index_of<GCSpanPolicy>;
+  constexpr std::size_t stack = TestHeap::span_kinds::index_of<StackSpanPolicy>;
+  BOOST_TEST((heap->kind_totals()[gc] == KindTotals{}));
+
+  auto a = heap->alloc<GCSpanPolicy>(3);    // from the free set
+  auto big = heap->alloc<GCSpanPolicy>(200);  // too long for the span cache
+  auto st = heap->alloc<StackSpanPolicy>(2);
+  heap->free(a);                             // parked in the span cache
+  a = heap->alloc<GCSpanPolicy>(3);         // back out of it
+  heap->free(a);
+  heap->free(big);                           // merged at once
+  require_clean(*heap);                      // the audit holds totals against the spans
+
+  const auto t = heap->kind_totals();
+  BOOST_TEST(t[gc].allocs == 3u);
+  BOOST_TEST(t[gc].frees == 3u);
+  BOOST_TEST(t[gc].alloc_bytes == (3 + 200 + 3) * kPage);
+  BOOST_TEST(t[gc].free_bytes == t[gc].alloc_bytes);
+  BOOST_TEST(t[stack].allocs == 1u);
+  BOOST_TEST(t[stack].frees == 0u);
+  BOOST_TEST(t[stack].alloc_bytes == 2 * kPage);
+
+  const MemStats m = heap->mem_stats();
+  BOOST_TEST(m.Mallocs == 3u);  // stacks are not the garbage-collected heap's
+  BOOST_TEST(m.Frees == 3u);
+  BOOST_TEST(m.TotalAlloc == (3 + 200 + 3) * kPage);
+  heap->free(st);
+  BOOST_TEST(heap->kind_totals()[stack].frees == 1u);
+  BOOST_TEST(heap->mem_stats().Mallocs == 3u);
+  require_clean(*heap);
+}

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "mheap/report.hpp"
@@ -70,7 +71,8 @@ std::string json_of(const TestHeap& heap) {
 // Every field the header documents, and no other.
 const std::set<std::string> kTopFields = {
     "Sys",          "HeapSys",        "HeapIdle",       "HeapInuse",   "HeapReleased", "StackInuse",
-    "StackSys",     "MSpanInuse",     "MSpanSys",       "OtherSys",    "ManualSys",    "PageSize",
+    "StackSys",     "MSpanInuse",     "MSpanSys",       "OtherSys",    "ManualSys",    "Mallocs",
+    "Frees",        "TotalAlloc",     "PageSize",
     "ArenaPages",   "ArenaCapacityPages", "Spans",      "Kinds",       "FreeSpans",    "FreePages",
     "ReleasedPages", "ReleasingSpans", "ReleasingPages", "CachedSpans", "CachedPages",  "LargestFree",
     "FreeByLength"};
@@ -100,6 +102,9 @@ void check_json_matches(const nlohmann::json& j, const SpanCensus& c) {
                 {"MSpanSys", m.MSpanSys},
                 {"OtherSys", m.OtherSys},
                 {"ManualSys", m.ManualSys},
+                {"Mallocs", m.Mallocs},
+                {"Frees", m.Frees},
+                {"TotalAlloc", m.TotalAlloc},
                 {"PageSize", c.page_bytes},
                 {"ArenaPages", c.grown_pages},
                 {"ArenaCapacityPages", c.capacity_pages},
@@ -242,8 +247,21 @@ BOOST_AUTO_TEST_CASE(the_text_report_reads_back_to_the_same_figures) {
     BOOST_TEST(mib_word == "MiB");
     BOOST_TEST(line.find(" bytes ") == 28u);  // aligned: "  ", 13 for the name, " ", 12 for the number
   }
-  // The census: one row per kind, with its live and cached figures.
+  // Go's cumulative counts, at span level.
   std::string line;
+  for (const auto& [name, value, unit] : {std::tuple{"Mallocs", m.Mallocs, "spans"}, std::tuple{"Frees", m.Frees, "spans"},
+                                          std::tuple{"TotalAlloc", m.TotalAlloc, "bytes"}}) {
+    BOOST_TEST_REQUIRE(static_cast<bool>(std::getline(in, line)));
+    std::istringstream fields(line);
+    std::string shown_name, shown_unit;
+    std::uint64_t shown = 0;
+    fields >> shown_name >> shown >> shown_unit;
+    BOOST_TEST(shown_name == name);
+    BOOST_TEST(shown == value);
+    BOOST_TEST(shown_unit == unit);
+  }
+  BOOST_TEST(m.Mallocs > 0u);  // the trace allocated: the counts are not all zero by accident
+  // The census: one row per kind, with its live and cached figures.
   std::getline(in, line);  // arena
   BOOST_TEST(line.find(std::to_string(c.grown_pages) + " of " + std::to_string(c.capacity_pages)) != std::string::npos);
   std::getline(in, line);  // the kinds' heading
