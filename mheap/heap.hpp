@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
-//
-// Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):
-//   alloc<Kind>(n) → a cached span of exactly n pages if the span cache has one
-//   (mheap/span_cache.hpp), else the best-fitting free span (mheap/free_set.hpp), flushing the
-//   cache and then growing the arena (mheap/arena.hpp) from the page source when none fits → cut
-//   the tail off as a new free span → mark the span live as Kind, enter its pages in the page map
-//   → charge Kind's counters (mheap/accounting.hpp) → clear it outside the lock if the caller asked
-//   for zeroed memory and it is dirty.
-// Flow of a free: check the span is live and of this kind (misuse otherwise, reported before
-//   anything changes) → credit the counters → keep it whole in the span cache if it is short and
-//   the cache has room, else merge it with the free neighbours before and after and put the result
-//   in the free set → enforce the retention bound, if one is set (mheap/release_engine.hpp).
-// Span states and who moves them: mheap/span_state.hpp. The reservation: mheap/layout.hpp.
-//
-// This header is the public face: the lock, the checks of what callers hand in, misuse reports and
-// the API with its costs. The spans themselves are moved in mheap/heap_core.hpp, under the lock;
-// the page source is reached only under it too, except release(), which scavenging calls with the
-// lock dropped (ReleasingPageSourcePolicy says what that asks of a source).
+/// \file
+/// mheap/heap.hpp — the page heap: hands out spans of whole pages and takes them back.
+///
+/// Flow of an allocation (Go 1.9's mheap.allocSpanLocked, with compile-time span kinds):
+///   alloc<Kind>(n) → a cached span of exactly n pages if the span cache has one
+///   (mheap/span_cache.hpp), else the best-fitting free span (mheap/free_set.hpp), flushing the
+///   cache and then growing the arena (mheap/arena.hpp) from the page source when none fits → cut
+///   the tail off as a new free span → mark the span live as Kind, enter its pages in the page map
+///   → charge Kind's counters (mheap/accounting.hpp) → clear it outside the lock if the caller asked
+///   for zeroed memory and it is dirty.
+/// Flow of a free: check the span is live and of this kind (misuse otherwise, reported before
+///   anything changes) → credit the counters → keep it whole in the span cache if it is short and
+///   the cache has room, else merge it with the free neighbours before and after and put the result
+///   in the free set → enforce the retention bound, if one is set (mheap/release_engine.hpp).
+/// Span states and who moves them: mheap/span_state.hpp. The reservation: mheap/layout.hpp.
+///
+/// This header is the public face: the lock, the checks of what callers hand in, misuse reports and
+/// the API with its costs. The spans themselves are moved in mheap/heap_core.hpp, under the lock;
+/// the page source is reached only under it too, except release(), which scavenging calls with the
+/// lock dropped (ReleasingPageSourcePolicy says what that asks of a source).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -43,6 +44,9 @@
 
 namespace mheap {
 
+/// The page heap: hands out spans of whole pages, each held as one of the configuration's span kinds
+/// (alloc<Kind>()), and takes them back (free()). UserConfig is DefaultConfig or a struct derived
+/// from it (mheap/config.hpp); a broken one is reported in one compile error (mheap/config_check.hpp).
 template <class UserConfig = DefaultConfig>
 class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>> {
   // The configuration, checked once (mheap/config_check.hpp): a broken one is reported there, in
@@ -62,33 +66,36 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
       typename Core::thread_cache_type;
 
  public:
-  using config_type = UserConfig;
+  using config_type = UserConfig;  ///< The configuration as given (the heap builds with checked_config_t of it).
+  /// The checked configuration's types: Clock, Lock, MisusePolicy, PageSource, SpanKinds and Stats,
+  /// and the span record (Span, mheap/span.hpp; lookup() hands out its SpanHeader).
   using typename Core::clock_type, typename Core::lock_type, typename Core::misuse_policy_type,
       typename Core::source_type, typename Core::span_kinds, typename Core::span_type, typename Core::stats_type;
+  /// The checked configuration's pages: max_list_pages and page_shift, and the page size in bytes.
   using Core::max_list_pages, Core::page_bytes, Core::page_shift;
 
-  // Arguments go to the page source (e.g. the reservation size of an MmapSource).
-  // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
-  // A heap on a StaticArena can be constant-initialised: `constinit static Heap<Cfg> heap;` runs no
-  // constructor, and the heap lays itself out on its first allocation (docs/embedded.md).
+  /// Arguments go to the page source (for an MmapSource, the reservation size).
+  /// Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  /// A heap on a StaticArena can be constant-initialised: `constinit static Heap<Cfg> heap;` runs no
+  /// constructor, and the heap lays itself out on its first allocation (docs/embedded.md).
   template <class... SourceArgs>
   constexpr explicit Heap(SourceArgs&&... source_args)
       : detail::WithTeardown<Core>(std::forward<SourceArgs>(source_args)...) {}
 
   // ---- spans --------------------------------------------------------------------------------
-  // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
-  // source could ever give, and when the source is exhausted; no span byte or counter has then
-  // moved, except that span caches may have been merged into the free set first (span records
-  // retired or taken: mspan_inuse and mspan_sys may move).
-  // zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
-  // Cost: O(1) from a span cache — with per-thread caches (the default where there are threads)
-  // without the heap lock: a pop, a generation store and the thread's counter delta. Else, under
-  // the lock, O(1) from an exact list or O(log free large spans) from the tree; a thread's empty
-  // stack takes one from the heap; + O(npages) page-map stores for a
-  // kind that maps interior pages (unless the span was parked as that kind); + O(npages) zeroing
-  // of a dirty span when zeroed; on a miss that finds nothing, one flush of the caller's cache
-  // (O(parked spans) merges) and a growth (two commits); while another thread releases spans it
-  // waits for them rather than grow.
+  /// Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
+  /// source could ever give, and when the source is exhausted; no span byte or counter has then
+  /// moved, except that span caches may have been merged into the free set first (span records
+  /// retired or taken: mspan_inuse and mspan_sys may move).
+  /// zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
+  /// Cost: O(1) from a span cache — with per-thread caches (the default where there are threads)
+  /// without the heap lock: a pop, a generation store and the thread's counter delta. Else, under
+  /// the lock, O(1) from an exact list or O(log free large spans) from the tree; a thread's empty
+  /// stack takes one from the heap; + O(npages) page-map stores for a
+  /// kind that maps interior pages (unless the span was parked as that kind); + O(npages) zeroing
+  /// of a dirty span when zeroed; on a miss that finds nothing, one flush of the caller's cache
+  /// (O(parked spans) merges) and a growth (two commits); while another thread releases spans it
+  /// waits for them rather than grow.
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
@@ -124,14 +131,14 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     }
   }
 
-  // Frees a span. An empty ref is a no-op. A ref that is no longer live (double free) or does not
-  // come from this heap is reported to the misuse policy, and nothing changes. Two threads freeing
-  // the same span at once: exactly one frees it, the other reports a double free.
-  // Cost: O(1), without the heap lock, into the caller's span cache (per-thread caches): a range
-  // check, one compare-and-swap on the record's generation, a push and a counter delta; a full
-  // stack or cache goes back to the heap first, under one lock. Otherwise, under the lock, O(1)
-  // into the heap's span cache, or two neighbour merges and a free-set insert (O(log n) for a
-  // large span); + a release pass when the retention bound is exceeded (see set_idle_retention).
+  /// Frees a span. An empty ref is a no-op. A ref that is no longer live (double free) or does not
+  /// come from this heap is reported to the misuse policy, and nothing changes. Two threads freeing
+  /// the same span at once: exactly one frees it, the other reports a double free.
+  /// Cost: O(1), without the heap lock, into the caller's span cache (per-thread caches): a range
+  /// check, one compare-and-swap on the record's generation, a push and a counter delta; a full
+  /// stack or cache goes back to the heap first, under one lock. Otherwise, under the lock, O(1)
+  /// into the heap's span cache, or two neighbour merges and a free-set insert (O(log n) for a
+  /// large span); + a release pass when the retention bound is exceeded (see set_idle_retention).
   template <class Kind>
   void free(SpanRef<Kind> ref) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
@@ -165,10 +172,10 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     }
   }
 
-  // Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
-  // only addresses). Every address that is not such a base is reported as misuse; the base of a
-  // span that is no longer live as a double free.
-  // Cost: as free(), plus one page-map read, under the heap lock.
+  /// Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
+  /// only addresses). Every address that is not such a base is reported as misuse; the base of a
+  /// span that is no longer live as a double free.
+  /// Cost: as free(), plus one page-map read, under the heap lock.
   template <class Kind>
   void free_at(const void* base) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
@@ -179,17 +186,17 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     }
   }
 
-  // The live span holding address p, or null: p outside the arena or in a free or parked span.
-  // For a kind that does not map interior pages, an interior address may also answer null.
-  // The record may change once the lock is dropped (another thread frees the span): to read the
-  // span, use span_at(), which copies it under the lock. Cost: O(1): one page-map read.
+  /// The live span holding address p, or null: p outside the arena or in a free or parked span.
+  /// For a kind that does not map interior pages, an interior address may also answer null.
+  /// The record may change once the lock is dropped (another thread frees the span): to read the
+  /// span, use span_at(), which copies it under the lock. Cost: O(1): one page-map read.
   const SpanHeader* lookup(const void* p) const {
     detail::LockGuard guard(lock_);
     return live_span_at_locked(p);
   }
 
-  // A copy of the live span holding address p, taken under the lock, or nothing (as lookup()).
-  // Cost: O(1).
+  /// A copy of the live span holding address p, taken under the lock, or nothing (as lookup()).
+  /// Cost: O(1).
   std::optional<SpanInfo> span_at(const void* p) const {
     detail::LockGuard guard(lock_);
     const span_type* s = live_span_at_locked(p);
@@ -225,16 +232,16 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   // granule coarser than a page is asked for whole granules only, and exactly what it gives back
   // is counted.
 
-  // Releases free pages until max_bytes have been released; returns the bytes released. Order:
-  // largest spans first. Large idle spans are the least likely to be reused soon and cost one
-  // system call for many pages. Among long spans (the tree) of one length, the highest address
-  // first, so the low end of the arena, where best fit with lowest address places new spans, stays
-  // resident; among short ones (the lists) of one length, the one freed longest ago, which the
-  // next allocation of that length would take last. Whole spans are released while they fit in
-  // what is left of max_bytes; a span with nothing released yet may give its highest pages to use
-  // up the rest.
-  // Cost: a cache flush, O(free spans visited), one source.release() per span released (32 per
-  // trip with the lock dropped).
+  /// Releases free pages until max_bytes have been released; returns the bytes released. Order:
+  /// largest spans first. Large idle spans are the least likely to be reused soon and cost one
+  /// system call for many pages. Among long spans (the tree) of one length, the highest address
+  /// first, so the low end of the arena, where best fit with lowest address places new spans, stays
+  /// resident; among short ones (the lists) of one length, the one freed longest ago, which the
+  /// next allocation of that length would take last. Whole spans are released while they fit in
+  /// what is left of max_bytes; a span with nothing released yet may give its highest pages to use
+  /// up the rest.
+  /// Cost: a cache flush, O(free spans visited), one source.release() per span released (32 per
+  /// trip with the lock dropped).
   std::size_t scavenge(std::size_t max_bytes)
     requires ReleasingPageSourcePolicy<source_type>
   {
@@ -243,17 +250,17 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     return release_locked(max_bytes, [](const span_type&) { return true; });
   }
 
-  // Releases every free page (Go's debug.FreeOSMemory). Cost: as scavenge().
+  /// Releases every free page (Go's debug.FreeOSMemory). Cost: as scavenge().
   std::size_t release_all()
     requires ReleasingPageSourcePolicy<source_type>
   {
     return scavenge(std::numeric_limits<std::size_t>::max());
   }
 
-  // Go 1.9's rule: releases the spans that have been free for at least min_idle_ns, by the
-  // configuration's clock (IdleTicks in mheap/release_engine.hpp: a span is never released early;
-  // the resolution is the period between calls). Call it periodically, or use BackgroundScavenger.
-  // Cost: as scavenge(), plus one clock read.
+  /// Go 1.9's rule: releases the spans that have been free for at least min_idle_ns, by the
+  /// configuration's clock (IdleTicks in mheap/release_engine.hpp: a span is never released early;
+  /// the resolution is the period between calls). Call it periodically, or use BackgroundScavenger.
+  /// Cost: as scavenge(), plus one clock read.
   std::size_t scavenge_idle(std::uint64_t min_idle_ns)
     requires ReleasingPageSourcePolicy<source_type>
   {
@@ -265,10 +272,10 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
                           [&](const span_type& s) { return ticks_.idle_at_least(s.idle_tick, now, min_idle_ns); });
   }
 
-  // Retention policy, an alternative to time: after each free, idle pages not yet released beyond
-  // this many bytes are released (largest spans first). The default keeps everything. The bound
-  // holds except for idle runs no release can cover (shorter than the source's granule).
-  // Cost: one release pass now; later, on a free that exceeds the bound, a pass (as scavenge()).
+  /// Retention policy, an alternative to time: after each free, idle pages not yet released beyond
+  /// this many bytes are released (largest spans first). The default keeps everything. The bound
+  /// holds except for idle runs no release can cover (shorter than the source's granule).
+  /// Cost: one release pass now; later, on a free that exceeds the bound, a pass (as scavenge()).
   void set_idle_retention(std::size_t bytes)
     requires ReleasingPageSourcePolicy<source_type>
   {
@@ -278,19 +285,19 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     enforce_retention_locked();
   }
 
-  clock_type& clock() noexcept { return clock_; }  // unsynchronized, like misuse_policy()
+  clock_type& clock() noexcept { return clock_; }  ///< The configuration's clock; unsynchronized, like misuse_policy().
 
-  // Returns the parked spans of every span cache (the heap's one, or every thread's) to the free
-  // set, merged with their neighbours. The heap does this itself whenever it matters (before
-  // growing, scavenging or enforcing retention). Cost: O(parked spans) merges; O(kinds ×
-  // max_list_pages) per cache to find them; with thread caches, a stop of the front end (each
-  // thread's window waited out).
+  /// Returns the parked spans of every span cache (the heap's one, or every thread's) to the free
+  /// set, merged with their neighbours. The heap does this itself whenever it matters (before
+  /// growing, scavenging or enforcing retention). Cost: O(parked spans) merges; O(kinds ×
+  /// max_list_pages) per cache to find them; with thread caches, a stop of the front end (each
+  /// thread's window waited out).
   void flush_cache() {
     detail::LockGuard guard(lock_);
     front_.flush_all_locked(*this);
   }
-  // Pages parked in every span cache (idle, counted in heap_idle, not yet merged).
-  // Cost: O(1) per cache; with thread caches, a stop of the front end.
+  /// Pages parked in every span cache (idle, counted in heap_idle, not yet merged).
+  /// Cost: O(1) per cache; with thread caches, a stop of the front end.
   std::size_t cached_pages() const {
     detail::LockGuard guard(lock_);
     typename front_end_type::Stop stop(front_);
@@ -298,12 +305,13 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   }
 
   // ---- counters and checks ------------------------------------------------------------------
-  // Snapshots taken under the lock: every identity of mheap/stats.hpp holds in each. Cost: O(1)
-  // (mem_stats: O(kinds²) at compile time, O(kinds) at run time).
+  /// Snapshots taken under the lock: every identity of mheap/stats.hpp holds in each. Cost: O(1)
+  /// (mem_stats: O(kinds²) at compile time, O(kinds) at run time).
   stats_type stats() const {
     detail::LockGuard guard(lock_);
     return snapshot_locked();
   }
+  /// The same snapshot with Go's runtime.MemStats field names (mheap/mem_stats.hpp).
   MemStats mem_stats() const {
     detail::LockGuard guard(lock_);
     const stats_type s = snapshot_locked();
@@ -316,15 +324,16 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     (void)snapshot_locked();  // folds the threads' deltas in
     return this->totals_;
   }
+  /// The event counts (growths, zeroings, releases, misuses: mheap/stats.hpp), thread caches' zeroings included.
   HeapEvents events() const {
     detail::LockGuard guard(lock_);
     HeapEvents e = events_;
     e.zeroed_bytes += front_.zeroed_bytes_in_threads();
     return e;
   }
-  // Recomputes every counter from the spans and checks every invariant; says what failed.
-  // With thread caches, the front end is stopped meanwhile (threads wait for the lock instead).
-  // Cost: O(arena pages + free spans + parked spans), under the lock: for tests and debugging.
+  /// Recomputes every counter from the spans and checks every invariant; says what failed.
+  /// With thread caches, the front end is stopped meanwhile (threads wait for the lock instead).
+  /// Cost: O(arena pages + free spans + parked spans), under the lock: for tests and debugging.
   AuditReport audit() const {
     detail::LockGuard guard(lock_);
     typename front_end_type::Stop stop(front_);
@@ -333,9 +342,9 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
 
   // These three hand out the heap's own objects without its lock: use them while no other
   // thread uses the heap (tests, set-up).
-  misuse_policy_type& misuse_policy() noexcept { return misuse_; }
-  source_type& page_source() noexcept { return source_; }
-  // Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
+  misuse_policy_type& misuse_policy() noexcept { return misuse_; }  ///< The policy misuse is reported to.
+  source_type& page_source() noexcept { return source_; }  ///< The page source the heap was constructed with.
+  /// Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
   std::size_t capacity_pages() const noexcept { return this->planned_capacity_pages(); }
 
  private:
