@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/config.hpp — the default configuration; users derive from it and override what they need.
-//
-// A configuration is a plain struct of types and constants, read at compile time: nothing is
-// configured by macros or generated headers, so two translation units can never disagree about a
-// heap's layout.
+/// \file
+/// mheap/config.hpp — the default configuration; users derive from it and override what they need.
+///
+/// A configuration is a plain struct of types and constants, read at compile time: nothing is
+/// configured by macros or generated headers, so two translation units can never disagree about a
+/// heap's layout.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -18,10 +19,11 @@
 #include "../policies/span_kind.hpp"
 #include "../policies/span_lists.hpp"
 
-// OS memory where the target has mmap; a bare-metal target must name its own source.
 #if __has_include(<sys/mman.h>)
 #include "../policies/mmap_source.hpp"
 namespace mheap {
+/// DefaultConfig's page source: OS memory where the target has mmap; a bare-metal target must
+/// name its own source (there this is NoPageSource, which no heap accepts).
 using DefaultPageSource = MmapSource;
 }
 #else
@@ -32,53 +34,55 @@ using DefaultPageSource = NoPageSource;
 
 namespace mheap {
 
-// Where the standard library has threads, a lock that spins briefly and then sleeps (it survives
-// more threads than cores); elsewhere (bare metal) a spin lock, the only one there is.
+/// Where the standard library has threads, a lock that spins briefly and then sleeps (it survives
+/// more threads than cores); elsewhere (bare metal) a spin lock, the only one there is.
 #if MHEAP_HAS_THREADS
 using DefaultLock = AdaptiveLock;
 #else
 using DefaultLock = SpinLock;
 #endif
 
+/// The default configuration; users derive from it and override what they need (a heap checks
+/// the result once, mheap/config_check.hpp).
 struct DefaultConfig {
-  using Lock = DefaultLock;            // every public operation takes it; thread-safe by default
-  using PageSource = DefaultPageSource;  // MmapSource: reserves address space, commits as the heap grows
-  using Stats = mheap::Stats;          // derive to add counters for your own manual kinds
-  using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy>;
-  using HookLinks = NormalLinks;       // link mode of every hook in a span record; SafeLinks in debug configurations
-  using LargeSpanTree = RbTree;        // AvlTree, SplayTree, ScapegoatTree, Treap
-  using MisusePolicy = AbortOnMisuse;  // RecordMisuse for tests
-  using Clock = SteadyClock;           // for scavenge_idle(); ManualClock in tests
+  using Lock = DefaultLock;            ///< every public operation takes it; thread-safe by default
+  using PageSource = DefaultPageSource;  ///< MmapSource: reserves address space, commits as the heap grows
+  using Stats = mheap::Stats;          ///< derive to add counters for your own manual kinds
+  using SpanKinds = mheap::SpanKinds<GCSpanPolicy, StackSpanPolicy>;  ///< the kinds spans are allocated as
+  using HookLinks = NormalLinks;       ///< link mode of every hook in a span record; SafeLinks in debug configurations
+  using LargeSpanTree = RbTree;        ///< AvlTree, SplayTree, ScapegoatTree, Treap
+  using MisusePolicy = AbortOnMisuse;  ///< RecordMisuse for tests
+  using Clock = SteadyClock;           ///< for scavenge_idle(); ManualClock in tests
 
-  static constexpr std::size_t page_shift = 13;             // 8 KiB pages, as Go
-  static constexpr std::size_t max_list_pages = 128;        // spans shorter than this sit on exact lists
-  static constexpr std::size_t min_grow_bytes = 1 << 20;    // grow by at least 1 MiB ...
-  static constexpr std::size_t grow_granule_bytes = 64 << 10;  // ... rounded up to 64 KiB
-  static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  // span records per refill
-  // Pages a span cache may hold, in freed spans shorter than max_list_pages kept whole (parked)
-  // for the next request of their kind and length (0: no cache, no code, no storage). Flushed
-  // before the heap grows or scavenges. mheap/span_cache.hpp.
-  // 512 pages of 8 KiB: 4 MiB, tcmalloc's largest thread cache (a thread with thread caches also
-  // parks up to half as much again in its outbox, mheap/thread_caches.hpp).
+  static constexpr std::size_t page_shift = 13;             ///< 8 KiB pages, as Go
+  static constexpr std::size_t max_list_pages = 128;        ///< spans shorter than this sit on exact lists
+  static constexpr std::size_t min_grow_bytes = 1 << 20;    ///< grow by at least 1 MiB ...
+  static constexpr std::size_t grow_granule_bytes = 64 << 10;  ///< ... rounded up to 64 KiB
+  static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  ///< span records per refill
+  /// Pages a span cache may hold, in freed spans shorter than max_list_pages kept whole (parked)
+  /// for the next request of their kind and length (0: no cache, no code, no storage). Flushed
+  /// before the heap grows or scavenges. mheap/span_cache.hpp.
+  /// 512 pages of 8 KiB: 4 MiB, tcmalloc's largest thread cache (a thread with thread caches also
+  /// parks up to half as much again in its outbox, mheap/thread_caches.hpp).
   static constexpr std::size_t span_cache_pages = 512;
-  static constexpr std::uint32_t span_cache_per_length = 32;  // spans parked per kind and length at most
-  // One span cache per thread, used without the heap lock (mheap/thread_caches.hpp), where the
-  // standard library has threads; each thread that uses the heap then holds up to span_cache_pages.
-  // Ignored under a lock that declares itself single-threaded (NullLock): such a heap has one
-  // cache, its own, and no thread-local or atomic at all.
+  static constexpr std::uint32_t span_cache_per_length = 32;  ///< spans parked per kind and length at most
+  /// One span cache per thread, used without the heap lock (mheap/thread_caches.hpp), where the
+  /// standard library has threads; each thread that uses the heap then holds up to span_cache_pages.
+  /// Ignored under a lock that declares itself single-threaded (NullLock): such a heap has one
+  /// cache, its own, and no thread-local or atomic at all.
   static constexpr bool thread_caches = MHEAP_HAS_THREADS;
-  // Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
-  // natively, so off by default). ASan builds poison free spans whatever this says.
+  /// Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
+  /// natively, so off by default). ASan builds poison free spans whatever this says.
   static constexpr bool valgrind_annotations = false;
-  // Guards between the page map, the arena and the span records (mheap/layout.hpp): a stray byte
-  // past the last span or before the first faults instead of rewriting the heap's metadata. Each
-  // costs one granule of the page source (MmapSource: address space only) or one heap page.
+  /// Guards between the page map, the arena and the span records (mheap/layout.hpp): a stray byte
+  /// past the last span or before the first faults instead of rewriting the heap's metadata. Each
+  /// costs one granule of the page source (MmapSource: address space only) or one heap page.
   static constexpr bool guard_pages = true;
-  // O(1) checks of the heap's own preconditions at every state transition (mheap/span_state.hpp),
-  // split and counter update; a failure aborts naming it. Off: no instruction, no byte. The test
-  // configurations turn them on.
+  /// O(1) checks of the heap's own preconditions at every state transition (mheap/span_state.hpp),
+  /// split and counter update; a failure aborts naming it. Off: no instruction, no byte. The test
+  /// configurations turn them on.
   static constexpr bool internal_checks = false;
-  // Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
+  /// Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);  // keep all
 };
 
