@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/config_check.hpp — a heap's configuration, checked once, with one error per mistake.
-//
-// Every rule a configuration must keep is one entry in an ordered list: first that each member is
-// there, then that each policy satisfies its concept, then the rules between members. Only the
-// first broken rule fails its static_assert, and the message names the Config member at fault.
-// The heap then builds with FallbackConfig instead of the broken one (checked_config_t), so no
-// other line of the library instantiates with the bad type and the compiler has nothing else to
-// say: g++ and clang print exactly one error (test/compile_fail_test.sh holds them to it).
+/// \file
+/// mheap/config_check.hpp — a heap's configuration, checked once, with one error per mistake.
+///
+/// Every rule a configuration must keep is one entry in an ordered list: first that each member is
+/// there, then that each policy satisfies its concept, then the rules between members. Only the
+/// first broken rule fails its static_assert, and the message names the Config member at fault.
+/// The heap then builds with FallbackConfig instead of the broken one (checked_config_t), so no
+/// other line of the library instantiates with the bad type and the compiler has nothing else to
+/// say: g++ and clang print exactly one error (test/compile_fail_test.sh holds them to it).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -27,7 +28,7 @@
 
 namespace mheap {
 
-// A configuration with every member a heap reads (the types and constants of DefaultConfig).
+/// A configuration with every member a heap reads (the types and constants of DefaultConfig).
 template <class C>
 concept HeapConfig = requires {
   typename C::Lock;
@@ -228,10 +229,11 @@ struct ConfigCheck {
 
 }  // namespace detail
 
-// The configuration a heap builds with: Config itself when it keeps every rule (else the one
-// broken rule has been reported, and a fallback keeps the rest of the build quiet).
+/// Whether Config keeps every rule (a heap on one that does not reports the first broken rule).
 template <class Config>
 inline constexpr bool config_is_valid = detail::first_broken_rule<Config>() == 0;
+/// The configuration a heap builds with: Config itself when it keeps every rule (else the one
+/// broken rule has been reported, and a fallback keeps the rest of the build quiet).
 template <class Config>
 using checked_config_t = std::conditional_t<config_is_valid<Config>, Config, detail::FallbackConfig>;
 

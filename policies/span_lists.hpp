@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
-// policies/span_lists.hpp — how free spans are linked: the list hooks' link mode and the kind of
-// ordered tree that holds the large free spans. Both are Boost.Intrusive containers; these policies
-// only name which flavour, so a heap can trade checks for speed without touching its code.
+/// \file
+/// policies/span_lists.hpp — how free spans are linked: the list hooks' link mode and the kind of
+/// ordered tree that holds the large free spans. Both are Boost.Intrusive containers; these policies
+/// only name which flavour, so a heap can trade checks for speed without touching its code.
 #pragma once
 #include "../mheap/detail/require_cxx20.hpp"
 
@@ -23,94 +24,111 @@
 namespace mheap {
 
 // ---- link mode of every hook in a span record -------------------------------------------------
-// normal_link: no checks, fastest. safe_link: hooks are nulled when unlinked and Boost asserts
-// (BOOST_ASSERT) that a hook is unlinked before it is linked again: a debug build catches a span
-// put in two containers. Both modes have the same hook layout.
+/// A link mode as a type, for Config::HookLinks. Both modes have the same hook layout.
 template <detail::bi::link_mode_type Mode>
 struct LinkMode {
-  static constexpr detail::bi::link_mode_type mode = Mode;
+  static constexpr detail::bi::link_mode_type mode = Mode;  ///< the Boost.Intrusive link mode
 };
+/// normal_link: no checks, fastest.
 using NormalLinks = LinkMode<detail::bi::normal_link>;
+/// safe_link: hooks are nulled when unlinked and Boost asserts (BOOST_ASSERT) that a hook is
+/// unlinked before it is linked again: a debug build catches a span put in two containers.
 using SafeLinks = LinkMode<detail::bi::safe_link>;
 
+/// A link mode policy: NormalLinks or SafeLinks (a LinkMode of normal_link or safe_link).
 template <class P>
 concept HookLinkPolicy = requires {
   { P::mode } -> std::convertible_to<detail::bi::link_mode_type>;
   requires P::mode == detail::bi::normal_link || P::mode == detail::bi::safe_link;
 };
 template <class P>
-concept ListLinkPolicy = HookLinkPolicy<P>;  // the name before HookLinks (kept for existing code)
+concept ListLinkPolicy = HookLinkPolicy<P>;  ///< the name before HookLinks (kept for existing code)
 
 // ---- the tree of large free spans -------------------------------------------------------------
 // Each policy names a member hook (given the link mode) and a set container (given the record,
 // the hook option and the ordering). The heap orders by (pages, address): lower_bound({n, 0}) is
 // the best fit with the lowest address on ties, in O(log n) for the balanced trees.
+/// A red-black tree (Boost.Intrusive set): DefaultConfig's.
 struct RbTree {
+  /// The member hook a span record carries, given the link mode.
   template <detail::bi::link_mode_type Mode>
   using hook = detail::bi::set_member_hook<detail::bi::link_mode<Mode>, detail::bi::optimize_size<true>>;
+  /// The set of large free spans, given the record, the hook option and the ordering.
   template <class T, class HookOption, class Compare>
   using container = detail::bi::set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
+/// An AVL tree (Boost.Intrusive avl_set).
 struct AvlTree {
+  /// The member hook a span record carries, given the link mode.
   template <detail::bi::link_mode_type Mode>
   using hook = detail::bi::avl_set_member_hook<detail::bi::link_mode<Mode>, detail::bi::optimize_size<true>>;
+  /// The set of large free spans, given the record, the hook option and the ordering.
   template <class T, class HookOption, class Compare>
   using container = detail::bi::avl_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
-// Amortised O(log n); recently used sizes move to the root.
+/// Amortised O(log n); recently used sizes move to the root.
 struct SplayTree {
+  /// The member hook a span record carries, given the link mode.
   template <detail::bi::link_mode_type Mode>
   using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
+  /// The set of large free spans, given the record, the hook option and the ordering.
   template <class T, class HookOption, class Compare>
   using container = detail::bi::splay_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::constant_time_size<false>>;
 };
 
-// Scapegoat tree: no per-node balance data, rebuilds subtrees when they grow lopsided.
+/// Scapegoat tree: no per-node balance data, rebuilds subtrees when they grow lopsided.
 struct ScapegoatTree {
+  /// The member hook a span record carries, given the link mode.
   template <detail::bi::link_mode_type Mode>
   using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
+  /// The set of large free spans, given the record, the hook option and the ordering.
   template <class T, class HookOption, class Compare>
   using container = detail::bi::sg_set<T, HookOption, detail::bi::compare<Compare>>;
 };
 
-// Go 1.9's choice. Priorities come from a hash of the span's address, so the shape is
-// deterministic for a given trace.
+/// Go 1.9's choice. Priorities come from a hash of the span's address, so the shape is
+/// deterministic for a given trace.
 struct Treap {
+  /// The member hook a span record carries, given the link mode.
   template <detail::bi::link_mode_type Mode>
   using hook = detail::bi::bs_set_member_hook<detail::bi::link_mode<Mode>>;
 
+  /// The treap's priority order: by a hash of each span's base address.
   struct AddressPriority {
+    /// Whether a's priority is below b's.
     template <class T>
     bool operator()(const T& a, const T& b) const noexcept {
       return mix(a.base) < mix(b.base);
     }
     template <class P>
-    static std::uint64_t mix(P* p) noexcept {  // splitmix64 finaliser
+    static std::uint64_t mix(P* p) noexcept {  ///< splitmix64 finaliser
       auto x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
       x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
       x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
       return x ^ (x >> 31);
     }
   };
+  /// The set of large free spans, given the record, the hook option and the ordering.
   template <class T, class HookOption, class Compare>
   using container = detail::bi::treap_set<T, HookOption, detail::bi::compare<Compare>, detail::bi::priority<AddressPriority>,
                                   detail::bi::constant_time_size<false>>;
 };
 
-// No tree at all: every free span waits on the list of its exact length. For a small fixed arena,
-// whose every span fits under max_list_pages (the configuration checks it against the page
-// source's compile-time capacity), allocation stays a true best fit — the head of the smallest
-// non-empty list of at least n pages, found in the lists' bitmap — in O(max_list_pages / word
-// bits), and a free is O(1). What it saves: the tree's code (1.7 KB with its length index on
-// a Cortex-M4), the 256-slot length index and the tree hook in every span record. What it costs:
-// one list head (two pointers) per length up to max_list_pages. docs/embedded.md compares it with
-// the trees.
+/// No tree at all: every free span waits on the list of its exact length. For a small fixed arena,
+/// whose every span fits under max_list_pages (the configuration checks it against the page
+/// source's compile-time capacity), allocation stays a true best fit — the head of the smallest
+/// non-empty list of at least n pages, found in the lists' bitmap — in O(max_list_pages / word
+/// bits), and a free is O(1). What it saves: the tree's code (1.7 KB with its length index on
+/// a Cortex-M4), the 256-slot length index and the tree hook in every span record. What it costs:
+/// one list head (two pointers) per length up to max_list_pages. docs/embedded.md compares it with
+/// the trees.
 struct NoTree {
+  /// Nothing in the record.
   template <detail::bi::link_mode_type>
-  struct hook {  // nothing in the record
-    static constexpr bool is_linked() noexcept { return false; }
+  struct hook {
+    static constexpr bool is_linked() noexcept { return false; }  ///< never linked: there is no tree
   };
 };
 
@@ -124,8 +142,8 @@ struct TreeProbe {
 };
 }  // namespace detail
 
-// A tree policy names a member hook template (given the link mode) and a container template
-// (given the record, the hook option and the ordering); or it is NoTree.
+/// A tree policy names a member hook template (given the link mode) and a container template
+/// (given the record, the hook option and the ordering); or it is NoTree.
 template <class P>
 concept LargeSpanTreePolicy = std::same_as<P, NoTree> || requires {
   typename P::template hook<detail::bi::normal_link>;
