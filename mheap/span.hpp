@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/span.hpp — the span record: one run of whole pages, free or live.
-//
-// Records come from the span pool (mheap/span_pool.hpp), never from malloc, and are never given
-// back to the page source while the heap lives: a stale pointer to a record always points at a
-// record, which is what lets lookup() and free() validate what they are handed in O(1).
+/// \file
+/// mheap/span.hpp — the span record: one run of whole pages, free or live.
+///
+/// Records come from the span pool (mheap/span_pool.hpp), never from malloc, and are never given
+/// back to the page source while the heap lives: a stale pointer to a record always points at a
+/// record, which is what lets lookup() and free() validate what they are handed in O(1).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -16,38 +17,38 @@
 
 namespace mheap {
 
-// The part of a record that does not depend on the heap's configuration. SpanRef and lookup()
-// see only this. Read-only for users; the heap changes it under its lock, except the generation,
-// which a thread with a span cache of its own also moves without it (mheap/span_state.hpp).
+/// The part of a record that does not depend on the heap's configuration. SpanRef and lookup()
+/// see only this. Read-only for users; the heap changes it under its lock, except the generation,
+/// which a thread with a span cache of its own also moves without it (mheap/span_state.hpp).
 struct SpanHeader {
-  std::byte* base = nullptr;     // first byte of the span (aligned to the heap's page)
-  std::size_t npages = 0;        // length in pages, ≥ 1 while the record describes a span
-  std::size_t npreleased = 0;    // pages of a free span given back to the page source
-  std::uint64_t generation = 0;  // +1 on every alloc and free of this record, so it is odd exactly
-                                 // while a caller owns the span; +2 when a free span's base moves
-                                 // down by a merge and on retire. A SpanRef taken before the last
-                                 // transition never matches again (64 bits: centuries of alloc/free
-                                 // cycles on one record before it wraps)
-  SpanState state = SpanState::unused;
-  std::uint8_t kind = 0;         // index into the heap's SpanKinds; meaningful while held by a kind
-  bool needzero = false;         // some byte may be non-zero (fresh memory is zero)
-  bool interior_mapped = false;  // every page of the span maps to it (not only its ends)
-  std::uint8_t page_shift = 0;   // the heap's page size, log2 (for SpanRef::bytes())
-  std::uint64_t idle_tick = 0;   // scavenger tick in which the span went to the free set (IdleTicks)
+  std::byte* base = nullptr;     ///< first byte of the span (aligned to the heap's page)
+  std::size_t npages = 0;        ///< length in pages, ≥ 1 while the record describes a span
+  std::size_t npreleased = 0;    ///< pages of a free span given back to the page source
+  std::uint64_t generation = 0;  ///< +1 on every alloc and free of this record, so it is odd exactly
+                                 ///< while a caller owns the span; +2 when a free span's base moves
+                                 ///< down by a merge and on retire. A SpanRef taken before the last
+                                 ///< transition never matches again (64 bits: centuries of alloc/free
+                                 ///< cycles on one record before it wraps)
+  SpanState state = SpanState::unused;  ///< where the span is in its life (mheap/span_state.hpp)
+  std::uint8_t kind = 0;         ///< index into the heap's SpanKinds; meaningful while held by a kind
+  bool needzero = false;         ///< some byte may be non-zero (fresh memory is zero)
+  bool interior_mapped = false;  ///< every page of the span maps to it (not only its ends)
+  std::uint8_t page_shift = 0;   ///< the heap's page size, log2 (for SpanRef::bytes())
+  std::uint64_t idle_tick = 0;   ///< scavenger tick in which the span went to the free set (IdleTicks)
 
-  // Owned by a caller. A plain read: for a single-threaded heap, or one no other thread is using.
+  /// Owned by a caller. A plain read: for a single-threaded heap, or one no other thread is using.
   bool is_live() const noexcept { return is_owned(generation); }
 };
 
-// The full record. Exactly one of the hooks is linked while the span is free: the list hook when
-// npages < max_list_pages (always, with NoTree), the tree hook otherwise. Neither is linked while a kind holds the span
-// (live or parked). The fields the alloc/free fast path touches come first.
+/// The full record. Exactly one of the hooks is linked while the span is free: the list hook when
+/// npages < max_list_pages (always, with NoTree), the tree hook otherwise. Neither is linked while a kind holds the span
+/// (live or parked). The fields the alloc/free fast path touches come first.
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
 struct Span : SpanHeader {
-  Span* next = nullptr;  // link on a span cache's stacks (parked) or the span pool's list (unused)
-  detail::bi::list_member_hook<detail::bi::link_mode<Links::mode>> list_hook;
-  [[no_unique_address]] typename Tree::template hook<Links::mode> tree_hook;  // empty with NoTree
-  mutable std::uint32_t audit_mark = 0;  // audit(): last census that found this span in the free set
+  Span* next = nullptr;  ///< link on a span cache's stacks (parked) or the span pool's list (unused)
+  detail::bi::list_member_hook<detail::bi::link_mode<Links::mode>> list_hook;  ///< link on a free list of one length
+  [[no_unique_address]] typename Tree::template hook<Links::mode> tree_hook;  ///< empty with NoTree
+  mutable std::uint32_t audit_mark = 0;  ///< audit(): last census that found this span in the free set
 };
 
 }  // namespace mheap
