@@ -41,8 +41,8 @@ struct SpanHeader {
 };
 
 /// The full record. Exactly one of the hooks is linked while the span is free: the list hook when
-/// npages < max_list_pages (always, with NoTree), the tree hook otherwise. Neither is linked while a kind holds the span
-/// (live or parked). The fields the alloc/free fast path touches come first.
+/// npages < max_list_pages (always, with NoTree), the tree hook otherwise. Neither is linked while
+/// a kind holds the span (live or parked). The fields the alloc/free fast path touches come first.
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
 struct Span : SpanHeader {
   Span* next = nullptr;  ///< link on a span cache's stacks (parked) or the span pool's list (unused)
