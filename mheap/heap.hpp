@@ -317,8 +317,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     const stats_type s = snapshot_locked();
     return make_mem_stats<stats_type, span_kinds>(s, this->totals_);
   }
-  // Per kind, by its index in SpanKinds: spans and bytes handed out and given back, ever. A
-  // snapshot of the same cut as stats(). Cost: as stats().
+  /// Per kind, by its index in SpanKinds: spans and bytes handed out and given back, ever. A
+  /// snapshot of the same cut as stats(). Cost: as stats().
   std::array<KindTotals, span_kinds::size> kind_totals() const {
     detail::LockGuard guard(lock_);
     (void)snapshot_locked();  // folds the threads' deltas in
