@@ -22,6 +22,9 @@ enum class Misuse : unsigned char {
   foreign_span,  // the reference does not come from this heap
   not_span_base, // an address inside the heap that is not the base of a live span
   outside_heap,  // an address outside the heap's arena
+  wrong_size,    // a client's size (or alignment) for a live span disagrees with the span (reported by
+                 // MemoryResource and FiberStackAllocator before they free anything; the heap's own
+                 // calls take no size)
 };
 
 constexpr const char* describe(Misuse m) noexcept {
@@ -31,6 +34,7 @@ constexpr const char* describe(Misuse m) noexcept {
     case Misuse::foreign_span: return "span does not belong to this heap";
     case Misuse::not_span_base: return "address is not the base of a live span";
     case Misuse::outside_heap: return "address is outside the heap";
+    case Misuse::wrong_size: return "deallocation size or alignment does not match the span";
   }
   return "unknown misuse";
 }
