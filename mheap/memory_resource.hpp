@@ -29,6 +29,10 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#if !__has_include(<memory_resource>)
+#error "mheap/memory_resource.hpp needs std::pmr (<memory_resource>), which this standard library lacks (libc++ has it from version 16)"
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>

@@ -5,6 +5,7 @@
 //   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
 //   SpanRef<Kind>            mheap/span_ref.hpp   what alloc hands out
 //   MemoryResource<H, Kind>  mheap/memory_resource.hpp   std::pmr::memory_resource over a heap's spans
+//                            (where the standard library has <memory_resource>: not libc++ before 16)
 //   (FiberStackAllocator<H>  mheap/fiber_stack.hpp: Boost.Context fiber stacks; not included here,
 //                            as it needs Boost.Context linked: include it yourself)
 //   Stats, MemStats          mheap/stats.hpp, mheap/mem_stats.hpp; scvg_line: mheap/scvg_trace.hpp
@@ -28,7 +29,9 @@
 #include "config.hpp"
 #include "heap.hpp"
 #include "mem_stats.hpp"
+#if __has_include(<memory_resource>)  // std::pmr: libstdc++ 9+, libc++ 16+
 #include "memory_resource.hpp"
+#endif
 #include "scvg_trace.hpp"
 #include "span_ref.hpp"
 #include "stats.hpp"

@@ -3,11 +3,14 @@
 # The README's C++ snippets compile as pasted. A ```cpp block in README.md is preceded (blank
 # lines aside) by one of
 #   <!-- compile -->                  a whole program: compiled and linked as it stands
+#   <!-- compile: LIBS -->            the same, linked with LIBS as well (e.g. -lboost_context for
+#                                     mheap/fiber_stack.hpp, which needs Boost.Context)
 #   <!-- not compiled: REASON -->     a fragment, said so on purpose
 # and a block with neither fails the test, so a new snippet cannot slip past unchecked. Each
 # program is built with g++ -std=c++20 -Wall -Wextra -Werror against the checkout's headers, and
 # again with clang++ (libstdc++) and clang++ -stdlib=libc++ where those are installed: the
-# compilers the README names.
+# compilers the README names. A snippet that includes <memory_resource> is skipped, and says so,
+# for a standard library without std::pmr (libc++ before 16), as the README says.
 set -uo pipefail
 
 if [[ -n ${TEST_SRCDIR:-} ]]; then
@@ -23,13 +26,21 @@ trap 'rm -rf "$work"' EXIT
 awk -v dir="$work" '
   /^```cpp[ \t]*$/ && !inside {
     inside = 1; start = NR
-    if (marker == "compile") { file = dir "/snippet-" NR ".cpp"; printf "" > file } else file = ""
+    if (marker == "compile") {
+      file = dir "/snippet-" NR ".cpp"; printf "" > file
+      if (libs != "") { print libs > (dir "/snippet-" NR ".libs"); close(dir "/snippet-" NR ".libs") }
+    } else file = ""
     if (marker == "") print "unmarked " NR
     next
   }
-  inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file); marker = ""; next }
+  inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file); marker = ""; libs = ""; next }
   inside { if (file != "") print > file; next }
-  /^<!-- compile -->[ \t]*$/ { marker = "compile"; next }
+  /^<!-- compile -->[ \t]*$/ { marker = "compile"; libs = ""; next }
+  /^<!-- compile: -l[^>]* -->[ \t]*$/ {
+    marker = "compile"; libs = $0
+    sub(/^<!-- compile: /, "", libs); sub(/ -->[ \t]*$/, "", libs)
+    next
+  }
   /^<!-- not compiled: .+ -->[ \t]*$/ { marker = "fragment"; next }
   /^[ \t]*$/ { next }
   { marker = "" }
@@ -48,6 +59,15 @@ if command -v clang++ >/dev/null &&
    echo 'int main() {}' | clang++ -stdlib=libc++ -x c++ - -o "$work/libcxx-probe" >/dev/null 2>&1; then
   compilers+=("clang++ -stdlib=libc++")
 fi
+# Whether each compiler's standard library has std::pmr.
+declare -A has_pmr=()
+for compiler in "${compilers[@]}"; do
+  read -ra cxx <<<"$compiler"
+  if echo '#include <memory_resource>' | "${cxx[@]}" -std=c++20 -fsyntax-only -x c++ - >/dev/null 2>&1; then
+    has_pmr[$compiler]=1
+  fi
+done
+
 printf 'compilers:'
 printf ' [%s]' "${compilers[@]}"
 echo
@@ -61,9 +81,15 @@ fi
 for snippet in "${snippets[@]}"; do
   line=${snippet##*snippet-}
   line=${line%.cpp}
+  libs=()
+  [[ -f ${snippet%.cpp}.libs ]] && read -ra libs <"${snippet%.cpp}.libs"
   for compiler in "${compilers[@]}"; do
     read -ra cxx <<<"$compiler"
-    if "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" \
+    if [[ -z ${has_pmr[$compiler]:-} ]] && grep -q '^#include <memory_resource>' "$snippet"; then
+      echo "SKIP README.md:$line [$compiler]: its standard library has no <memory_resource>"
+      continue
+    fi
+    if "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" "${libs[@]}" \
         >"$work/log" 2>&1; then
       passed=$((passed + 1))
       echo "PASS README.md:$line [$compiler]"
