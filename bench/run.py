@@ -160,6 +160,36 @@ def callgrind(quick):
     return res
 
 
+PATHS = [  # (mode, what one operation is) — bench/path_cost.cpp
+    ("cache_pair", "alloc + free of 1 page from the span cache"),
+    ("list_pair", "alloc + free of 3 pages from the exact list (no cache, no split, no merge)"),
+    ("split_pair", "alloc + free of 3 pages cut from a 100-page free span (split, two merges)"),
+    ("tree_pair", "alloc + free of 300 pages among 1,000 long free spans (the tree)"),
+    ("bitmap_scan", "NoTree, 4,097 lists: alloc + free of 1 page, only the last list non-empty"),
+    ("flush_grow", "one alloc that flushes a full cache (165 spans) and grows the arena"),
+]
+
+
+def path_costs(quick):
+    """Instructions per operation of each path in its stated case (deterministic)."""
+    if not shutil.which("valgrind"):
+        return None
+    d = os.path.join(OUT, "callgrind")
+    os.makedirs(d, exist_ok=True)
+    res = {}
+    for mode, _ in PATHS:
+        n = 50 if mode == "flush_grow" else (2000 if quick else 10000)
+        cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect=measure_{mode}",
+               f"--callgrind-out-file={d}/callgrind.path.{mode}", os.path.join(BIN, "path_cost"), mode, str(n)]
+        r = sh(cmd, timeout=600)
+        m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
+        if r.returncode != 0 or not m:
+            log(f"  callgrind path {mode} failed:\n{r.stderr[-1500:]}")
+            return None
+        res[mode] = int(m.group(1)) / n
+    return res
+
+
 def perf_profile(quick):
     """cpu-clock samples of mheap's churn and hot pair (PMU counters are not available in every VM)."""
     if not shutil.which("perf"):
@@ -354,6 +384,7 @@ def main():
     # ---- instruction counts and profile -----------------------------------------------------------
     log("callgrind: compile-time vs run-time counter binding")
     cg = callgrind(args.quick)
+    paths = path_costs(args.quick)
     prof = None if args.no_perf else perf_profile(args.quick)
 
     # ---- the table ---------------------------------------------------------------------------------
@@ -456,6 +487,13 @@ def main():
     target_table = "\n".join(["| target | result | figure |", "|---|---|---|"] +
                              [f"| {d} | **{ok}** | {fig} |" for d, ok, fig in targets])
 
+    paths_table = ""
+    if paths:
+        paths_table = "\n".join(
+            ["Instructions executed per operation on this machine (x86-64, callgrind, only inside "
+             "`measure_<mode>`), NullLock heaps, each path in the case named:", "",
+             "| path | operation | instructions |", "|---|---|---|"] +
+            [f"| {mode} | {what} | {paths[mode]:,.0f} |" for mode, what in PATHS])
     cg_table = ""
     if cg:
         cg_table = "\n".join([
@@ -650,6 +688,10 @@ page of a live span is resident; in brackets: peak RSS / peak live bytes of the 
 ## Zero-cost span kinds
 
 {cg_table or 'callgrind was not available.'}
+
+## Instructions per path (`bench/path_cost.cpp`)
+
+{paths_table or 'callgrind was not available.'}
 
 {prof_md}
 {sizes_md}

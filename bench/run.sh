@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 bench/setup.sh
 # --strip=never keeps symbols and line tables for perf and callgrind_annotate. Our own symlink
 # prefix: the workspace's bazel-bin may point at another engineer's configuration (e.g. asan).
-targets=(bench_mheap bench_glibc bench_tcmalloc bench_jemalloc bench_mimalloc bench_boost policy_cost)
+targets=(bench_mheap bench_glibc bench_tcmalloc bench_jemalloc bench_mimalloc bench_boost policy_cost path_cost embedded_fit)
 ./bazelw build --strip=never --symlink_prefix=bench/out/bazel- "${targets[@]/#/\/\/bench:}" >&2
 # Copy the binaries: a concurrent build of //bench/... with other options would relink them.
 mkdir -p bench/out/bin
@@ -26,4 +26,7 @@ done
 # The code-size table for a Cortex-M4 (issue 11): seconds, and independent of the machine's load.
 rm -f bench/out/sizes.md
 tools/size_table.sh bench/out/sizes.md >/dev/null || echo "bench/run.sh: tools/size_table.sh failed; RESULTS.md goes without it" >&2
+# How the free-span structures pack that arena (deterministic, a fraction of a second).
+{ printf '\n## Packing a small fixed arena (`bench/embedded_fit.cpp`)\n\n'; bench/out/bin/embedded_fit; } >>bench/out/sizes.md ||
+  echo "bench/run.sh: embedded_fit failed" >&2
 exec python3 bench/run.py "$@"

@@ -3,26 +3,29 @@
 //
 // Builds a heap with the default configuration (OS memory, spin lock, Go 1.9's accounting),
 // hands out garbage-collected spans and stack spans, frees them, and prints Go's MemStats and the
-// audit's verdict at each step.
+// audit's verdict at each step. Then it fragments the heap and draws it: an SVG map of the arena
+// and the same figures as JSON, written to $TMPDIR (else /tmp) as mheap-tour.svg and
+// mheap-tour.json, or to the path given as the first argument (and its .json twin):
+//   ./bazelw run //examples:tour -- /some/where/heap.svg
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "mheap/mheap.hpp"
+#include "mheap/report.hpp"
 
 namespace {
 
 void print_mem_stats(const char* when, const mheap::MemStats& m) {
-  std::printf("\n%s\n", when);
-  const struct {
-    const char* name;
-    std::uint64_t value;
-  } rows[] = {{"Sys", m.Sys},           {"HeapSys", m.HeapSys},     {"HeapIdle", m.HeapIdle},
-              {"HeapInuse", m.HeapInuse}, {"HeapReleased", m.HeapReleased}, {"StackInuse", m.StackInuse},
-              {"StackSys", m.StackSys}, {"MSpanInuse", m.MSpanInuse}, {"MSpanSys", m.MSpanSys},
-              {"OtherSys", m.OtherSys}};
-  for (const auto& row : rows)
-    std::printf("  %-13s %12" PRIu64 " bytes  %9.2f MiB\n", row.name, row.value, row.value / 1048576.0);
+  std::cout << '\n' << when << '\n';
+  mheap::write_mem_stats(std::cout, m);
+  std::cout.flush();  // the rest of the tour prints with printf
 }
 
 template <class H>
@@ -34,7 +37,7 @@ void print_audit(H& heap) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   mheap::Heap<> heap;  // DefaultConfig: MmapSource, AdaptiveLock, thread caches, GCSpanPolicy + StackSpanPolicy
   std::printf("mheap tour: pages of %zu KiB, exact lists below %zu pages, largest span %zu pages\n",
               decltype(heap)::page_bytes / 1024, decltype(heap)::max_list_pages, heap.capacity_pages());
@@ -68,6 +71,59 @@ int main() {
   std::printf("\nrelease_all() gave %zu KiB back to the OS\n%s\n", released / 1024,
               mheap::scvg_line(1, heap.stats()).c_str());
   print_audit(heap);
+
+  // A fragmenting trace: 400 spans of many lengths and both kinds; then every third one freed and
+  // the span caches flushed, so free spans of all lengths lie between live ones (none of them can
+  // serve a long request); 1 MiB of them given back to the OS, largest first; then a few more
+  // freed, which wait whole in this thread's span cache.
+  std::vector<mheap::SpanRef<mheap::GCSpanPolicy>> spans;
+  std::vector<mheap::SpanRef<mheap::StackSpanPolicy>> stack_spans;
+  std::mt19937 rng(2017);  // Go 1.9's year: the same picture every run
+  for (int i = 0; i < 400; ++i) {
+    if (i % 7 == 0)
+      stack_spans.push_back(heap.alloc<mheap::StackSpanPolicy>(4));
+    else
+      spans.push_back(heap.alloc<mheap::GCSpanPolicy>(rng() % 16 == 0 ? 20 + rng() % 60 : 1 + rng() % 12));
+  }
+  for (std::size_t i = 0; i < spans.size(); i += 3) heap.free(spans[i]);
+  for (std::size_t i = 0; i < stack_spans.size(); i += 2) heap.free(stack_spans[i]);
+  heap.flush_cache();
+  heap.scavenge(std::size_t{1} << 20);
+  for (std::size_t i = 1; i < spans.size(); i += 9) heap.free(spans[i]);
+  std::printf("\nafter a fragmenting trace:\n");
+  std::fflush(stdout);
+  mheap::write_text_report(std::cout, heap);
+  std::cout.flush();
+  print_audit(heap);
+
+  // The picture, and the same figures for tools.
+  std::filesystem::path svg_path;
+  if (argc > 1) {
+    svg_path = argv[1];
+  } else {
+    const char* tmp = std::getenv("TMPDIR");
+    svg_path = std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") / "mheap-tour.svg";
+  }
+  svg_path = std::filesystem::absolute(svg_path);
+  std::filesystem::path json_path = svg_path;
+  json_path.replace_extension(".json");
+  std::ofstream svg(svg_path), json(json_path);
+  mheap::SvgMapOptions map_options;
+  map_options.title = "mheap tour: the arena after a fragmenting trace";
+  mheap::write_svg_map(svg, heap, map_options);
+  mheap::write_json(json, heap);
+  svg.close();
+  json.close();
+  if (!svg || !json) {
+    std::printf("\ncould not write %s or %s\n", svg_path.c_str(), json_path.c_str());
+    return 1;
+  }
+  std::printf("\nthe heap, drawn: %s\n  (open it in a browser; hover a span for its pages)\nas JSON: %s\n",
+              svg_path.c_str(), json_path.c_str());
+  for (auto s : spans)
+    if (s.live()) heap.free(s);
+  for (auto s : stack_spans)
+    if (s.live()) heap.free(s);
 
   const mheap::Stats raw = heap.stats();
   std::printf("\nidentity heap_idle + heap_inuse == heap_sys: %" PRIu64 " + %" PRIu64 " == %" PRIu64 "\n",

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/audit.hpp — recompute everything from the spans and compare (Go's ReadMemStatsSlow).
-//
-// The heap keeps its counters incrementally; the census walks the arena page by page through the
-// page map, visits every free span through the free set, and checks each invariant stated in
-// heap.hpp, free_set.hpp, page_map.hpp and stats.hpp. It reports what failed in words, in a fixed
-// buffer (no allocation, usable in an embedded image). O(arena pages); for tests and debugging.
+/// \file
+/// mheap/audit.hpp — recompute everything from the spans and compare (Go's ReadMemStatsSlow).
+///
+/// The heap keeps its counters incrementally; the census walks the arena page by page through the
+/// page map, visits every free span through the free set, and checks each invariant stated in
+/// heap.hpp, free_set.hpp, page_map.hpp and stats.hpp. It reports what failed in words, in a fixed
+/// buffer (no allocation, usable in an embedded image). O(arena pages); for tests and debugging.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -21,19 +22,24 @@
 
 namespace mheap {
 
+/// What Heap::audit() found: true when every check held, else the failures in words.
 class AuditReport {
  public:
+  /// True when nothing failed.
   explicit operator bool() const noexcept { return failures_ == 0; }
+  /// How many checks failed (all of them, also those past the listed few).
   std::size_t failures() const noexcept { return failures_; }
-  // One line per failure (the first few), e.g. "heap_idle is 8192, spans say 16384".
+  /// One line per failure (the first few), e.g. "heap_idle is 8192, spans say 16384"; "clean" when none.
   std::string_view what() const noexcept { return failures_ == 0 ? std::string_view("clean") : text_.view(); }
 
+  /// Records a failure; its line is the parts written one after the other (the first 16 are kept).
   template <class... Parts>
   void fail(const Parts&... parts) noexcept {
     if (++failures_ > max_listed) return;
     ((text_ << parts), ...);
     text_ << "\n";
   }
+  /// A failure "<what> is <kept>, spans say <recomputed>" unless the two are equal.
   void expect_equal(const char* what, std::uint64_t kept, std::uint64_t recomputed) noexcept {
     if (kept != recomputed) fail(what, " is ", kept, ", spans say ", recomputed);
   }
@@ -44,7 +50,8 @@ class AuditReport {
   FixedText<2048> text_;
 };
 
-// Reads the heap's internals (it is HeapCore's friend); see Heap::audit().
+/// The audit itself. Reads the heap's internals (it is HeapCore's friend); call Heap::audit(),
+/// which holds the lock and stops the front end around it.
 template <class H>
 class Census {
   using span_type = typename H::span_type;
@@ -52,6 +59,7 @@ class Census {
   using stats_type = typename H::stats_type;
 
  public:
+  /// Checks h's free set, span caches, arena and counters; h's lock must be held.
   static AuditReport run(const H& h) {
     Census c(h);
     c.check_free_set();

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/background_scavenger.hpp — Go's sysmon behaviour on request: a thread that calls
-// heap.scavenge_idle(min_idle) every period, and optionally prints Go's scvg trace line.
-//
-// The heap never starts a thread by itself; this object does, between start() and stop() (or its
-// destructor). Only where the standard library has threads.
+/// \file
+/// mheap/background_scavenger.hpp — Go's sysmon behaviour on request: a thread that calls
+/// heap.scavenge_idle(min_idle) every period, and optionally prints Go's scvg trace line.
+///
+/// The heap never starts a thread by itself; this object does, between start() and stop() (or its
+/// destructor). Only where the standard library has threads.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -21,6 +22,8 @@
 
 namespace mheap {
 
+/// A thread that releases HeapT's long-idle spans every period (see the file's description). The
+/// heap's lock must synchronize (not NullLock): the thread calls the heap beside its users.
 template <class HeapT>
 class BackgroundScavenger {
   static_assert(!is_single_threaded_lock<typename HeapT::lock_type>,
@@ -28,18 +31,21 @@ class BackgroundScavenger {
                 "thread would race the heap's users; give the heap AdaptiveLock (the default), SpinLock or MutexLock");
 
  public:
+  /// When to run and what to release; the defaults are Go 1.9's.
   struct Settings {
-    std::chrono::nanoseconds period{std::chrono::seconds(150)};     // Go 1.9: every 2.5 minutes
-    std::chrono::nanoseconds min_idle{std::chrono::minutes(5)};     // Go 1.9: spans idle 5 minutes
-    bool trace = false;  // print "scvgN: ..." to stderr after each tick that released memory
+    std::chrono::nanoseconds period{std::chrono::seconds(150)};     ///< Go 1.9: every 2.5 minutes
+    std::chrono::nanoseconds min_idle{std::chrono::minutes(5)};     ///< Go 1.9: spans idle 5 minutes
+    bool trace = false;  ///< print "scvgN: ..." to stderr after each tick that released memory
   };
 
+  /// A scavenger for heap, not yet running; heap must outlive it.
   explicit BackgroundScavenger(HeapT& heap) noexcept : heap_(heap) {}
+  /// Stops the thread first (stop()).
   ~BackgroundScavenger() { stop(); }
   BackgroundScavenger(const BackgroundScavenger&) = delete;
   BackgroundScavenger& operator=(const BackgroundScavenger&) = delete;
 
-  // Starts the thread (a no-op when running).
+  /// Starts the thread (a no-op when running).
   void start(Settings settings) {
     std::lock_guard guard(mutex_);
     if (thread_.joinable()) return;
@@ -47,9 +53,10 @@ class BackgroundScavenger {
     stopping_ = false;
     thread_ = std::thread([this] { run(); });
   }
+  /// Starts the thread with the default Settings (a no-op when running).
   void start() { start(Settings{}); }
 
-  // Stops and joins the thread (a no-op when not running). Returns after the current tick.
+  /// Stops and joins the thread (a no-op when not running). Returns after the current tick.
   void stop() {
     std::thread running;
     {
@@ -62,6 +69,7 @@ class BackgroundScavenger {
     running.join();
   }
 
+  /// Ticks run so far (calls of scavenge_idle() made by the thread).
   std::uint64_t ticks() const noexcept {
     std::lock_guard guard(mutex_);
     return ticks_;

@@ -70,7 +70,7 @@ enum ConfigRule : int {
   no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
-  record_beyond_chunk, thread_caches_without_threads,
+  record_beyond_chunk, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
 };
 
 template <class C>
@@ -147,6 +147,15 @@ constexpr int first_broken_rule_of_a_complete_config() {
     if (C::thread_caches && C::span_cache_pages != 0 && !MHEAP_HAS_THREADS &&
         !is_single_threaded_lock<typename C::Lock>)
       return thread_caches_without_threads;
+    // Without a tree every free span must fit on a list: the source's capacity, known at compile
+    // time, bounds the longest span (mheap/free_set.hpp).
+    if constexpr (std::is_same_v<typename C::LargeSpanTree, NoTree>) {
+      if constexpr (!FixedCapacityPageSource<typename C::PageSource>) {
+        return no_tree_needs_fixed_capacity;
+      } else if (C::max_list_pages <= (C::PageSource::fixed_capacity >> C::page_shift)) {
+        return no_tree_lists_too_short;
+      }
+    }
     return 0;
   }
 }
@@ -209,6 +218,12 @@ struct ConfigCheck {
   static_assert(Broken != thread_caches_without_threads,
                 "Config::thread_caches needs a standard library with threads: set it to false on this target (or "
                 "span_cache_pages to 0, or use a single-threaded lock)");
+  static_assert(Broken != no_tree_needs_fixed_capacity,
+                "Config::LargeSpanTree = NoTree needs a page source with a capacity fixed at compile time "
+                "(mheap::FixedCapacityPageSource, e.g. StaticArena<Bytes>): it bounds the longest free span");
+  static_assert(Broken != no_tree_lists_too_short,
+                "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
+                "(PageSource::fixed_capacity >> page_shift), so every free span has a list");
 };
 
 }  // namespace detail

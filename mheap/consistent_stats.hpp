@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/consistent_stats.hpp — the window a thread opens around every lock-free use of its span
-// cache: it carries the thread's counter deltas, and it lets the heap cut or stop all threads at
-// one instant (Go 1.16's consistent heap statistics, and a stop of the front end for what must see
-// every cache).
+/// \file
+/// mheap/consistent_stats.hpp — the window a thread opens around every lock-free use of its span
+/// cache: it carries the thread's counter deltas, and it lets the heap cut or stop all threads at
+/// one instant (Go 1.16's consistent heap statistics, and a stop of the front end for what must see
+/// every cache). The protocol and why it is a consistent cut are in the header's comments.
 //
 // A thread that parks and unparks spans without the heap lock cannot move the heap's counters
 // (every core would then write the same cache line). It records, per kind, the net bytes it
@@ -49,20 +50,24 @@
 
 namespace mheap {
 
-// The epoch every thread reads: on a cache line of its own, written only under the heap lock.
-// Bit 0: the front end is stopped (for a moment); bit 1: it is bypassed (while a retention bound is
-// set, every free must be checked against it under the lock); bit 2: which buffer the threads'
-// deltas go to.
+/// The epoch every thread reads: on a cache line of its own, written only under the heap lock.
+/// Bit 0: the front end is stopped (for a moment); bit 1: it is bypassed (while a retention bound is
+/// set, every free must be checked against it under the lock); bit 2: which buffer the threads'
+/// deltas go to.
 struct alignas(detail::cache_line_bytes) FrontEndEpoch {
-  static constexpr std::uint32_t stopped = 1, bypassed = 2, step = 4;
-  std::atomic<std::uint32_t> value{0};
+  static constexpr std::uint32_t stopped = 1;   ///< bit 0: the front end is stopped
+  static constexpr std::uint32_t bypassed = 2;  ///< bit 1: the front end is bypassed
+  static constexpr std::uint32_t step = 4;      ///< one cut; bit 2 picks the delta buffer
+  std::atomic<std::uint32_t> value{0};          ///< the epoch
 };
 
+/// One thread's window onto its cache, and its counter deltas per kind (Kinds of them) in two
+/// buffers; the protocol is in the header's comments.
 template <std::size_t Kinds>
 class alignas(detail::cache_line_bytes) CacheWindow {
  public:
-  // The owning thread, before it touches its cache: false (and nothing open) when the front end
-  // is stopped; the caller then takes the heap lock instead.
+  /// The owning thread, before it touches its cache: false (and nothing open) when the front end
+  /// is stopped; the caller then takes the heap lock instead.
   bool open(const FrontEndEpoch& epoch) noexcept {
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
     seq_.store(s + 1, std::memory_order_seq_cst);
@@ -74,14 +79,15 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     buffer_ = (e / FrontEndEpoch::step) & 1;
     return true;
   }
-  // Inside an open window: bytes charged to kind k (negative: credited), modulo 2^64.
+  /// Inside an open window: bytes charged to kind k (negative: credited), modulo 2^64.
   void add(std::size_t k, std::uint64_t bytes) noexcept {
     auto& d = buffers_[buffer_][k];
     d.store(d.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
   }
+  /// The owning thread, done with its cache: closes the window (release).
   void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
-  // The heap, under its lock, after changing the epoch: waits until this thread's window is closed.
+  /// The heap, under its lock, after changing the epoch: waits until this thread's window is closed.
   void wait_closed() const noexcept {
     for (unsigned spins = 0; seq_.load(std::memory_order_seq_cst) & 1; ++spins) {
 #if MHEAP_HAS_THREADS
@@ -93,13 +99,13 @@ class alignas(detail::cache_line_bytes) CacheWindow {
       detail::cpu_relax();
     }
   }
-  // The heap, under its lock, with this window closed since the epoch moved off `old`: the
-  // deltas of buffer (old parity), f(k, bytes) for each non-zero one, zeroed.
+  /// The heap, under its lock, with this window closed since the epoch moved off `old`: the
+  /// deltas of buffer (old parity), f(k, bytes) for each non-zero one, zeroed.
   template <class F>
   void take(std::uint32_t old, F&& f) noexcept {
     take_buffer((old / FrontEndEpoch::step) & 1, f);
   }
-  // Both buffers: the owning thread under the heap lock, or the heap while the front end is stopped.
+  /// Both buffers: the owning thread under the heap lock, or the heap while the front end is stopped.
   template <class F>
   void take_all(F&& f) noexcept {
     take_buffer(0, f);

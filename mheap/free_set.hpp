@@ -10,6 +10,13 @@
 // true best fit in O(log n), which Go 1.9's treap only approximated (golang/go#31616), and O(1)
 // for a length the tree's length index holds.
 //   - first_of_[n % index_slots] is null or the lowest-addressed large free span of its length.
+// With Tree = NoTree there is no tree and no index: every free span is on the list of its length
+// (the configuration guarantees no span reaches MaxListPages; mheap/config_check.hpp), and take()
+// is the same true best fit in O(MaxListPages / word bits).
+//
+// The containers are built by prepare(), when the heap lays itself out, not by the constructor
+// (mheap/detail/deferred_init.hpp says why): insert(), erase() and take() require it; the visitors
+// see an empty set before it.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -18,7 +25,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <type_traits>
 
+#include "detail/deferred_init.hpp"
+#include "detail/absent.hpp"
 #include "../policies/span_lists.hpp"
 
 namespace mheap {
@@ -43,17 +53,38 @@ class FreeSet {
     bool operator()(const SpanT& s, const Fit& k) const noexcept { return s.npages < k.npages; }
     bool operator()(const Fit& k, const SpanT& s) const noexcept { return k.npages < s.npages; }
   };
-  using TreeHook = detail::bi::member_hook<SpanT, decltype(SpanT::tree_hook), &SpanT::tree_hook>;
-  using LargeTree = typename Tree::template container<SpanT, TreeHook, ByPagesThenAddress>;
+  static constexpr bool has_tree = !std::is_same_v<Tree, NoTree>;
+  template <class T, bool = has_tree>
+  struct TreeOf {  // the tree container, or nothing at all
+    using HookOption = detail::bi::member_hook<T, decltype(T::tree_hook), &T::tree_hook>;
+    using type = typename Tree::template container<T, HookOption, ByPagesThenAddress>;
+  };
+  template <class T>
+  struct TreeOf<T, false> {
+    using type = struct {};
+  };
+  using LargeTree = typename TreeOf<SpanT>::type;
+  using Lists = std::array<List, MaxListPages>;
 
-  static constexpr std::size_t bitmap_words = (MaxListPages + 63) / 64;
+  // Machine words: a 32-bit target scans 32 lengths per word without 64-bit helpers.
+  using Word = std::size_t;
+  static constexpr std::size_t word_bits = sizeof(Word) * 8;
+  static constexpr std::size_t bitmap_words = (MaxListPages + word_bits - 1) / word_bits;
 
  public:
   static constexpr std::size_t max_list_pages = MaxListPages;
 
-  FreeSet() = default;
+  constexpr FreeSet() noexcept = default;
   FreeSet(const FreeSet&) = delete;
   FreeSet& operator=(const FreeSet&) = delete;
+
+  // Builds the containers; once, before the first insert().
+  void prepare() noexcept {
+    lists_.construct();
+    if constexpr (has_tree) large_.construct();
+    ready_ = true;
+  }
+  bool ready() const noexcept { return ready_; }
 
   // warm: at the front of its list, handed out next (the span freed last is the one most likely
   // still in the CPU cache). cold: at the back, handed out last (a span just given back to the
@@ -61,49 +92,53 @@ class FreeSet {
   enum class Recency { warm, cold };
 
   void insert(SpanT& s, Recency recency = Recency::warm) noexcept {
-    if (s.npages < MaxListPages) {
-      if (recency == Recency::warm)
-        lists_[s.npages].push_front(s);
-      else
-        lists_[s.npages].push_back(s);
-      set_bit(s.npages);
-    } else {
-      tree_insert(s);
-    }
+    if constexpr (has_tree)
+      if (s.npages >= MaxListPages) return tree_insert(s);
+    if (recency == Recency::warm)
+      lists()[s.npages].push_front(s);
+    else
+      lists()[s.npages].push_back(s);
+    set_bit(s.npages);
   }
 
   void erase(SpanT& s) noexcept {
-    if (s.npages < MaxListPages) {
-      List& list = lists_[s.npages];
-      list.erase(list.iterator_to(s));
-      if (list.empty()) clear_bit(s.npages);
-    } else {
-      tree_erase(s);
-    }
+    if constexpr (has_tree)
+      if (s.npages >= MaxListPages) return tree_erase(s);
+    List& list = lists()[s.npages];
+    list.erase(list.iterator_to(s));
+    if (list.empty()) clear_bit(s.npages);
   }
 
   // Removes and returns the best-fitting free span of at least n pages, or null.
   SpanT* take(std::size_t n) noexcept {
     if (n < MaxListPages) {
       if (std::size_t i = first_nonempty_from(n); i < MaxListPages) {
-        List& list = lists_[i];
+        List& list = lists()[i];
         SpanT& s = list.front();
         list.pop_front();
         if (list.empty()) clear_bit(i);
         return &s;
       }
     }
+    if constexpr (has_tree) return take_large(n);
+    return nullptr;
+  }
+
+ private:
+  SpanT* take_large(std::size_t n) noexcept requires has_tree {
     if (SpanT* f = first_of(n); f != nullptr && f->npages == n) {  // an exact fit, known: O(1)
       tree_erase(*f);
       return f;
     }
-    auto it = large_.lower_bound(Fit{n}, FitCompare{});
-    if (it == large_.end()) return nullptr;
+    auto it = large_.get().lower_bound(Fit{n}, FitCompare{});
+    if (it == large_.get().end()) return nullptr;
     SpanT& s = *it;
     first_of(s.npages) = &s;  // the leftmost of its length: tree_erase() indexes its successor
     tree_erase(s);
     return &s;
   }
+
+ public:
 
   // ---- for scavenging ---------------------------------------------------------------------------
   // Visits free spans longest first: the tree from its end (longest, then highest address), then
@@ -111,11 +146,13 @@ class FreeSet {
   // would hand out last). Stops when f returns true. f must not change the free set.
   template <class F>
   void visit_largest_first(F&& f) {
-    for (auto it = large_.rbegin(); it != large_.rend(); ++it)
-      if (f(*it)) return;
+    if (!ready_) return;
+    if constexpr (has_tree)
+      for (auto it = large_.get().rbegin(); it != large_.get().rend(); ++it)
+        if (f(*it)) return;
     for (std::size_t i = MaxListPages - 1; i >= 1; --i)
       if (bit_says_nonempty(i))
-        for (auto it = lists_[i].rbegin(); it != lists_[i].rend(); ++it)
+        for (auto it = lists()[i].rbegin(); it != lists()[i].rend(); ++it)
           if (f(*it)) return;
   }
 
@@ -123,46 +160,58 @@ class FreeSet {
   // Visits every free span once: f(span, list_index) where list_index is 0 for the tree.
   template <class F>
   void for_each(F&& f) const {
+    if (!ready_) return;
     for (std::size_t i = 1; i < MaxListPages; ++i)
-      for (const SpanT& s : lists_[i]) f(s, i);
-    for (const SpanT& s : large_) f(s, std::size_t{0});
+      for (const SpanT& s : lists()[i]) f(s, i);
+    if constexpr (has_tree)
+      for (const SpanT& s : large_.get()) f(s, std::size_t{0});
   }
-  bool bit_says_nonempty(std::size_t i) const noexcept { return (nonempty_[i / 64] >> (i % 64)) & 1u; }
-  bool list_empty(std::size_t i) const noexcept { return lists_[i].empty(); }
+  bool bit_says_nonempty(std::size_t i) const noexcept { return (nonempty_[i / word_bits] >> (i % word_bits)) & 1u; }
+  bool list_empty(std::size_t i) const noexcept { return !ready_ || lists()[i].empty(); }
   // The length index, for audit(): f(slot, span) for every entry that is set.
   template <class F>
   void for_each_indexed(F&& f) const {
-    for (std::size_t i = 0; i < index_slots; ++i)
-      if (first_of_[i] != nullptr) f(i, *first_of_[i]);
+    if constexpr (has_tree)
+      for (std::size_t i = 0; i < index_slots; ++i)
+        if (first_of_[i] != nullptr) f(i, *first_of_[i]);
   }
   static constexpr std::size_t index_slot(std::size_t npages) noexcept { return npages % index_slots; }
   // True when s (a span in the tree) has no span of its length at a lower address.
   bool is_leftmost_of_its_length(const SpanT& s) const {
-    auto it = large_.iterator_to(s);
-    return it == large_.begin() || std::prev(it)->npages != s.npages;
+    if constexpr (has_tree) {
+      auto it = large_.get().iterator_to(s);
+      return it == large_.get().begin() || std::prev(it)->npages != s.npages;
+    }
+    return true;
   }
   // True when large_ visits its spans in strictly increasing (pages, address) order.
   bool large_is_ordered() const {
-    const SpanT* prev = nullptr;
-    for (const SpanT& s : large_) {
-      if (prev && !ByPagesThenAddress{}(*prev, s)) return false;
-      prev = &s;
+    if constexpr (has_tree) {
+      if (!ready_) return true;
+      const SpanT* prev = nullptr;
+      for (const SpanT& s : large_.get()) {
+        if (prev && !ByPagesThenAddress{}(*prev, s)) return false;
+        prev = &s;
+      }
     }
     return true;
   }
 
  private:
+  Lists& lists() noexcept { return lists_.get(); }
+  const Lists& lists() const noexcept { return lists_.get(); }
+
   std::size_t first_nonempty_from(std::size_t n) const noexcept {
-    std::size_t w = n / 64;
-    std::uint64_t bits = nonempty_[w] & (~std::uint64_t{0} << (n % 64));
+    std::size_t w = n / word_bits;
+    Word bits = nonempty_[w] & (~Word{0} << (n % word_bits));
     while (bits == 0) {
       if (++w == bitmap_words) return MaxListPages;
       bits = nonempty_[w];
     }
-    return w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+    return w * word_bits + static_cast<std::size_t>(std::countr_zero(bits));
   }
-  void set_bit(std::size_t i) noexcept { nonempty_[i / 64] |= std::uint64_t{1} << (i % 64); }
-  void clear_bit(std::size_t i) noexcept { nonempty_[i / 64] &= ~(std::uint64_t{1} << (i % 64)); }
+  void set_bit(std::size_t i) noexcept { nonempty_[i / word_bits] |= Word{1} << (i % word_bits); }
+  void clear_bit(std::size_t i) noexcept { nonempty_[i / word_bits] &= ~(Word{1} << (i % word_bits)); }
 
   // ---- the tree and its length index ------------------------------------------------------------
   // first_of_[n % index_slots] is null or the lowest-addressed large free span of its length: what
@@ -171,31 +220,34 @@ class FreeSet {
   // hinted insert, also O(1) — the common case of a program reusing a few large sizes — instead of
   // two O(log n) descents. Everything else falls back to the tree's search.
   static constexpr std::size_t index_slots = 256;
-  SpanT*& first_of(std::size_t npages) noexcept { return first_of_[npages % index_slots]; }
+  SpanT*& first_of(std::size_t npages) noexcept requires has_tree { return first_of_[npages % index_slots]; }
 
-  void tree_insert(SpanT& s) noexcept {
+  void tree_insert(SpanT& s) noexcept requires has_tree {
     SpanT*& first = first_of(s.npages);
     if (first != nullptr && first->npages == s.npages && s.base < first->base) {
-      large_.insert(large_.iterator_to(*first), s);  // s belongs right before it
+      large_.get().insert(large_.get().iterator_to(*first), s);  // s belongs right before it
       first = &s;
     } else {
-      large_.insert(s);
+      large_.get().insert(s);
     }
   }
-  void tree_erase(SpanT& s) noexcept {
-    auto it = large_.iterator_to(s);
+  void tree_erase(SpanT& s) noexcept requires has_tree {
+    auto it = large_.get().iterator_to(s);
     SpanT*& first = first_of(s.npages);
     if (first == &s) {  // its successor, if of the same length, is the new lowest-addressed one
       auto next = std::next(it);
-      first = next != large_.end() && next->npages == s.npages ? &*next : nullptr;
+      first = next != large_.get().end() && next->npages == s.npages ? &*next : nullptr;
     }
-    large_.erase(it);
+    large_.get().erase(it);
   }
 
-  std::array<List, MaxListPages> lists_;            // lists_[n]: free spans of exactly n pages (n ≥ 1)
-  std::array<std::uint64_t, bitmap_words> nonempty_{};  // bit n set ⇔ lists_[n] is non-empty
-  LargeTree large_;                                  // free spans of ≥ MaxListPages pages
-  std::array<SpanT*, index_slots> first_of_{};      // the length index (see above)
+  detail::DeferredInit<Lists> lists_;         // lists_[n]: free spans of exactly n pages (n ≥ 1)
+  std::array<Word, bitmap_words> nonempty_{};  // bit n set ⇔ lists_[n] is non-empty
+  [[no_unique_address]] std::conditional_t<has_tree, detail::DeferredInit<LargeTree>, detail::Absent<0>>
+      large_;  // free spans of ≥ MaxListPages pages
+  [[no_unique_address]] std::conditional_t<has_tree, std::array<SpanT*, index_slots>, detail::Absent<1>>
+      first_of_{};       // the length index (see above)
+  bool ready_ = false;  // prepare() has run
 };
 
 }  // namespace mheap

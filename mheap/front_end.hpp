@@ -23,6 +23,7 @@
 
 #include "accounting.hpp"
 #include "consistent_stats.hpp"
+#include "detail/absent.hpp"
 #include "detail/lock_guard.hpp"
 #include "detail/shared_word.hpp"
 #include "sanitizers.hpp"
@@ -33,10 +34,6 @@
 
 namespace mheap {
 
-namespace detail {
-template <int>
-struct Absent {};  // what a part configured away leaves behind: no byte ([[no_unique_address]])
-}  // namespace detail
 
 // Config: a checked configuration; SpanT: its span record; Core: the HeapCore that owns this.
 template <class Config, class SpanT, class Core>

@@ -32,6 +32,7 @@
 #include "config.hpp"
 #include "config_check.hpp"
 #include "detail/lock_guard.hpp"
+#include "detail/with_teardown.hpp"
 #include "heap_core.hpp"
 #include "mem_stats.hpp"
 #include "release_engine.hpp"
@@ -43,7 +44,7 @@
 namespace mheap {
 
 template <class UserConfig = DefaultConfig>
-class Heap : private HeapCore<checked_config_t<UserConfig>> {
+class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>> {
   // The configuration, checked once (mheap/config_check.hpp): a broken one is reported there, in
   // one error, and the heap builds with a fallback so nothing below adds another.
   static_assert(sizeof(detail::ConfigCheck<UserConfig>) != 0);  // its static_asserts name a broken rule
@@ -68,8 +69,11 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 
   // Arguments go to the page source (e.g. the reservation size of an MmapSource).
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  // A heap on a StaticArena can be constant-initialised: `constinit static Heap<Cfg> heap;` runs no
+  // constructor, and the heap lays itself out on its first allocation (docs/embedded.md).
   template <class... SourceArgs>
-  explicit Heap(SourceArgs&&... source_args) : Core(std::forward<SourceArgs>(source_args)...) {}
+  constexpr explicit Heap(SourceArgs&&... source_args)
+      : detail::WithTeardown<Core>(std::forward<SourceArgs>(source_args)...) {}
 
   // ---- spans --------------------------------------------------------------------------------
   // Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
@@ -89,7 +93,9 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
-      if (npages == 0 || npages > arena_.capacity_pages()) return {};
+      // One compare for both (npages == 0 wraps); a constant-initialised heap's first call lays it out.
+      if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
+        if (npages == 0 || this->laid_out_ || !this->lay_out_on_first_use(npages)) return {};
       span_type* s = nullptr;
       if constexpr (per_thread) {
         thread_cache_type* tc = front_.this_thread_cache(*this);
@@ -132,7 +138,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     if constexpr (config_ok) {
       if (!ref) return;
       if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
-        return report_locked(Misuse::foreign_span, ref.span_, Kind::name);
+        return report_locked(Misuse::foreign_span, ref.base(), Kind::name);  // the span, read through its own heap
       auto* s = static_cast<span_type*>(ref.span_);
       // The claim is the check: only the generation this ref was handed out with turns even, and
       // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
@@ -194,6 +200,22 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     });
     return SpanInfo{s->base, s->npages, s->npages << page_shift, s->kind, kind_name};
   }
+
+  /// Visits every span of the grown arena once, in address order, with a copy of it:
+  /// `visit(const SpanView&)` (mheap/span_view.hpp). The spans tile the grown arena: the first
+  /// starts at page 0, each starts at the end_page() of the one before, the last ends at the grown
+  /// end. Returns the MemStats of the same instant, which the spans add up to (take_census() in
+  /// mheap/span_census.hpp does the adding).
+  ///
+  /// The walk holds the heap lock, with thread caches stopped (as audit() does), so it sees one
+  /// instant. The visitor therefore must not call back into this heap (it would deadlock, or under
+  /// NullLock see the heap change under the walk) and should be quick: copy what it needs and work
+  /// on it afterwards. On a heap whose audit() fails the walk stops at the first page that does not
+  /// start a span.
+  /// Cost: O(spans + parked spans) under the lock, plus the visitor; with thread caches, a stop
+  /// of the front end.
+  template <class Visitor>
+  MemStats for_each_span(Visitor&& visit) const;  // defined in mheap/heap_walk.hpp
 
   // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
   // Released pages stay in heap_sys and heap_idle and are counted in heap_released; allocating
@@ -306,7 +328,7 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }
   source_type& page_source() noexcept { return source_; }
   // Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
-  std::size_t capacity_pages() const noexcept { return arena_.capacity_pages(); }
+  std::size_t capacity_pages() const noexcept { return this->planned_capacity_pages(); }
 
  private:
   const span_type* live_span_at_locked(const void* p) const {
@@ -325,11 +347,18 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
     const std::size_t page = arena_.page_of(base);
     if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name), nullptr;
     span_type* s = arena_.map()[page];
-    if (s == nullptr || s->base != base || s->state == SpanState::unused)
-      return report(Misuse::not_span_base, base, Kind::name), nullptr;
+    if (s == nullptr || s->state == SpanState::unused) return report(Misuse::not_span_base, base, Kind::name), nullptr;
+    if (s->base != base) {
+      // A page boundary inside a free span: where a span began before it merged into this one (a
+      // merge maps the absorbed span's first page to the survivor) — or never a base at all. Other
+      // entries inside a free span may be stale and name nothing.
+      const bool in_free = s->state == SpanState::free && arena_.page_addr(page) == base &&
+                           page - arena_.page_of(s->base) < s->npages;
+      return report(in_free ? Misuse::in_free_span : Misuse::not_span_base, base, Kind::name), nullptr;
+    }
     const std::uint64_t g = generation::load(s->generation);
-    if (!is_owned(g))  // parked: freed, kept whole since; free: maybe never allocated at this base
-      return report(is_held(s->state) ? Misuse::double_free : Misuse::not_span_base, base, Kind::name), nullptr;
+    if (!is_owned(g))  // parked: freed, kept whole since; free: freed and merged, or never handed out here
+      return report(is_held(s->state) ? Misuse::double_free : Misuse::in_free_span, base, Kind::name), nullptr;
     if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name), nullptr;
     if (!generation::claim(s->generation, g)) return report(Misuse::double_free, base, Kind::name), nullptr;  // a free(ref) won
     return s;
@@ -372,3 +401,5 @@ class Heap : private HeapCore<checked_config_t<UserConfig>> {
 };
 
 }  // namespace mheap
+
+#include "heap_walk.hpp"  // Heap::for_each_span

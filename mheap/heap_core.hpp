@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "accounting.hpp"
@@ -69,24 +70,31 @@ class HeapCore {
   using thread_cache_type = typename front_end_type::thread_cache_type;
 
   // Cost: the source's constructor, two protect() calls for the guards; no page is committed.
+  // Constant-initialised (a `constinit` heap on a StaticArena; docs/embedded.md): nothing at all.
+  // Everything here is then zero bytes, and the heap lays itself out on its first allocation.
   template <class... SourceArgs>
-  explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
-    lay_out();
-    front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+  constexpr explicit HeapCore(SourceArgs&&... source_args) : source_(std::forward<SourceArgs>(source_args)...) {
+    if (!std::is_constant_evaluated()) lay_out();
   }
+  HeapCore(const HeapCore&) = delete;
+  HeapCore& operator=(const HeapCore&) = delete;
+
+  // What the heap must do before it goes: let go of the threads' caches, and take back the
+  // sanitizer marks it put on its range. Without either, nothing: a heap on a StaticArena is then
+  // trivially destructible, and a static one registers nothing to run at exit (mheap/heap.hpp).
+  static constexpr bool has_teardown = per_thread || detail::marks_memory<Config::valgrind_annotations>;
+
+ protected:
   // Takes back the sanitizer marks the heap put on its range (free spans, guards): whatever uses
   // that memory next, a StaticArena's owner or the next mapping at the same address, starts clean.
-  ~HeapCore() {
+  void tear_down() noexcept {
     front_.detach_threads();  // first: exiting threads must not find a half-destroyed heap
     if (arena_.capacity_pages() == 0) return;
     detail::unpoison_memory<Config::valgrind_annotations>(arena_.base() - guard_bytes_,
                                                           guard_bytes_ + (arena_.pages() << page_shift), false);
     detail::unpoison_memory<Config::valgrind_annotations>(pool_.base() - guard_bytes_, guard_bytes_, false);
   }
-  HeapCore(const HeapCore&) = delete;
-  HeapCore& operator=(const HeapCore&) = delete;
 
- protected:
   template <class H>
   friend class Census;
   friend front_end_type;
@@ -106,22 +114,24 @@ class HeapCore {
   static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
                                             pages_for(Config::span_pool_chunk_bytes)};
 
-  // Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp) and
-  // makes the guards fault: protected by a source that can, poisoned for AddressSanitizer always.
-  void lay_out() noexcept {
-    const std::size_t granule = std::max(granule_of(source_), page_bytes);  // commits may round out to it
-    const Layout l = mheap::lay_out(layout_shape, reinterpret_cast<std::uintptr_t>(source_.base()),
-                                    source_.capacity(), Config::guard_pages ? granule : 0);
-    if (!l.usable()) return;
-    arena_.place(l);
-    pool_.place(reinterpret_cast<std::byte*>(l.pool), l.pool_bytes,
-                layout_shape.pool_chunk_pages << page_shift, static_cast<std::uint8_t>(page_shift));
-    guard_bytes_ = l.guard_bytes;
-    for (std::byte* guard : {arena_.base() - guard_bytes_, pool_.base() - guard_bytes_}) {
-      if constexpr (ProtectingPageSourcePolicy<source_type>) (void)source_.protect(guard, guard_bytes_);
-      detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);  // protected or not
-    }
-  }
+  // ---- laying out and growing (defined in mheap/heap_growth.hpp) ----------------------------
+  // A layout depends on the base address only through its alignment to the page (or to a guard
+  // granule). A source whose base is aligned to a multiple of both and whose capacity is fixed
+  // (StaticArena) gets its layout computed at compile time for a stand-in base, then moved: no
+  // search is compiled into the image.
+  static constexpr bool layout_is_static = [] {
+    if constexpr (FixedCapacityPageSource<source_type> && !GranularPageSource<source_type>)
+      return source_type::alignment % page_bytes == 0;
+    else
+      return false;
+  }();
+  void lay_out() noexcept;
+  Layout planned_layout() const noexcept;
+  [[gnu::cold]] [[gnu::noinline]] bool lay_out_on_first_use(std::size_t n) noexcept;
+  std::size_t planned_capacity_pages() const noexcept;
+  bool grow(std::size_t n);
+  span_type* new_record() noexcept;
+  void retire_record(span_type* s) noexcept;
 
   // The counters, with the ones kept elsewhere filled in (each number is kept once) and the
   // threads' deltas folded in at one cut (mheap/consistent_stats.hpp).
@@ -326,6 +336,7 @@ class HeapCore {
         free_.erase(*after);
         s->npages += after->npages;
         absorb(s, after);
+        map.set(end, s);  // where `after` began now names the span holding it (free_at reports it exactly)
       }
     }
     map.set_ends(arena_.page_of(s->base), s->npages, s);
@@ -341,109 +352,16 @@ class HeapCore {
     retire_record(neighbour);
   }
 
-  // ---- growth -------------------------------------------------------------------------------
-  // Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
-  // with a free span already there, so only the rest is asked for (at least min_grow_pages, in
-  // granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
-  bool grow(std::size_t n) {
-    const std::size_t grown = arena_.pages();
-    const std::size_t room = arena_.capacity_pages() - grown;
-    // A free span at the end of the arena will merge with the new pages: grow only by the rest.
-    const span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
-    const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
-    const std::size_t need = n > tail ? n - tail : 1;
-    if (need > room) return false;
-    const std::size_t granules = (std::max(need, min_grow_pages) + grow_granule_pages - 1) / grow_granule_pages;
-    const std::size_t ask = std::min(granules * grow_granule_pages, room);
-    if (!arena_.commit_to(grown + ask, source_)) {
-      ++events_.grow_failures;
-      return false;
-    }
-    // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
-    // now means nothing can fail once the arena has grown.
-    span_type* r = new_record();
-    span_type* spare = r ? new_record() : nullptr;
-    if (spare == nullptr) {
-      if (r != nullptr) retire_record(r);
-      ++events_.grow_failures;
-      return false;
-    }
-    retire_record(spare);  // first in line for the caller's cut_tail()
-    r->base = arena_.page_addr(grown);
-    r->npages = ask;
-    r->npreleased = 0;
-    r->needzero = false;  // fresh from the source: zero
-    r->state = SpanState::free;
-    r->idle_tick = ticks_.stamp();
-    detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
-    arena_.extend_to(grown + ask);
-    stats_.heap_sys += ask << page_shift;
-    stats_.heap_idle += ask << page_shift;
-    ++events_.grow_calls;
-    insert_free(r);
-    return true;
-  }
-
-  // ---- giving memory back (the planning is in mheap/release_engine.hpp) ------------------------
+  // ---- giving memory back (defined in mheap/heap_release.hpp; the planning: release_engine.hpp) --
   std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
   // After a free: the retention bound (RetentionBound says what it promises); unset, one compare.
   void enforce_retention_locked() noexcept {
     if constexpr (ReleasingPageSourcePolicy<source_type>)
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
-  [[gnu::noinline]] void enforce_retention_bound() noexcept {
-    const std::size_t budget = retention_.pass_budget(unreleased_idle());
-    if (budget == 0) return;
-    front_.flush_all_locked(*this);  // parked spans are idle too, and only the free set can be released
-    release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
-    retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
-  }
-
-  // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
-  // time: free → scavenging (out of the free set), the lock dropped around the system calls, then
-  // scavenging → free, settled and merged. Called and returns with the lock held.
+  [[gnu::noinline]] void enforce_retention_bound() noexcept;
   template <class Wanted>
-  std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden) {
-    const std::size_t granule = granule_of(source_);
-    std::size_t released = 0;
-    for (;;) {
-      release_batch_type batch;
-      batch.plan(free_, budget - released, granule, overshoot, wanted);
-      if (batch.size() == 0) return released;
-      for (auto& job : batch.jobs()) {
-        detail::internal_check<checks>([&] { return job.span->state == SpanState::free; }, "release: span not free");
-        free_.erase(*job.span);
-        job.span->state = SpanState::scavenging;
-        releasing_pages_ += job.span->npages;
-      }
-      {
-        detail::UnlockGuard unlocked(lock_);
-        batch.template release<Config::valgrind_annotations>(source_);
-      }
-      for (auto& job : batch.jobs()) {
-        released += batch.settle(job, stats_, events_);
-        releasing_pages_ -= job.span->npages;
-        detail::internal_check<checks>([&] { return job.span->state == SpanState::scavenging; }, "release: span moved");
-        job.span->state = SpanState::free;
-        insert_free(job.span, free_set_type::Recency::cold);  // resident spans of its length go first
-      }
-      // A source that refuses is not asked again in this call.
-      if (!batch.all_done() || batch.size() < batch.capacity() || released >= budget) return released;
-    }
-  }
-
-  // ---- span records (mheap/span_pool.hpp) ----------------------------------------------------
-  span_type* new_record() noexcept {
-    return pool_.take([this](std::byte* p, std::size_t n) { return source_.commit(p, n); });
-  }
-  // free → unused: a record merged away (or a spare) goes back to the pool, unlinked.
-  void retire_record(span_type* s) noexcept {
-    if constexpr (Config::HookLinks::mode == detail::bi::safe_link)
-      detail::internal_check<checks>([&] { return !s->list_hook.is_linked() && !s->tree_hook.is_linked(); },
-                                     "retire_record: the record is still linked into the free set");
-    generation::store(s->generation, generation::load(s->generation) + 2);  // even stays even: nobody owns it
-    pool_.retire(s);
-  }
+  std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden);
 
   // ---- state ----------------------------------------------------------------------------------
   [[no_unique_address]] mutable detail::IsolatedLock<lock_type> lock_;
@@ -463,6 +381,11 @@ class HeapCore {
   IdleTicks ticks_;                             // scavenger ticks; free spans are stamped with them
   RetentionBound retention_{Config::idle_retention_bytes};  // unreleased idle bytes kept at most
   std::size_t releasing_pages_ = 0;      // pages of spans in state scavenging (out of the free set)
+  bool laid_out_ = false;                // lay_out() has run (a constant-initialised heap: not yet)
 };
 
 }  // namespace mheap
+
+// The out-of-line parts, one concern each.
+#include "heap_growth.hpp"
+#include "heap_release.hpp"

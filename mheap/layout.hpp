@@ -38,6 +38,17 @@ struct Layout {
   std::size_t guard_bytes = 0;     // size of each guard: [arena - guard, arena), [pool - guard, pool)
 
   constexpr bool usable() const noexcept { return arena_pages != 0; }
+  // The same regions for a reservation `delta` bytes further up (a layout computed at compile time
+  // for an aligned stand-in base, moved to the real one).
+  constexpr Layout moved_up(std::uintptr_t delta) const noexcept {
+    Layout l = *this;
+    if (l.usable()) {
+      l.map += delta;
+      l.arena += delta;
+      l.pool += delta;
+    }
+    return l;
+  }
 };
 
 namespace layout {

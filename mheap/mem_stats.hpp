@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/mem_stats.hpp — the user's view of the counters, as Go's runtime.MemStats after the seed.
-//
-// After commit dc0f0ab the view equals the raw counters: HeapSys = heap_sys, HeapInuse =
-// heap_inuse, StackSys = StackInuse = stacks_inuse. A heap may still serve a manual kind with the
-// older accounting (ManualInHeapSpanPolicy: the span stays inside heap_sys and heap_inuse); its
-// counter is then subtracted from HeapSys and HeapInuse here, exactly as Go 1.8's readmemstats_m
-// subtracted StackInuse. Either way each byte obtained for spans is counted once in Sys.
+/// \file
+/// mheap/mem_stats.hpp — the user's view of the counters, as Go's runtime.MemStats after the seed.
+///
+/// After commit dc0f0ab the view equals the raw counters: HeapSys = heap_sys, HeapInuse =
+/// heap_inuse, StackSys = StackInuse = stacks_inuse. A heap may still serve a manual kind with the
+/// older accounting (ManualInHeapSpanPolicy: the span stays inside heap_sys and heap_inuse); its
+/// counter is then subtracted from HeapSys and HeapInuse here, exactly as Go 1.8's readmemstats_m
+/// subtracted StackInuse. Either way each byte obtained for spans is counted once in Sys.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -17,22 +18,26 @@
 
 namespace mheap {
 
+/// The user's view (Heap::mem_stats()), field names as Go's runtime.MemStats; all in bytes.
 struct MemStats {
-  std::uint64_t Sys = 0;           // every byte the heap obtained, counted once (= sum of the *Sys fields)
-  std::uint64_t HeapSys = 0;       // bytes of the garbage-collected heap, idle or in use
-  std::uint64_t HeapIdle = 0;      // bytes in free spans
-  std::uint64_t HeapInuse = 0;     // bytes in live garbage-collected spans
-  std::uint64_t HeapReleased = 0;  // bytes of free spans given back to the OS
-  std::uint64_t StackInuse = 0;    // bytes in live stack spans
-  std::uint64_t StackSys = 0;      // bytes obtained for stacks (= StackInuse: no OS stacks here)
-  std::uint64_t MSpanInuse = 0;    // bytes of span records in use
-  std::uint64_t MSpanSys = 0;      // bytes obtained for span records
-  std::uint64_t OtherSys = 0;      // bytes of page map
-  std::uint64_t ManualSys = 0;     // bytes in live spans of manual kinds other than stacks (not Go's)
+  std::uint64_t Sys = 0;           ///< every byte the heap obtained, counted once (= sum of the *Sys fields)
+  std::uint64_t HeapSys = 0;       ///< bytes of the garbage-collected heap, idle or in use
+  std::uint64_t HeapIdle = 0;      ///< bytes in free spans
+  std::uint64_t HeapInuse = 0;     ///< bytes in live garbage-collected spans
+  std::uint64_t HeapReleased = 0;  ///< bytes of free spans given back to the OS
+  std::uint64_t StackInuse = 0;    ///< bytes in live stack spans
+  std::uint64_t StackSys = 0;      ///< bytes obtained for stacks (= StackInuse: no OS stacks here)
+  std::uint64_t MSpanInuse = 0;    ///< bytes of span records in use
+  std::uint64_t MSpanSys = 0;      ///< bytes obtained for span records
+  std::uint64_t OtherSys = 0;      ///< bytes of page map
+  std::uint64_t ManualSys = 0;     ///< bytes in live spans of manual kinds other than stacks (not Go's)
 
+  /// Every field equal.
   friend bool operator==(const MemStats&, const MemStats&) = default;
 };
 
+/// The view of raw counters s of a heap that serves Kinds: each distinct manual counter counted
+/// once, a pre-seed kind's counter taken back out of HeapSys and HeapInuse.
 template <class StatsT, class Kinds>
 MemStats make_mem_stats(const StatsT& s) {
   MemStats m;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/mheap.hpp — the whole public surface of mheap, in one include.
+/// \file
+/// mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
 //   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
@@ -15,6 +16,10 @@
 //   page sources             policies/page_source.hpp, mmap_source.hpp, static_arena.hpp
 //   free-span containers     policies/span_lists.hpp   NormalLinks/SafeLinks, RbTree/AvlTree/...
 //   misuse                   policies/misuse.hpp       AbortOnMisuse, RecordMisuse
+//
+// Not included here, because they need <ostream> and allocate, which a small target may not
+// want: mheap/report.hpp — take_census (mheap/span_census.hpp) and the printers: aligned text,
+// JSON with Go's MemStats names, an SVG map of the arena. Heap::for_each_span() is in heap.hpp.
 //
 // Levels (docs/architecture.md): vocabulary (stats, span_state, fixed_text, detail/) ← policies/
 // ← the parts (layout, arena, page_map, span, span_pool, free_set, span_cache, accounting,
@@ -47,3 +52,8 @@
 #if __has_include(<sys/mman.h>)
 #include "../policies/mmap_source.hpp"
 #endif
+
+/// \namespace mheap
+/// Everything mheap declares for its users: the heap, its configuration and policies, spans and
+/// counters (names in mheap::detail are not part of the API). docs/architecture.md says which
+/// header does what.

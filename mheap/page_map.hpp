@@ -7,7 +7,9 @@
 //     coalescing reads;
 //   - other entries (interior pages of free spans, of kinds that do not map interior pages) may
 //     be stale: they point at a record (records are never unmapped) that may describe another
-//     span, or none. lookup() validates state and range before it answers.
+//     span, or none. lookup() validates state and range before it answers. A merge points the
+//     page where an absorbed span began at the merged span, so free_at() of a base just freed
+//     and merged can say "in free memory" instead of "not a base" (heap.hpp, claim_at_locked).
 // The array sits at the front of the page source's reservation and is committed only as far as the
 // arena has grown; those committed bytes that cover the grown arena are charged to other_sys.
 #pragma once
@@ -25,6 +27,7 @@ class PageMap {
   void place(void* entries) noexcept { entries_ = static_cast<SpanT**>(entries); }
 
   SpanT* operator[](std::size_t page) const noexcept { return entries_[page]; }
+  void set(std::size_t page, SpanT* s) noexcept { entries_[page] = s; }
   void set_ends(std::size_t first, std::size_t npages, SpanT* s) noexcept {
     entries_[first] = s;
     entries_[first + npages - 1] = s;

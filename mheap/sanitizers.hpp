@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/sanitizers.hpp — tell AddressSanitizer and Valgrind which span memory is free.
-//
-// A free or released span's memory is poisoned, and unpoisoned when the span is handed out, so a
-// use after free of a span is reported by the tool at the faulting access. ASan builds do it always
-// (the hooks are empty otherwise). Valgrind's client requests cost a dozen instructions each even
-// when the program runs natively, so a heap makes them only when its configuration asks
-// (Config::valgrind_annotations) and <valgrind/memcheck.h> exists. Nothing here changes the
-// layout of any type.
+/// \file
+/// mheap/sanitizers.hpp — tell AddressSanitizer and Valgrind which span memory is free.
+///
+/// A free or released span's memory is poisoned, and unpoisoned when the span is handed out, so a
+/// use after free of a span is reported by the tool at the faulting access. ASan builds do it always
+/// (the hooks are empty otherwise). Valgrind's client requests cost a dozen instructions each even
+/// when the program runs natively, so a heap makes them only when its configuration asks
+/// (Config::valgrind_annotations) and <valgrind/memcheck.h> exists. Nothing here changes the
+/// layout of any type. Everything it declares is in mheap::detail: no public name.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -29,6 +30,18 @@
 #endif
 
 namespace mheap::detail {
+
+// Whether the hooks below do anything in this build: the heap then takes its marks back when it
+// is destroyed, and otherwise has nothing to do at that point.
+template <bool Valgrind>
+inline constexpr bool marks_memory =
+#if defined(MHEAP_ASAN)
+    true;
+#elif defined(MHEAP_VALGRIND)
+    Valgrind;
+#else
+    false;
+#endif
 
 // Free span memory: any access is a bug.
 template <bool Valgrind>

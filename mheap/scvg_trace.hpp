@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/scvg_trace.hpp — the scavenger's trace line in Go's format (GODEBUG=gctrace=1):
-//
-//   scvg<N>: inuse: X, idle: Y, sys: Z, released: W, consumed: V (MB)
-//
-// with consumed = sys − released, every figure in MiB rounded down, as the seed commit prints it.
+/// \file
+/// mheap/scvg_trace.hpp — the scavenger's trace line in Go's format (GODEBUG=gctrace=1):
+///
+///     scvg<N>: inuse: X, idle: Y, sys: Z, released: W, consumed: V (MB)
+///
+/// with consumed = sys − released, every figure in MiB rounded down, as the seed commit prints it.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -14,6 +15,7 @@
 
 namespace mheap {
 
+/// The trace line for scavenger tick n from the counters s (no newline; no allocation).
 inline FixedText<192> scvg_line(std::uint64_t n, const Stats& s) {
   FixedText<192> line;
   line << "scvg" << n << ": inuse: " << (s.heap_inuse >> 20) << ", idle: " << (s.heap_idle >> 20)

@@ -40,13 +40,13 @@ struct SpanHeader {
 };
 
 // The full record. Exactly one of the hooks is linked while the span is free: the list hook when
-// npages < max_list_pages, the tree hook otherwise. Neither is linked while a kind holds the span
+// npages < max_list_pages (always, with NoTree), the tree hook otherwise. Neither is linked while a kind holds the span
 // (live or parked). The fields the alloc/free fast path touches come first.
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree>
 struct Span : SpanHeader {
   Span* next = nullptr;  // link on a span cache's stacks (parked) or the span pool's list (unused)
   detail::bi::list_member_hook<detail::bi::link_mode<Links::mode>> list_hook;
-  typename Tree::template hook<Links::mode> tree_hook;
+  [[no_unique_address]] typename Tree::template hook<Links::mode> tree_hook;  // empty with NoTree
   mutable std::uint32_t audit_mark = 0;  // audit(): last census that found this span in the free set
 };
 

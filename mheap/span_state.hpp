@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/span_state.hpp — the states of a span record, and every legal move between them.
+/// \file
+/// mheap/span_state.hpp — the states of a span record, and every legal move between them (the
+/// table and the transitions are in the header itself, as plain comments).
 //
 // Vocabulary: included by policies (span kinds name the live state they use) and by the core.
 // Internal checks (Config::internal_checks, mheap/detail/internal_check.hpp) verify the state
@@ -47,17 +49,18 @@
 
 namespace mheap {
 
+/// Who holds a span record's pages (with the generation's parity: whether a caller owns them).
 enum class SpanState : std::uint8_t {
-  unused = 0,  // record sits in the span pool; describes nothing
-  free,        // on a free list or in the large-span tree
-  in_use,      // live, garbage-collected heap (Go's mSpanInUse)
-  manual,      // live, managed by its user (Go's mSpanManual: stacks, work buffers)
-  scavenging,  // free, taken out of the free set while its pages are given back outside the lock
+  unused = 0,  ///< record sits in the span pool; describes nothing
+  free,        ///< on a free list or in the large-span tree
+  in_use,      ///< live, garbage-collected heap (Go's mSpanInUse)
+  manual,      ///< live, managed by its user (Go's mSpanManual: stacks, work buffers)
+  scavenging,  ///< free, taken out of the free set while its pages are given back outside the lock
 };
 
-// Held by a kind: live, or parked in a span cache (the generation tells which).
+/// Held by a kind: live, or parked in a span cache (the generation tells which).
 constexpr bool is_held(SpanState s) noexcept { return s == SpanState::in_use || s == SpanState::manual; }
-// What the generation's parity says (see above).
+/// Whether a caller owns the span: an odd generation (even: free, unused or parked).
 constexpr bool is_owned(std::uint64_t generation) noexcept { return (generation & 1) != 0; }
 
 }  // namespace mheap

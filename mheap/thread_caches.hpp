@@ -1,32 +1,36 @@
 // SPDX-License-Identifier: BSL-1.0
-// mheap/thread_caches.hpp — one span cache per (thread, heap), found without a lock, returned when
-// the thread exits.
-//
-// What a thread replicates of a heap is exactly what a single-threaded heap holds once: a span
-// cache (mheap/span_cache.hpp). Add the window the thread opens around each lock-free use of it,
-// which carries its counter deltas (mheap/consistent_stats.hpp), and an outbox for the spans its
-// stacks have no room for, and that is a ThreadCache: one per thread that uses a heap, allocated
-// on its first use (so threads that never touch a heap cost it nothing), owned by the thread,
-// listed by the heap. The front end (mheap/front_end.hpp) is what uses it.
-//
-// Finding the cache costs one thread-local load and one compare: the thread remembers the cache
-// it used last (`last`, a trivially destructible thread_local, so the compiler reaches it without
-// a guard). A thread using several heaps finds the others on a short list under the registry
-// mutex. Three events change who knows a cache, all under one process-wide mutex, so a thread
-// exiting and a heap being destroyed can never miss each other:
-//   first use:    the thread links a new cache into its own list and, under the heap lock, into
-//                 the heap's list (snapshots and stops of the front end walk that list);
-//   thread exit:  every cache the thread owns goes back to its heap (Owner::retire_thread_cache:
-//                 under the heap lock its spans and outbox are flushed and its deltas folded in),
-//                 then is deleted; a heap call made later in the thread's exit (from another
-//                 thread_local's destructor) finds no cache and uses the heap under its lock;
-//   heap dies:    the heap forgets its caches (owner = null); their threads delete them later,
-//                 at exit or when they next look for a cache.
-// Lock order: the registry mutex before a heap lock; nothing takes them the other way round.
-//
-// A thread that must grow the heap, scavenge, enforce the retention bound or audit stops the
-// front end (mheap/consistent_stats.hpp) and then reads or flushes every thread's cache itself:
-// parked spans never make the heap grow, however many threads park them.
+/// \file
+/// mheap/thread_caches.hpp — one span cache per (thread, heap), found without a lock, returned when
+/// the thread exits.
+///
+/// What a thread replicates of a heap is exactly what a single-threaded heap holds once: a span
+/// cache (mheap/span_cache.hpp). Add the window the thread opens around each lock-free use of it,
+/// which carries its counter deltas (mheap/consistent_stats.hpp), and an outbox for the spans its
+/// stacks have no room for, and that is a ThreadCache: one per thread that uses a heap, allocated
+/// on its first use (so threads that never touch a heap cost it nothing), owned by the thread,
+/// listed by the heap. The front end (mheap/front_end.hpp) is what uses it; users never name these
+/// types (Config::thread_caches turns them on).
+///
+/// Finding the cache costs one thread-local load and one compare: the thread remembers the cache
+/// it used last (`last`, a trivially destructible thread_local, so the compiler reaches it without
+/// a guard). A thread using several heaps finds the others on a short list under the registry
+/// mutex. Three events change who knows a cache, all under one process-wide mutex, so a thread
+/// exiting and a heap being destroyed can never miss each other:
+///
+///     first use:    the thread links a new cache into its own list and, under the heap lock, into
+///                   the heap's list (snapshots and stops of the front end walk that list);
+///     thread exit:  every cache the thread owns goes back to its heap (Owner::retire_thread_cache:
+///                   under the heap lock its spans and outbox are flushed and its deltas folded in),
+///                   then is deleted; a heap call made later in the thread's exit (from another
+///                   thread_local's destructor) finds no cache and uses the heap under its lock;
+///     heap dies:    the heap forgets its caches (owner = null); their threads delete them later,
+///                   at exit or when they next look for a cache.
+///
+/// Lock order: the registry mutex before a heap lock; nothing takes them the other way round.
+///
+/// A thread that must grow the heap, scavenge, enforce the retention bound or audit stops the
+/// front end (mheap/consistent_stats.hpp) and then reads or flushes every thread's cache itself:
+/// parked spans never make the heap grow, however many threads park them.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -52,51 +56,56 @@
 namespace mheap {
 
 #if MHEAP_HAS_THREADS
-// The mutex behind first use, thread exit and heap destruction (rare events, all heaps share it).
+/// The mutex behind first use, thread exit and heap destruction (rare events, all heaps share it).
 inline std::mutex& thread_cache_registry_mutex() noexcept {
   static std::mutex m;
   return m;
 }
 #endif
 
+/// What one thread holds of one heap (Owner): its span cache, its window, its outbox.
 template <class Owner, class SpanT, std::size_t Kinds, std::size_t MaxPages>
 struct ThreadCache {
+  /// Hook type of the heap's list of caches.
   using heap_hook = detail::bi::list_member_hook<detail::bi::link_mode<detail::bi::normal_link>>;
+  /// Hook type of the thread's list of caches.
   using thread_hook = detail::bi::list_member_hook<detail::bi::link_mode<detail::bi::normal_link>>;
 
+  /// An empty cache of heap o.
   explicit ThreadCache(Owner* o) noexcept : owner(o) {}
 
-  CacheWindow<Kinds> window;                // opened by the owning thread, waited out by the heap
-  SpanCache<SpanT, Kinds, MaxPages> spans;  // the owning thread's inside a window, the heap's under its lock
-  std::atomic<Owner*> owner;                // the heap; null once it is destroyed
-  std::atomic<std::uint64_t> zeroed_bytes{0};  // HeapEvents::zeroed_bytes of the lock-free path
-  std::atomic<std::uint32_t> in_transit{0};    // spans claimed in the window, on their way to the heap
-  // Parked spans no stack had room for, waiting for this thread's next lock (or a stop) to go to
-  // the free set: a free that misses the cache costs no lock of its own. At most outbox_capacity
-  // short spans and half the cache's pages. The thread's, like `spans`.
-  static constexpr std::size_t outbox_capacity = 16;
+  CacheWindow<Kinds> window;                ///< opened by the owning thread, waited out by the heap
+  SpanCache<SpanT, Kinds, MaxPages> spans;  ///< the owning thread's inside a window, the heap's under its lock
+  std::atomic<Owner*> owner;                ///< the heap; null once it is destroyed
+  std::atomic<std::uint64_t> zeroed_bytes{0};  ///< HeapEvents::zeroed_bytes of the lock-free path
+  std::atomic<std::uint32_t> in_transit{0};    ///< spans claimed in the window, on their way to the heap
+  static constexpr std::size_t outbox_capacity = 16;  ///< spans the outbox holds at most
+  /// Parked spans no stack had room for, waiting for this thread's next lock (or a stop) to go to
+  /// the free set: a free that misses the cache costs no lock of its own. At most outbox_capacity
+  /// short spans and half the cache's pages. The thread's, like `spans`.
   std::array<SpanT*, outbox_capacity> outbox{};
-  std::uint32_t outbox_size = 0;
-  std::size_t outbox_pages = 0;
-  heap_hook in_heap;                        // the heap's list (under its lock)
-  thread_hook in_thread;                    // the owning thread's list (under the registry mutex)
+  std::uint32_t outbox_size = 0;            ///< spans in the outbox
+  std::size_t outbox_pages = 0;             ///< their pages (at most half the cache's)
+  heap_hook in_heap;                        ///< the heap's list (under its lock)
+  thread_hook in_thread;                    ///< the owning thread's list (under the registry mutex)
 };
 
 #if MHEAP_HAS_THREADS
-// A heap's side: the caches of the threads that used it, and the epoch of its snapshots.
+/// A heap's side: the caches of the threads that used it, and the epoch of its snapshots.
 template <class Cache>
 class ThreadCacheRegistry {
   using List = detail::bi::list<Cache, detail::bi::member_hook<Cache, typename Cache::heap_hook, &Cache::in_heap>,
                                 detail::bi::constant_time_size<false>>;
 
  public:
-  ThreadCacheRegistry() = default;
+  ThreadCacheRegistry() = default;  ///< No caches yet.
   ThreadCacheRegistry(const ThreadCacheRegistry&) = delete;
   ThreadCacheRegistry& operator=(const ThreadCacheRegistry&) = delete;
-  // The heap is going away: its caches' threads must not come back to it.
+  /// The heap is going away: its caches' threads must not come back to it.
   ~ThreadCacheRegistry() { detach_all(); }
 
-  // The heap is going away (its destructor calls this before anything else is torn down).
+  /// The heap is going away (its destructor calls this before anything else is torn down): every
+  /// cache forgets its owner, under the registry mutex.
   void detach_all() noexcept {
     std::lock_guard g(thread_cache_registry_mutex());
     while (!caches_.empty()) {
@@ -106,25 +115,27 @@ class ThreadCacheRegistry {
     }
   }
 
-  // Under the heap lock (and the registry mutex for link/unlink).
-  void link(Cache& c) noexcept { caches_.push_back(c); }
-  void unlink(Cache& c) noexcept { caches_.erase(caches_.iterator_to(c)); }
+  // All four under the heap lock (and the registry mutex for link/unlink).
+  void link(Cache& c) noexcept { caches_.push_back(c); }                     ///< Lists c (first use).
+  void unlink(Cache& c) noexcept { caches_.erase(caches_.iterator_to(c)); }  ///< Forgets c (thread exit).
+  /// Calls f(cache) for every cache listed.
   template <class F>
   void for_each(F&& f) {
     for (Cache& c : caches_) f(c);
   }
+  /// Calls f(cache) for every cache listed, read-only.
   template <class F>
   void for_each(F&& f) const {
     for (const Cache& c : caches_) f(c);
   }
 
-  FrontEndEpoch epoch;
+  FrontEndEpoch epoch;  ///< what every cache's window reads (mheap/consistent_stats.hpp)
 
  private:
   List caches_;
 };
 
-// A thread's side, per cache type (one per heap configuration).
+/// A thread's side, per cache type (one per heap configuration).
 template <class Cache>
 class ThisThread {
   using Owner = std::remove_pointer_t<decltype(std::declval<Cache&>().owner.load())>;
@@ -132,8 +143,8 @@ class ThisThread {
                                 detail::bi::constant_time_size<false>>;
 
  public:
-  // The calling thread's cache for heap h, made on first use; null when none can be had (out of
-  // memory, or the thread is exiting and its caches are gone: the heap then works without one).
+  /// The calling thread's cache for heap h, made on first use; null when none can be had (out of
+  /// memory, or the thread is exiting and its caches are gone: the heap then works without one).
   static Cache* cache_for(Owner* h) noexcept {
     Cache* c = last;
     if (c != nullptr && c->owner.load(std::memory_order_relaxed) == h) [[likely]]

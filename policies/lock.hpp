@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// policies/lock.hpp — lock policies: what guards a heap's free set, page map and counters.
-//
-// The concept is only lock()/unlock(). The heap holds its lock [[no_unique_address]], so NullLock
-// costs no bytes, and its empty inline functions cost no instructions: one code path serves locked
-// and unlocked heaps. MutexLock exists only where the standard library has threads (a bare-metal
-// libstdc++ has std::atomic_flag but no std::mutex).
+/// \file
+/// policies/lock.hpp — lock policies: what guards a heap's free set, page map and counters.
+///
+/// The concept is only lock()/unlock(). The heap holds its lock [[no_unique_address]], so NullLock
+/// costs no bytes, and its empty inline functions cost no instructions: one code path serves locked
+/// and unlocked heaps. MutexLock exists only where the standard library has threads (a bare-metal
+/// libstdc++ has std::atomic_flag but no std::mutex).
 #pragma once
 #include "../mheap/detail/require_cxx20.hpp"
 
@@ -20,6 +21,9 @@
 
 #if defined(_GLIBCXX_HAS_GTHREADS) || (defined(_LIBCPP_VERSION) && !defined(_LIBCPP_HAS_NO_THREADS)) || \
     defined(_MSC_VER)
+/// 1 where the standard library has threads (std::mutex, std::thread, thread_local caches),
+/// 0 elsewhere (bare metal). Chooses the default lock, whether AdaptiveLock, MutexLock and
+/// BackgroundScavenger exist, and the default of Config::thread_caches.
 #define MHEAP_HAS_THREADS 1
 #else
 #define MHEAP_HAS_THREADS 0
@@ -27,34 +31,39 @@
 
 namespace mheap {
 
+/// What a heap's Config::Lock must be: default-constructible, with lock() and unlock().
+/// The heap calls them in pairs from one thread, never recursively; it may drop and retake the
+/// lock inside one public call (around releases to the page source).
 template <class L>
 concept LockPolicy = std::default_initializable<L> && requires(L& l) {
   l.lock();
   l.unlock();
 };
 
-// For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
+/// For a heap used by one thread (or guarded by the caller). Every operation is a no-op.
 struct NullLock {
-  static constexpr bool single_threaded = true;  // a heap with this lock is single-threaded by declaration
-  void lock() noexcept {}
-  void unlock() noexcept {}
+  static constexpr bool single_threaded = true;  ///< a heap with this lock is single-threaded by declaration
+  void lock() noexcept {}                        ///< Does nothing.
+  void unlock() noexcept {}                      ///< Does nothing.
 };
 
-// True for a lock that declares it does not synchronize (static constexpr bool single_threaded = true):
-// what must not be shared with another thread, such as BackgroundScavenger's.
+/// True for a lock that declares it does not synchronize (static constexpr bool single_threaded = true):
+/// what must not be shared with another thread, such as BackgroundScavenger's.
 template <class L>
 inline constexpr bool is_single_threaded_lock = requires { requires L::single_threaded; };
 
-// Test-and-test-and-set spin lock on one atomic flag: the heap's critical sections are short
-// (no system call is made under it when the page source is warm), so spinning beats sleeping.
-// Waiters spin on a plain load so the cache line stays shared until the owner releases it.
+/// Test-and-test-and-set spin lock on one atomic flag: the heap's critical sections are short
+/// (no system call is made under it when the page source is warm), so spinning beats sleeping.
+/// Waiters spin on a plain load so the cache line stays shared until the owner releases it.
 class SpinLock {
  public:
+  /// Spins until the flag was clear, then holds it (acquire).
   void lock() noexcept {
     while (locked_.test_and_set(std::memory_order_acquire)) {
       while (locked_.test(std::memory_order_relaxed)) detail::cpu_relax();
     }
   }
+  /// Clears the flag (release).
   void unlock() noexcept { locked_.clear(std::memory_order_release); }
 
  private:
@@ -62,21 +71,23 @@ class SpinLock {
 };
 
 #if MHEAP_HAS_THREADS
-// Spins briefly, then sleeps in the kernel: the default for heaps shared between threads. A short
-// spin wins when the holder runs on another core and leaves within a few hundred cycles (the
-// heap's critical sections are that short); once threads outnumber cores the holder may have been
-// preempted, and spinning on would only burn the time slice it needs to run again, which is why
-// SpinLock collapses under oversubscription. The state word follows the classic futex mutex:
-// 0 free, 1 held, 2 held and someone may sleep on it; std::atomic::wait/notify is the futex.
+/// Spins briefly, then sleeps in the kernel: the default for heaps shared between threads. A short
+/// spin wins when the holder runs on another core and leaves within a few hundred cycles (the
+/// heap's critical sections are that short); once threads outnumber cores the holder may have been
+/// preempted, and spinning on would only burn the time slice it needs to run again, which is why
+/// SpinLock collapses under oversubscription. The state word follows the classic futex mutex:
+/// 0 free, 1 held, 2 held and someone may sleep on it; std::atomic::wait/notify is the futex.
 class AdaptiveLock {
  public:
-  static constexpr int spins = 64;  // polite pauses before sleeping (a few hundred ns)
+  static constexpr int spins = 64;  ///< polite pauses before sleeping (a few hundred ns)
 
+  /// Takes a free lock with one compare-and-swap; otherwise spins, then sleeps until woken.
   void lock() noexcept {
     std::uint32_t expected = 0;
     if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
     lock_contended();
   }
+  /// Frees the lock, and wakes one sleeper if one may be waiting.
   void unlock() noexcept {
     if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
   }
@@ -99,11 +110,11 @@ class AdaptiveLock {
   std::atomic<std::uint32_t> state_{0};
 };
 
-// A sleeping lock for heaps shared by many threads under contention.
+/// A sleeping lock for heaps shared by many threads under contention.
 class MutexLock {
  public:
-  void lock() { mutex_.lock(); }
-  void unlock() noexcept { mutex_.unlock(); }
+  void lock() { mutex_.lock(); }               ///< std::mutex::lock().
+  void unlock() noexcept { mutex_.unlock(); }  ///< std::mutex::unlock().
 
  private:
   std::mutex mutex_;

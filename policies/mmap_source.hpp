@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: BSL-1.0
-// policies/mmap_source.hpp — OS memory: reserve address space once, commit it as the heap grows.
-//
-// The reservation is PROT_NONE and MAP_NORESERVE, so reserving 64 GiB costs neither memory nor
-// swap accounting; commit() turns a range read-write with mprotect, and the kernel supplies zero
-// pages on first touch. Linux/POSIX only; embedded builds use StaticArena.
-//
-// Address space is not always there to take: `ulimit -v` counts reserved bytes, Valgrind gives its
-// client a few tens of GiB at most, a 32-bit process has under 4 GiB in all. So a reservation the
-// kernel refuses is asked again at half the size, down to a floor; capacity() says what was got,
-// requested() what was asked. Below the floor the source reserves nothing: the heap then refuses
-// every allocation, and debug builds (no NDEBUG) say so on stderr once, when the source is built.
+/// \file
+/// policies/mmap_source.hpp — OS memory: reserve address space once, commit it as the heap grows.
+///
+/// The reservation is PROT_NONE and MAP_NORESERVE, so reserving 64 GiB costs neither memory nor
+/// swap accounting; commit() turns a range read-write with mprotect, and the kernel supplies zero
+/// pages on first touch. Linux/POSIX only; embedded builds use StaticArena.
+///
+/// Address space is not always there to take: `ulimit -v` counts reserved bytes, Valgrind gives its
+/// client a few tens of GiB at most, a 32-bit process has under 4 GiB in all. So a reservation the
+/// kernel refuses is asked again at half the size, down to a floor; capacity() says what was got,
+/// requested() what was asked. Below the floor the source reserves nothing: the heap then refuses
+/// every allocation, and debug builds (no NDEBUG) say so on stderr once, when the source is built.
 #pragma once
 #include "../mheap/detail/require_cxx20.hpp"
 
@@ -26,21 +27,23 @@
 
 namespace mheap {
 
+/// The default page source on POSIX systems: one PROT_NONE reservation, committed with mprotect,
+/// released with madvise; see the file's description.
 class MmapSource {
  public:
-  // 64 GiB where address space is plentiful; a 32-bit process starts at 2 GiB, about all the
-  // contiguous room it can hope for (64 GiB would not even fit in its size_t).
+  /// 64 GiB where address space is plentiful; a 32-bit process starts at 2 GiB, about all the
+  /// contiguous room it can hope for (64 GiB would not even fit in its size_t).
   static constexpr std::size_t default_reserve_bytes =
       sizeof(std::size_t) >= 8 ? std::size_t{64} << 30 : std::size_t{2} << 30;
-  // The smallest reservation a refused one falls back to. 64 MiB holds spans of up to about 63 MiB
-  // after the page map and the span records; much less, and a heap that passed a small test would
-  // fail moderate requests later, far from the cause, where an empty heap fails at once. 64 MiB is
-  // also small enough to be found in a crowded 32-bit address space, and getting there from 64 GiB
-  // costs at most ten refused mmap calls, once.
+  /// The smallest reservation a refused one falls back to. 64 MiB holds spans of up to about 63 MiB
+  /// after the page map and the span records; much less, and a heap that passed a small test would
+  /// fail moderate requests later, far from the cause, where an empty heap fails at once. 64 MiB is
+  /// also small enough to be found in a crowded 32-bit address space, and getting there from 64 GiB
+  /// costs at most ten refused mmap calls, once.
   static constexpr std::size_t default_floor_bytes = std::size_t{64} << 20;
 
-  // Reserves reserve_bytes, or the largest of its halvings the kernel grants that is at least
-  // floor_bytes (or reserve_bytes itself, when that is below the floor).
+  /// Reserves reserve_bytes, or the largest of its halvings the kernel grants that is at least
+  /// floor_bytes (or reserve_bytes itself, when that is below the floor).
   explicit MmapSource(std::size_t reserve_bytes = default_reserve_bytes,
                       std::size_t floor_bytes = default_floor_bytes) noexcept
       : requested_(reserve_bytes) {
@@ -65,18 +68,21 @@ class MmapSource {
     (void)error;
 #endif
   }
+  /// Unmaps the whole reservation.
   ~MmapSource() {
     if (base_ != nullptr) ::munmap(base_, capacity_);
   }
   MmapSource(const MmapSource&) = delete;
   MmapSource& operator=(const MmapSource&) = delete;
 
+  /// Start of the reservation; null when nothing could be reserved.
   std::byte* base() const noexcept { return base_; }
-  // Bytes reserved: requested(), a halving of it after a refusal, or 0 when even the floor was refused.
+  /// Bytes reserved: requested(), a halving of it after a refusal, or 0 when even the floor was refused.
   std::size_t capacity() const noexcept { return capacity_; }
-  // Bytes the constructor was asked for; capacity() < requested() means it fell back.
+  /// Bytes the constructor was asked for; capacity() < requested() means it fell back.
   std::size_t requested() const noexcept { return requested_; }
 
+  /// Makes [p, p+n), rounded outward to OS pages, readable and writable; false if mprotect refused.
   bool commit(std::byte* p, std::size_t n) noexcept {
     // The heap commits whole heap pages, which are multiples of the OS page on every host we
     // support; mprotect needs page-aligned ranges, so round outward to be safe.
@@ -84,10 +90,11 @@ class MmapSource {
     return ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_READ | PROT_WRITE) == 0;
   }
 
+  /// The OS page: releases and guards are whole OS pages.
   std::size_t granule() const noexcept { return os_page_size(); }
 
-  // Makes [p, p+n) fault on any access (the heap's guards). The reservation already does, as long
-  // as nothing commits it; saying so keeps the guard true whatever a later commit rounds.
+  /// Makes [p, p+n) fault on any access (the heap's guards). The reservation already does, as long
+  /// as nothing commits it; saying so keeps the guard true whatever a later commit rounds.
   bool protect(std::byte* p, std::size_t n) noexcept {
     auto [lo, hi] = round_inward(p, n);
     return hi <= lo || ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_NONE) == 0;
@@ -101,9 +108,9 @@ class MmapSource {
     return hi <= lo || ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_READ | PROT_WRITE) == 0;
   }
 
-  // Gives the whole OS pages inside [p, p+n) back to the kernel. MADV_DONTNEED, not MADV_FREE:
-  // MADV_FREE leaves pages in RSS until memory pressure, which misleads every measurement, and
-  // DONTNEED guarantees the next touch reads zero.
+  /// Gives the whole OS pages inside [p, p+n) back to the kernel. MADV_DONTNEED, not MADV_FREE:
+  /// MADV_FREE leaves pages in RSS until memory pressure, which misleads every measurement, and
+  /// DONTNEED guarantees the next touch reads zero. Returns the bytes released (0: refused).
   std::size_t release(std::byte* p, std::size_t n) noexcept {
     auto [lo, hi] = round_inward(p, n);
     if (hi <= lo) return 0;
@@ -111,6 +118,7 @@ class MmapSource {
     return static_cast<std::size_t>(hi - lo);
   }
 
+  /// sysconf(_SC_PAGESIZE), read once.
   static std::size_t os_page_size() noexcept {
     static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     return size;

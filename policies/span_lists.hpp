@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <concepts>
 #include <functional>
 
 #include "../mheap/detail/intrusive.hpp"
@@ -98,6 +99,21 @@ struct Treap {
                                   detail::bi::constant_time_size<false>>;
 };
 
+// No tree at all: every free span waits on the list of its exact length. For a small fixed arena,
+// whose every span fits under max_list_pages (the configuration checks it against the page
+// source's compile-time capacity), allocation stays a true best fit — the head of the smallest
+// non-empty list of at least n pages, found in the lists' bitmap — in O(max_list_pages / word
+// bits), and a free is O(1). What it saves: the tree's code (1.7 KB with its length index on
+// a Cortex-M4), the 256-slot length index and the tree hook in every span record. What it costs:
+// one list head (two pointers) per length up to max_list_pages. docs/embedded.md compares it with
+// the trees.
+struct NoTree {
+  template <detail::bi::link_mode_type>
+  struct hook {  // nothing in the record
+    static constexpr bool is_linked() noexcept { return false; }
+  };
+};
+
 namespace detail {
 // A stand-in record for checking a tree policy: what the heap's span record offers a tree.
 template <class P>
@@ -109,9 +125,9 @@ struct TreeProbe {
 }  // namespace detail
 
 // A tree policy names a member hook template (given the link mode) and a container template
-// (given the record, the hook option and the ordering).
+// (given the record, the hook option and the ordering); or it is NoTree.
 template <class P>
-concept LargeSpanTreePolicy = requires {
+concept LargeSpanTreePolicy = std::same_as<P, NoTree> || requires {
   typename P::template hook<detail::bi::normal_link>;
   typename P::template hook<detail::bi::safe_link>;
   typename P::template container<

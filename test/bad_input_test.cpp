@@ -147,9 +147,36 @@ BOOST_AUTO_TEST_CASE(a_span_of_another_heap_is_reported) {
   auto b = two->alloc<GC>(2);
   require_unchanged(*two, [&] { two->free(a); });
   BOOST_TEST(two->misuse_policy().last.what == Misuse::foreign_span);
+  BOOST_TEST(two->misuse_policy().last.address == a.base());  // the span's address, not its record's
   one->free(a);
   two->free(b);
   require_clean(*one);
+}
+
+// free_at() of bases freed and merged since, whichever way they merged: "in free memory", not
+// "not a base" (issue 12), and nothing moves.
+BOOST_AUTO_TEST_CASE(free_at_of_a_base_freed_and_merged_says_free_memory) {
+  auto heap = test::make_heap<TestHeap>();
+  auto& policy = heap->misuse_policy();
+  // [ x 130 ][ a 130 ][ y 130 ][ wall 1 ][ rest ]: too long for the span cache (below 128 pages), so
+  // each free merges.
+  auto x = heap->alloc<GC>(130);
+  auto a = heap->alloc<GC>(130);
+  auto y = heap->alloc<GC>(130);
+  auto wall = heap->alloc<GC>(1);
+  void* const bases[] = {x.base(), a.base(), y.base()};
+  heap->free_at<GC>(bases[0]);
+  heap->free_at<GC>(bases[2]);
+  heap->free_at<GC>(bases[1]);  // merges with x before it and y after it: one free span of 390
+  BOOST_TEST(policy.count == 0u);
+  for (void* base : bases) {
+    require_unchanged(*heap, [&] { heap->free_at<GC>(base); });
+    BOOST_TEST((policy.last.what == Misuse::in_free_span), "free_at(" << base << ")");
+    BOOST_TEST(policy.last.address == base);
+  }
+  BOOST_TEST(policy.count == 3u);
+  heap->free(wall);
+  require_clean(*heap);
 }
 
 // A copy of a freed ref describes nothing, even once its record describes a merged free span
@@ -218,16 +245,18 @@ BOOST_AUTO_TEST_CASE(free_at_rejects_every_address_that_is_not_a_live_base_of_th
     BOOST_TEST((policy.last.what == Misuse::not_span_base));
     heap->free_at<GC>(st.base());
     BOOST_TEST((policy.last.what == Misuse::wrong_kind));
-    heap->free_at<GC>(base + 6 * kPage);  // free memory past the stack span
+    heap->free_at<GC>(base + 6 * kPage);  // the first page of the free span past the stack span
+    BOOST_TEST((policy.last.what == Misuse::in_free_span));
+    heap->free_at<GC>(base + 6 * kPage + 8);  // inside it, not on a page boundary
     BOOST_TEST((policy.last.what == Misuse::not_span_base));
   });
-  BOOST_TEST(policy.count == 6u);
+  BOOST_TEST(policy.count == 7u);
   heap->free_at<GC>(base);
   require_unchanged(*heap, [&] { heap->free_at<GC>(base); });  // twice
   BOOST_TEST((policy.last.what == Misuse::double_free));
   BOOST_TEST(policy.last.address == base);
   heap->free_at<StackSpanPolicy>(st.base());
-  BOOST_TEST(policy.count == 7u);
+  BOOST_TEST(policy.count == 8u);
   BOOST_TEST(heap->stats().heap_inuse == 0u);
   require_clean(*heap);
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
 # The project can be used by others only if it says under which terms: LICENSE holds the Boost
-# Software License 1.0, NOTICE says where the design comes from, and every source file we wrote
-# names its license on its first line (the second after a shebang, which the kernel reads only at
-# byte 0), so a file copied out of the tree keeps its terms.
+# Software License 1.0, NOTICE says who holds the copyright and where the design comes from, and
+# every source file we wrote names its license on its first line (the second after a shebang,
+# which the kernel reads only at byte 0), so a file copied out of the tree keeps its terms.
 #
 # Which files are "ours" is what git tracks, minus data: Markdown, SVG plots, the fuzz corpus (all
 # generated or prose), LICENSE and NOTICE themselves, and .gitignore files. The comment syntax
@@ -29,6 +29,9 @@ head -n 1 LICENSE 2>/dev/null | grep -qx 'Boost Software License - Version 1.0 -
   fail "LICENSE does not start with the Boost Software License 1.0 heading"
 grep -q 'OTHER DEALINGS IN THE SOFTWARE.' LICENSE 2>/dev/null || fail "LICENSE is not the whole license text"
 grep -q 'Go runtime' NOTICE 2>/dev/null || fail "NOTICE does not name the Go runtime, whose design mheap follows"
+# The license names no one: the holder of the copyright it grants under is said in NOTICE.
+grep -qE '^Copyright \(c\) [0-9]{4}(-[0-9]{4})? .+' NOTICE 2>/dev/null ||
+  fail "NOTICE has no copyright line (Copyright (c) YEAR HOLDER)"
 
 if ! command -v git >/dev/null || ! git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
   echo "FAIL: $root is not a git checkout; cannot list the files to check"

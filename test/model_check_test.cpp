@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -69,6 +70,17 @@ struct CustomKinds : test::ArenaConfig<std::size_t{128} << 20> {
   using LargeSpanTree = Treap;
 };
 
+// (d) docs/embedded.md's small configuration, grown up: no tree (every free span on the list of its
+// length), no span cache, and the heap constant-initialised (`constinit`, lays itself out on its
+// first allocation, commits without clearing what .bss already zeroed). 8 KiB pages, 32 MiB.
+struct NoTreeConstinit : test::ArenaConfig<std::size_t{32} << 20> {
+  using LargeSpanTree = NoTree;
+  static constexpr std::size_t page_shift = 13;
+  static constexpr std::size_t max_list_pages = (std::size_t{32} << 20 >> 13) + 1;
+  static constexpr std::size_t span_cache_pages = 0;
+};
+constinit Heap<NoTreeConstinit> constinit_heap;
+
 // ---- knobs ---------------------------------------------------------------------------------------
 std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   const char* s = std::getenv(name);
@@ -83,10 +95,11 @@ const std::uint64_t kAuditEvery = std::max<std::uint64_t>(1, env_number("MHEAP_A
 
 // ---- the run ---------------------------------------------------------------------------------------
 template <class Config>
-void run(const char* name, std::size_t slots) {
+void run(const char* name, std::size_t slots, Heap<Config>* given = nullptr) {
   using H = Heap<Config>;
   using Driver = check::Driver<Config, test::Model<H>>;
-  auto heap = test::make_heap<H>();
+  std::unique_ptr<H> made = given ? nullptr : test::make_heap<H>();
+  H* heap = given ? given : made.get();
   Driver d(*heap);
   std::mt19937_64 rng(kSeed);
   const auto t0 = std::chrono::steady_clock::now();
@@ -152,3 +165,4 @@ void run(const char* name, std::size_t slots) {
 BOOST_AUTO_TEST_CASE(mmap_source_spin_lock) { run<MmapSpin>("MmapSource+SpinLock", 512); }
 BOOST_AUTO_TEST_CASE(static_arena_null_lock) { run<ArenaNull>("StaticArena+NullLock", 512); }
 BOOST_AUTO_TEST_CASE(custom_kinds) { run<CustomKinds>("custom kinds", 512); }
+BOOST_AUTO_TEST_CASE(no_tree_constinit) { run<NoTreeConstinit>("NoTree, constinit", 512, &constinit_heap); }

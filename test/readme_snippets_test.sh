@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
-# The README's C++ snippets compile as pasted. A ```cpp block in README.md is preceded (blank
-# lines aside) by one of
-#   <!-- compile -->                  a whole program: compiled and linked as it stands
-#   <!-- compile: LIBS -->            the same, linked with LIBS as well (e.g. -lboost_context for
-#                                     mheap/fiber_stack.hpp, which needs Boost.Context)
+# The C++ snippets of README.md and of the pages in docs/ compile as pasted. A ```cpp block in
+# those files is preceded (blank lines aside) by one of
+#   <!-- compile -->                  a whole program: compiled and linked as it stands, and
+#                                     run once (the g++ build): it must exit 0
+#   <!-- compile: -lLIB... -->        the same, linked with those libraries as well (e.g.
+#                                     -lboost_context for mheap/fiber_stack.hpp, which needs it)
+#   <!-- compile-fail: TEXT -->       a whole program that must not compile: the first error
+#                                     message contains TEXT (what the page says the user will see)
 #   <!-- not compiled: REASON -->     a fragment, said so on purpose
-# and a block with neither fails the test, so a new snippet cannot slip past unchecked. Each
+# and a block with none of them fails the test, so a new snippet cannot slip past unchecked. Each
 # program is built with g++ -std=c++20 -Wall -Wextra -Werror against the checkout's headers, and
 # again with clang++ (libstdc++) and clang++ -stdlib=libc++ where those are installed: the
-# compilers the README names. A snippet that includes <memory_resource> is skipped, and says so,
-# for a standard library without std::pmr (libc++ before 16), as the README says.
+# compilers the README names. A compile-fail program must fail with g++ and clang++, each naming
+# TEXT in its first error (so TEXT is a static_assert's message or a name, not one compiler's
+# wording); not again with libc++, whose headers play no part in mheap's own checks. A program
+# that includes <memory_resource> is skipped, and says so, for a standard library without std::pmr
+# (libc++ before 16), as the README says.
 set -uo pipefail
 
 if [[ -n ${TEST_SRCDIR:-} ]]; then
@@ -21,35 +27,61 @@ fi
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/readme_snippets.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Split README.md: snippet-<line>.cpp for each program (line: where its fence opens), and one line
-# "unmarked <line>" per ```cpp block without a marker.
-awk -v dir="$work" '
-  /^```cpp[ \t]*$/ && !inside {
-    inside = 1; start = NR
-    if (marker == "compile") {
-      file = dir "/snippet-" NR ".cpp"; printf "" > file
-      if (libs != "") { print libs > (dir "/snippet-" NR ".libs"); close(dir "/snippet-" NR ".libs") }
-    } else file = ""
-    if (marker == "") print "unmarked " NR
-    next
-  }
-  inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file); marker = ""; libs = ""; next }
-  inside { if (file != "") print > file; next }
-  /^<!-- compile -->[ \t]*$/ { marker = "compile"; libs = ""; next }
-  /^<!-- compile: -l[^>]* -->[ \t]*$/ {
-    marker = "compile"; libs = $0
-    sub(/^<!-- compile: /, "", libs); sub(/ -->[ \t]*$/, "", libs)
-    next
-  }
-  /^<!-- not compiled: .+ -->[ \t]*$/ { marker = "fragment"; next }
-  /^[ \t]*$/ { next }
-  { marker = "" }
-' "$root/README.md" >"$work/unmarked"
+pages=("README.md")
+shopt -s nullglob
+for page in "$root"/docs/*.md; do
+  pages+=("docs/${page##*/}")
+done
+if [[ ! -d $root/docs ]]; then
+  echo "FAIL: no docs/ directory beside README.md (the test's data is incomplete)"
+  exit 1
+fi
 
 failed=0
 passed=0
-while read -r _ line; do
-  echo "FAIL README.md:$line: a \`\`\`cpp block without <!-- compile --> or <!-- not compiled: REASON -->"
+
+# Split each page: for a program, <dir>/<n>.cpp and <dir>/<n>.where ("PAGE:LINE", LINE where its
+# fence opens) and, for compile-fail, <dir>/<n>.expect (TEXT); one line "unmarked PAGE:LINE" per
+# ```cpp block without a marker.
+for page in "${pages[@]}"; do
+  awk -v dir="$work" -v page="$page" -v id="$(printf '%s' "$page" | tr -c 'A-Za-z0-9' '_')" '
+    /^```cpp[ \t]*$/ && !inside {
+      inside = 1
+      if (marker == "compile" || marker == "compile-fail") {
+        file = dir "/" id "-" NR
+        printf "" > (file ".cpp")
+        print page ":" NR > (file ".where"); close(file ".where")
+        if (marker == "compile-fail") { print expect > (file ".expect"); close(file ".expect") }
+        if (libs != "") { print libs > (file ".libs"); close(file ".libs") }
+      } else file = ""
+      if (marker == "") print "unmarked " page ":" NR
+      next
+    }
+    inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file ".cpp"); marker = ""; libs = ""; next }
+    inside { if (file != "") print > (file ".cpp"); next }
+    /^<!-- compile -->[ \t]*$/ { marker = "compile"; libs = ""; next }
+    /^<!-- compile: -l[^>]* -->[ \t]*$/ {
+      marker = "compile"
+      libs = $0
+      sub(/^<!-- compile: /, "", libs)
+      sub(/ -->[ \t]*$/, "", libs)
+      next
+    }
+    /^<!-- compile-fail: .+ -->[ \t]*$/ {
+      marker = "compile-fail"
+      expect = $0
+      sub(/^<!-- compile-fail: /, "", expect)
+      sub(/ -->[ \t]*$/, "", expect)
+      next
+    }
+    /^<!-- not compiled: .+ -->[ \t]*$/ { marker = "fragment"; next }
+    /^[ \t]*$/ { next }
+    { marker = "" }
+  ' "$root/$page" >>"$work/unmarked"
+done
+
+while read -r _ where; do
+  echo "FAIL $where: a \`\`\`cpp block without <!-- compile -->, <!-- compile-fail: TEXT --> or <!-- not compiled: REASON -->"
   failed=$((failed + 1))
 done <"$work/unmarked"
 
@@ -72,34 +104,60 @@ printf 'compilers:'
 printf ' [%s]' "${compilers[@]}"
 echo
 
-shopt -s nullglob
-snippets=("$work"/snippet-*.cpp)
-if ((${#snippets[@]} == 0)); then
+snippets=("$work"/*.cpp)
+if ! compgen -G "$work/README_md-*.cpp" >/dev/null; then
   echo "FAIL: no <!-- compile --> snippet found in README.md"
-  exit 1
+  failed=$((failed + 1))
 fi
 for snippet in "${snippets[@]}"; do
-  line=${snippet##*snippet-}
-  line=${line%.cpp}
+  base=${snippet%.cpp}
+  where=$(cat "$base.where")
   libs=()
-  [[ -f ${snippet%.cpp}.libs ]] && read -ra libs <"${snippet%.cpp}.libs"
+  [[ -e $base.libs ]] && read -ra libs <"$base.libs"
   for compiler in "${compilers[@]}"; do
     read -ra cxx <<<"$compiler"
     if [[ -z ${has_pmr[$compiler]:-} ]] && grep -q '^#include <memory_resource>' "$snippet"; then
-      echo "SKIP README.md:$line [$compiler]: its standard library has no <memory_resource>"
+      echo "SKIP $where [$compiler]: its standard library has no <memory_resource>"
       continue
     fi
-    if "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" "${libs[@]}" \
+    if [[ -e $base.expect ]]; then
+      [[ $compiler != *libc++* ]] || continue
+      expect=$(cat "$base.expect")
+      if "${cxx[@]}" -std=c++20 -fsyntax-only -pthread -I"$root" "$snippet" >"$work/log" 2>&1; then
+        failed=$((failed + 1))
+        echo "FAIL $where [$compiler]: compiles, but the page says it does not ($expect)"
+        continue
+      fi
+      # The first error's message: everything up to "error: " removed, so a path cannot match.
+      first=$(grep -m 1 'error: ' "$work/log" | sed 's/^.*error: //')
+      if [[ $first == *"$expect"* ]]; then
+        passed=$((passed + 1))
+        echo "PASS $where [$compiler]: fails to compile as the page says"
+      else
+        failed=$((failed + 1))
+        echo "FAIL $where [$compiler]: the first error does not say \"$expect\""
+        echo "    | $first"
+      fi
+    elif "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" "${libs[@]}" \
         >"$work/log" 2>&1; then
-      passed=$((passed + 1))
-      echo "PASS README.md:$line [$compiler]"
+      if [[ $compiler != g++ ]]; then
+        passed=$((passed + 1))
+        echo "PASS $where [$compiler]"
+      elif "$work/program" </dev/null >"$work/run.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS $where [$compiler]: compiles, and runs to exit 0"
+      else
+        failed=$((failed + 1))
+        echo "FAIL $where [$compiler]: compiles, but the program exits $?"
+        head -n 25 "$work/run.log" | sed 's/^/    | /'
+      fi
     else
       failed=$((failed + 1))
-      echo "FAIL README.md:$line [$compiler]: does not compile as pasted"
+      echo "FAIL $where [$compiler]: does not compile as pasted"
       head -n 25 "$work/log" | sed 's/^/    | /'
     fi
   done
 done
 
 echo "$passed passed, $failed failed"
-((failed == 0))
+((failed == 0 && passed > 0))

@@ -26,11 +26,14 @@ flags=(-std=c++20 -mcpu=cortex-m4 -mthumb "--specs=$specs" --oslib=semihost -Os 
        -Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x200000)
 
 # name|what it is|extra config lines|extra statements in main
+small='using PageSource = mheap::StaticArena<std::size_t{64} << 10, 256, mheap::ArenaRelease::none>; using LargeSpanTree = mheap::NoTree; static constexpr std::size_t page_shift = 8; static constexpr std::size_t max_list_pages = 257; static constexpr std::size_t span_cache_pages = 0;'
+arena='using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;'
 configs=(
-  "minimal|trap on misuse, no span cache, no release (a source without release()), Treap, 2 list lengths, 4 KiB pages|using MisusePolicy = Trap; using PageSource = NoRelease; using LargeSpanTree = mheap::Treap; static constexpr std::size_t page_shift = 12; static constexpr std::size_t max_list_pages = 2; static constexpr std::size_t span_cache_pages = 0;|"
-  "embedded|issue 11's program: DefaultConfig with NullLock, StaticArena 64 KiB, 256-byte pages|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;|"
-  "embedded, no span cache|as embedded, span_cache_pages = 0|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8; static constexpr std::size_t span_cache_pages = 0;|"
-  "full|as embedded, plus audit()|using PageSource = mheap::StaticArena<std::size_t{64} << 10>; static constexpr std::size_t page_shift = 8;|failed += !heap.audit();"
+  "small|docs/embedded.md's small configuration: no tree (a list per length), no span cache, an arena without release(), trap on misuse|using MisusePolicy = mheap::TrapOnMisuse; $small|"
+  "small, with messages|as small, misuse reported with a message (AbortOnMisuse, the default)|$small|"
+  "embedded|issue 11's program: DefaultConfig with NullLock, StaticArena 64 KiB, 256-byte pages|$arena|"
+  "embedded, no span cache|as embedded, span_cache_pages = 0|$arena static constexpr std::size_t span_cache_pages = 0;|"
+  "full|as embedded, plus audit()|$arena|failed += !heap.audit();"
 )
 
 cat >"$work/base.cpp" <<'CPP'
@@ -54,17 +57,11 @@ for c in "${configs[@]}"; do
   IFS='|' read -r name what extra stmts <<<"$c"
   cat >"$work/prog.cpp" <<CPP
 #include "mheap/mheap.hpp"
-struct Trap {  // a misuse stops the part (no message text is linked in)
-  void report(const mheap::MisuseReport&) noexcept { __builtin_trap(); }
-};
-struct NoRelease : mheap::StaticArena<std::size_t{64} << 10> {  // hides release(): no release engine
-  std::size_t release(std::byte*, std::size_t) = delete;
-};
 struct Cfg : mheap::DefaultConfig {
   using Lock = mheap::NullLock;
   $extra
 };
-static mheap::Heap<Cfg> heap;
+constinit static mheap::Heap<Cfg> heap;  // no constructor, nothing at exit
 int main() {
   int failed = 0;
   auto s = heap.alloc<mheap::GCSpanPolicy>(3);
@@ -79,18 +76,18 @@ CPP
   read -r text data bss _ < <(arm-none-eabi-size "$work/prog.elf" | tail -1)
   out+="| $name | $what | $((text - base_text)) | $((data - base_data)) | $((bss - base_bss)) |
 "
-  if [[ $name == embedded ]]; then
-    symbols=$(arm-none-eabi-nm --size-sort -C -S "$work/prog.elf" | awk '$3 ~ /[tTwW]/' | tail -12 | tac |
-              while read -r _ size _ name; do printf '| %d | `%s` |\n' "$((16#$size))" "${name:0:110}"; done)
-  fi
-done
-out+="
-Biggest functions of *embedded* (bytes, \`arm-none-eabi-nm --size-sort -C\`):
+  if [[ $name == small || $name == embedded ]]; then
+    symbols+="
+Biggest functions of *$name* (bytes, \`arm-none-eabi-nm --size-sort -C\`):
 
 | bytes | symbol |
 |---|---|
-$symbols
+$(arm-none-eabi-nm --size-sort -C -S "$work/prog.elf" | awk '$3 ~ /[tTwW]/' | tail -12 | tac |
+  while read -r _ size _ sym; do printf '| %d | `%s` |\n' "$((16#$size))" "${sym:0:110}"; done)
 "
+  fi
+done
+out+="$symbols"
 printf '%s' "$out"
 [[ $# -ge 1 ]] && printf '%s' "$out" >"$1"
 exit 0

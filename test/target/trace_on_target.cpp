@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// A seeded random trace on the target itself (Cortex-M under QEMU, test/qemu_test.sh): a heap in
-// .bss guarded by InterruptLock (policies/interrupt_lock.hpp), 256-byte pages; every step checked against a model of what must be live, every
-// counter after every step, the audit every 256 steps and at the end, a stale ref's double free
-// every so often. The exit status, through semihosting, is the number of failed checks.
+// A seeded random trace on the target itself (Cortex-M under QEMU, test/qemu_test.sh), on two
+// heaps declared `constinit` in .bss with 256-byte pages: one guarded by InterruptLock
+// (policies/interrupt_lock.hpp) with a span cache and the tree for long spans, one in the small
+// configuration of docs/embedded.md (NoTree, no span cache). Every step is checked against a model
+// of what must be live, every counter after every step, the audit every 256 steps and at the end,
+// a stale ref's double free every so often. The exit status, through semihosting, is the number
+// of failed checks.
 #include <cstdint>
 #include <cstdio>
 
@@ -24,12 +27,22 @@ struct TargetConfig : mheap::DefaultConfig {
   static constexpr std::uint32_t span_cache_per_length = 2;
   static constexpr bool internal_checks = true;
 };
-using Heap = mheap::Heap<TargetConfig>;
+// docs/embedded.md's small configuration: every free span on the list of its length.
+struct SmallConfig : mheap::DefaultConfig {
+  using Lock = mheap::NullLock;
+  using PageSource = mheap::StaticArena<std::size_t{64} << 10, 256, mheap::ArenaRelease::none>;
+  using MisusePolicy = mheap::RecordMisuse;
+  using LargeSpanTree = mheap::NoTree;
+  static constexpr std::size_t page_shift = 8;
+  static constexpr std::size_t max_list_pages = 257;  // > 64 KiB / 256 B
+  static constexpr std::size_t span_cache_pages = 0;
+  static constexpr bool internal_checks = true;
+};
 using GC = mheap::GCSpanPolicy;
 using Stack = mheap::StackSpanPolicy;
-constexpr std::size_t page = Heap::page_bytes;
 
-Heap heap;  // .bss
+constinit mheap::Heap<TargetConfig> target_heap;  // .bss, no constructor run before main()
+constinit mheap::Heap<SmallConfig> small_heap;
 
 std::uint32_t rng_state = 20261129;
 std::uint32_t next() {  // xorshift32: the same steps on every target
@@ -48,6 +61,7 @@ constexpr int slots = 24;
 Slot live[slots];
 std::uint64_t gc_bytes = 0, stack_bytes = 0;  // the model
 int failed = 0;
+int failed_before = 0;
 
 void check(bool ok, const char* what, int step) {
   if (ok) return;
@@ -66,7 +80,8 @@ bool intact(const Ref& r, std::uint8_t tag) {
   return b[0] == tag && b[r.bytes() - 1] == tag;
 }
 
-void check_counters(int step) {
+template <class Heap>
+void check_counters(Heap& heap, int step) {
   const mheap::Stats s = heap.stats();
   check(s.heap_inuse == gc_bytes, "heap_inuse disagrees with the model", step);
   check(s.stacks_inuse == stack_bytes, "stacks_inuse disagrees with the model", step);
@@ -96,8 +111,13 @@ void check_interrupt_lock() {
 
 }  // namespace
 
-int main() {
-  check_interrupt_lock();
+template <class Heap>
+void run_trace(Heap& heap, const char* name) {
+  constexpr std::size_t page = Heap::page_bytes;
+  check(heap.stats().heap_sys == 0 && static_cast<bool>(heap.audit()), "the constinit heap is not empty and sound", -1);
+  check(heap.capacity_pages() > 0, "the constinit heap does not know its capacity before its first use", -1);
+  for (Slot& sl : live) sl = Slot{};
+  gc_bytes = stack_bytes = 0;
   constexpr int steps = 6000;
   std::size_t misuses = 0;
   for (int step = 0; step < steps; ++step) {
@@ -121,13 +141,13 @@ int main() {
     } else {
       const std::size_t n = 1 + next() % (next() % 8 == 0 ? 40 : 6);
       if (next() % 3 == 0) {
-        sl.stack = heap.alloc<Stack>(n);
+        sl.stack = heap.template alloc<Stack>(n);
         if (sl.stack) {
           stack_bytes += n * page;
           fill(sl.stack, tag);
         }
       } else {
-        sl.gc = heap.alloc<GC>(n, next() % 4 == 0);
+        sl.gc = heap.template alloc<GC>(n, next() % 4 == 0);
         if (sl.gc) {
           gc_bytes += n * page;
           fill(sl.gc, tag);
@@ -135,7 +155,7 @@ int main() {
       }
       sl.tag = tag;
     }
-    check_counters(step);
+    check_counters(heap, step);
     if (step % 256 == 0) check(static_cast<bool>(heap.audit()), "audit failed", step);
   }
   for (Slot& sl : live) {
@@ -143,11 +163,18 @@ int main() {
     if (sl.stack) heap.free(sl.stack);
   }
   gc_bytes = stack_bytes = 0;
-  check_counters(steps);
+  check_counters(heap, steps);
   const mheap::AuditReport report = heap.audit();
   check(static_cast<bool>(report), "final audit failed", steps);
   if (!report) std::printf("%s\n", report.what().data());
-  std::printf("trace on target: %d steps, %u misuses reported, %d failed checks\n", steps,
-              static_cast<unsigned>(misuses), failed);
+  std::printf("trace on target, %s: %d steps, %u misuses reported, %d failed checks\n", name, steps,
+              static_cast<unsigned>(misuses), failed - failed_before);
+  failed_before = failed;
+}
+
+int main() {
+  check_interrupt_lock();
+  run_trace(target_heap, "InterruptLock, span cache, tree");
+  run_trace(small_heap, "small: NoTree, no span cache");
   return failed;
 }

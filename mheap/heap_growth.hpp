@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSL-1.0
+// mheap/heap_growth.hpp — how a heap gets its pages and its span records: the layout of its
+// reservation, growing the arena, taking and retiring records. Members of HeapCore
+// (mheap/heap_core.hpp), defined here so that header keeps to the spans it moves under the lock.
+// All of it runs with the heap lock held (the constructor's lay_out() before anyone else can call).
+#pragma once
+#include "detail/require_cxx20.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "heap_core.hpp"
+
+namespace mheap {
+
+// Splits the reservation into page map, guard, arena, guard, record pool (mheap/layout.hpp),
+// makes the guards fault (protected by a source that can, poisoned for AddressSanitizer always)
+// and builds the free set's containers. Once: in the constructor, or for a constant-initialised
+// heap on its first allocation (lay_out_on_first_use).
+template <class Config>
+void HeapCore<Config>::lay_out() noexcept {
+  laid_out_ = true;
+  free_.prepare();
+  front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+  const Layout l = planned_layout();
+  if (!l.usable()) return;
+  arena_.place(l);
+  pool_.place(reinterpret_cast<std::byte*>(l.pool), l.pool_bytes,
+              layout_shape.pool_chunk_pages << page_shift, static_cast<std::uint8_t>(page_shift));
+  guard_bytes_ = l.guard_bytes;
+  for (std::byte* guard : {arena_.base() - guard_bytes_, pool_.base() - guard_bytes_}) {
+    if constexpr (ProtectingPageSourcePolicy<source_type>) (void)source_.protect(guard, guard_bytes_);
+    detail::poison_free_memory<Config::valgrind_annotations>(guard, guard_bytes_);  // protected or not
+  }
+}
+
+template <class Config>
+Layout HeapCore<Config>::planned_layout() const noexcept {
+  // base() is an accessor; PageSourcePolicy does not ask for it on a const source.
+  const auto base = reinterpret_cast<std::uintptr_t>(const_cast<source_type&>(source_).base());
+  if constexpr (layout_is_static) {
+    constexpr Layout at_alignment = mheap::lay_out(layout_shape, source_type::alignment, source_type::fixed_capacity,
+                                                   Config::guard_pages ? page_bytes : 0);
+    return at_alignment.moved_up(base - source_type::alignment);
+  } else {
+    const std::size_t granule = std::max(granule_of(source_), page_bytes);  // commits may round out to it
+    return mheap::lay_out(layout_shape, base, source_.capacity(), Config::guard_pages ? granule : 0);
+  }
+}
+// For a constant-initialised heap, under the lock: lays out once; true when n pages could ever fit.
+template <class Config>
+bool HeapCore<Config>::lay_out_on_first_use(std::size_t n) noexcept {
+  detail::LockGuard guard(lock_);
+  if (!laid_out_) lay_out();
+  return n <= arena_.capacity_pages();
+}
+// Pages the arena may grow to; before a constant-initialised heap lays itself out, what it will get.
+template <class Config>
+std::size_t HeapCore<Config>::planned_capacity_pages() const noexcept {
+  return laid_out_ ? arena_.capacity_pages() : planned_layout().arena_pages;
+}
+
+// Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
+// with a free span already there, so only the rest is asked for (at least min_grow_pages, in
+// granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
+template <class Config>
+bool HeapCore<Config>::grow(std::size_t n) {
+  const std::size_t grown = arena_.pages();
+  const std::size_t room = arena_.capacity_pages() - grown;
+  // A free span at the end of the arena will merge with the new pages: grow only by the rest.
+  const span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
+  const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
+  const std::size_t need = n > tail ? n - tail : 1;
+  if (need > room) return false;
+  const std::size_t granules = (std::max(need, min_grow_pages) + grow_granule_pages - 1) / grow_granule_pages;
+  const std::size_t ask = std::min(granules * grow_granule_pages, room);
+  if (!arena_.commit_to(grown + ask, source_)) {
+    ++events_.grow_failures;
+    return false;
+  }
+  // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
+  // now means nothing can fail once the arena has grown.
+  span_type* r = new_record();
+  span_type* spare = r ? new_record() : nullptr;
+  if (spare == nullptr) {
+    if (r != nullptr) retire_record(r);
+    ++events_.grow_failures;
+    return false;
+  }
+  retire_record(spare);  // first in line for the caller's cut_tail()
+  r->base = arena_.page_addr(grown);
+  r->npages = ask;
+  r->npreleased = 0;
+  r->needzero = false;  // fresh from the source: zero
+  r->state = SpanState::free;
+  r->idle_tick = ticks_.stamp();
+  detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
+  arena_.extend_to(grown + ask);
+  stats_.heap_sys += ask << page_shift;
+  stats_.heap_idle += ask << page_shift;
+  ++events_.grow_calls;
+  insert_free(r);
+  return true;
+}
+
+template <class Config>
+typename HeapCore<Config>::span_type* HeapCore<Config>::new_record() noexcept {
+  return pool_.take([this](std::byte* p, std::size_t n) { return source_.commit(p, n); });
+}
+// free → unused: a record merged away (or a spare) goes back to the pool, unlinked.
+template <class Config>
+void HeapCore<Config>::retire_record(span_type* s) noexcept {
+  if constexpr (Config::HookLinks::mode == detail::bi::safe_link)
+    detail::internal_check<checks>([&] { return !s->list_hook.is_linked() && !s->tree_hook.is_linked(); },
+                                   "retire_record: the record is still linked into the free set");
+  generation::store(s->generation, generation::load(s->generation) + 2);  // even stays even: nobody owns it
+  pool_.retire(s);
+}
+
+}  // namespace mheap

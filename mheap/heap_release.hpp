@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: BSL-1.0
+// mheap/heap_release.hpp — the release loop: HeapCore's part of giving memory back. What to
+// release and in which batches is planned in mheap/release_engine.hpp; here the batches leave the
+// free set, the lock is dropped around the page source's release() calls, and they come back
+// merged. Members of HeapCore (mheap/heap_core.hpp), defined here.
+#pragma once
+#include "detail/require_cxx20.hpp"
+
+#include <cstddef>
+
+#include "heap_core.hpp"
+
+namespace mheap {
+
+template <class Config>
+void HeapCore<Config>::enforce_retention_bound() noexcept {
+  const std::size_t budget = retention_.pass_budget(unreleased_idle());
+  if (budget == 0) return;
+  front_.flush_all_locked(*this);  // parked spans are idle too, and only the free set can be released
+  release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+  retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
+}
+
+// Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
+// time: free → scavenging (out of the free set), the lock dropped around the system calls, then
+// scavenging → free, settled and merged. Called and returns with the lock held.
+template <class Config>
+template <class Wanted>
+std::size_t HeapCore<Config>::release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot) {
+  const std::size_t granule = granule_of(source_);
+  std::size_t released = 0;
+  for (;;) {
+    release_batch_type batch;
+    batch.plan(free_, budget - released, granule, overshoot, wanted);
+    if (batch.size() == 0) return released;
+    for (auto& job : batch.jobs()) {
+      detail::internal_check<checks>([&] { return job.span->state == SpanState::free; }, "release: span not free");
+      free_.erase(*job.span);
+      job.span->state = SpanState::scavenging;
+      releasing_pages_ += job.span->npages;
+    }
+    {
+      detail::UnlockGuard unlocked(lock_);
+      batch.template release<Config::valgrind_annotations>(source_);
+    }
+    for (auto& job : batch.jobs()) {
+      released += batch.settle(job, stats_, events_);
+      releasing_pages_ -= job.span->npages;
+      detail::internal_check<checks>([&] { return job.span->state == SpanState::scavenging; }, "release: span moved");
+      job.span->state = SpanState::free;
+      insert_free(job.span, free_set_type::Recency::cold);  // resident spans of its length go first
+    }
+    // A source that refuses is not asked again in this call.
+    if (!batch.all_done() || batch.size() < batch.capacity() || released >= budget) return released;
+  }
+}
+
+}  // namespace mheap
