@@ -5,6 +5,10 @@
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
 //   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
 //   SpanRef<Kind>            mheap/span_ref.hpp   what alloc hands out
+//   MemoryResource<H, Kind>  mheap/memory_resource.hpp   std::pmr::memory_resource over a heap's spans
+//                            (where the standard library has <memory_resource>: not libc++ before 16)
+//   (FiberStackAllocator<H>  mheap/fiber_stack.hpp: Boost.Context fiber stacks; not included here,
+//                            as it needs Boost.Context linked: include it yourself)
 //   Stats, MemStats          mheap/stats.hpp, mheap/mem_stats.hpp; scvg_line: mheap/scvg_trace.hpp
 //   DefaultConfig            mheap/config.hpp
 //   span kinds               policies/span_kind.hpp    GCSpanPolicy, ManualSpanPolicy<Counter>, ...
@@ -19,7 +23,8 @@
 //
 // Levels (docs/architecture.md): vocabulary (stats, span_state, fixed_text, detail/) ← policies/
 // ← the parts (layout, arena, page_map, span, span_pool, free_set, span_cache, accounting,
-// release_engine, config, config_check) ← heap_core, heap, audit ← this header. A header includes
+// release_engine, config, config_check) ← heap_core, heap, audit ← this header and the clients
+// beside it (span_heap, memory_resource, fiber_stack). A header includes
 // only its own level or below.
 #pragma once
 #include "detail/require_cxx20.hpp"
@@ -29,6 +34,9 @@
 #include "config.hpp"
 #include "heap.hpp"
 #include "mem_stats.hpp"
+#if __has_include(<memory_resource>)  // std::pmr: libstdc++ 9+, libc++ 16+
+#include "memory_resource.hpp"
+#endif
 #include "scvg_trace.hpp"
 #include "span_ref.hpp"
 #include "stats.hpp"

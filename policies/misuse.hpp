@@ -25,6 +25,9 @@ enum class Misuse : unsigned char {
   not_span_base, ///< an address inside the heap that is not the base of a live span
   outside_heap,  ///< an address outside the heap's arena
   in_free_span,  ///< a page boundary inside free memory: freed already (a double free), or never handed out
+  wrong_size,    ///< a client's size (or alignment) for a live span disagrees with the span (reported by
+                 ///< MemoryResource and FiberStackAllocator before they free anything; the heap's own
+                 ///< calls take no size)
 };
 
 /// One line of text for a misuse, as AbortOnMisuse prints it (a string literal: no allocation).
@@ -36,6 +39,7 @@ constexpr const char* describe(Misuse m) noexcept {
     case Misuse::not_span_base: return "address is not the base of a live span";
     case Misuse::outside_heap: return "address is outside the heap";
     case Misuse::in_free_span: return "address is in free memory (freed already, or never handed out)";
+    case Misuse::wrong_size: return "deallocation size or alignment does not match the span";
   }
   return "unknown misuse";
 }

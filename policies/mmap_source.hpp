@@ -100,6 +100,14 @@ class MmapSource {
     return hi <= lo || ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_NONE) == 0;
   }
 
+  /// Makes the whole OS pages inside [p, p+n) readable and writable again, contents kept: undoes
+  /// protect() on committed memory (a fiber stack's guard, before its span goes back to the heap;
+  /// GuardingPageSourcePolicy in policies/page_source.hpp). Returns whether it worked.
+  bool unprotect(std::byte* p, std::size_t n) noexcept {
+    auto [lo, hi] = round_inward(p, n);
+    return hi <= lo || ::mprotect(lo, static_cast<std::size_t>(hi - lo), PROT_READ | PROT_WRITE) == 0;
+  }
+
   /// Gives the whole OS pages inside [p, p+n) back to the kernel. MADV_DONTNEED, not MADV_FREE:
   /// MADV_FREE leaves pages in RSS until memory pressure, which misleads every measurement, and
   /// DONTNEED guarantees the next touch reads zero. Returns the bytes released (0: refused).

@@ -70,6 +70,18 @@ concept ProtectingPageSourcePolicy = PageSourcePolicy<S> && GranularPageSource<S
   { source.protect(p, n) } -> std::same_as<bool>;
 };
 
+/// Optional: a source that can put a guard inside a live span and take it away again, as
+/// FiberStackAllocator does below each stack (mheap/fiber_stack.hpp). protect(p, n) then applies
+/// to committed memory the caller holds, and unprotect(p, n) undoes it: the whole granules inside
+/// [p, p+n) become readable and writable again, their contents kept, and it returns whether it
+/// worked. Both are called without the heap lock, on ranges no one else touches, so they must be
+/// safe to run concurrently with every other call of the source (MmapSource: one mprotect each,
+/// no state). StaticArena has neither: its memory is an array, with no way to fault.
+template <class S>
+concept GuardingPageSourcePolicy = ProtectingPageSourcePolicy<S> && requires(S& source, std::byte* p, std::size_t n) {
+  { source.unprotect(p, n) } -> std::same_as<bool>;
+};
+
 /// The unit the heap rounds releases and guards to: source.granule(), or 1 for a source without one.
 template <class S>
 std::size_t granule_of(const S& source) noexcept {

@@ -4,6 +4,8 @@
 # those files is preceded (blank lines aside) by one of
 #   <!-- compile -->                  a whole program: compiled and linked as it stands, and
 #                                     run once (the g++ build): it must exit 0
+#   <!-- compile: -lLIB... -->        the same, linked with those libraries as well (e.g.
+#                                     -lboost_context for mheap/fiber_stack.hpp, which needs it)
 #   <!-- compile-fail: TEXT -->       a whole program that must not compile: the first error
 #                                     message contains TEXT (what the page says the user will see)
 #   <!-- not compiled: REASON -->     a fragment, said so on purpose
@@ -12,7 +14,9 @@
 # again with clang++ (libstdc++) and clang++ -stdlib=libc++ where those are installed: the
 # compilers the README names. A compile-fail program must fail with g++ and clang++, each naming
 # TEXT in its first error (so TEXT is a static_assert's message or a name, not one compiler's
-# wording); not again with libc++, whose headers play no part in mheap's own checks.
+# wording); not again with libc++, whose headers play no part in mheap's own checks. A program
+# that includes <memory_resource> is skipped, and says so, for a standard library without std::pmr
+# (libc++ before 16), as the README says.
 set -uo pipefail
 
 if [[ -n ${TEST_SRCDIR:-} ]]; then
@@ -48,13 +52,21 @@ for page in "${pages[@]}"; do
         printf "" > (file ".cpp")
         print page ":" NR > (file ".where"); close(file ".where")
         if (marker == "compile-fail") { print expect > (file ".expect"); close(file ".expect") }
+        if (libs != "") { print libs > (file ".libs"); close(file ".libs") }
       } else file = ""
       if (marker == "") print "unmarked " page ":" NR
       next
     }
-    inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file ".cpp"); marker = ""; next }
+    inside && /^```[ \t]*$/ { inside = 0; if (file != "") close(file ".cpp"); marker = ""; libs = ""; next }
     inside { if (file != "") print > (file ".cpp"); next }
-    /^<!-- compile -->[ \t]*$/ { marker = "compile"; next }
+    /^<!-- compile -->[ \t]*$/ { marker = "compile"; libs = ""; next }
+    /^<!-- compile: -l[^>]* -->[ \t]*$/ {
+      marker = "compile"
+      libs = $0
+      sub(/^<!-- compile: /, "", libs)
+      sub(/ -->[ \t]*$/, "", libs)
+      next
+    }
     /^<!-- compile-fail: .+ -->[ \t]*$/ {
       marker = "compile-fail"
       expect = $0
@@ -79,6 +91,15 @@ if command -v clang++ >/dev/null &&
    echo 'int main() {}' | clang++ -stdlib=libc++ -x c++ - -o "$work/libcxx-probe" >/dev/null 2>&1; then
   compilers+=("clang++ -stdlib=libc++")
 fi
+# Whether each compiler's standard library has std::pmr.
+declare -A has_pmr=()
+for compiler in "${compilers[@]}"; do
+  read -ra cxx <<<"$compiler"
+  if echo '#include <memory_resource>' | "${cxx[@]}" -std=c++20 -fsyntax-only -x c++ - >/dev/null 2>&1; then
+    has_pmr[$compiler]=1
+  fi
+done
+
 printf 'compilers:'
 printf ' [%s]' "${compilers[@]}"
 echo
@@ -91,8 +112,14 @@ fi
 for snippet in "${snippets[@]}"; do
   base=${snippet%.cpp}
   where=$(cat "$base.where")
+  libs=()
+  [[ -e $base.libs ]] && read -ra libs <"$base.libs"
   for compiler in "${compilers[@]}"; do
     read -ra cxx <<<"$compiler"
+    if [[ -z ${has_pmr[$compiler]:-} ]] && grep -q '^#include <memory_resource>' "$snippet"; then
+      echo "SKIP $where [$compiler]: its standard library has no <memory_resource>"
+      continue
+    fi
     if [[ -e $base.expect ]]; then
       [[ $compiler != *libc++* ]] || continue
       expect=$(cat "$base.expect")
@@ -111,7 +138,7 @@ for snippet in "${snippets[@]}"; do
         echo "FAIL $where [$compiler]: the first error does not say \"$expect\""
         echo "    | $first"
       fi
-    elif "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" \
+    elif "${cxx[@]}" -std=c++20 -Wall -Wextra -Werror -pthread -I"$root" "$snippet" -o "$work/program" "${libs[@]}" \
         >"$work/log" 2>&1; then
       if [[ $compiler != g++ ]]; then
         passed=$((passed + 1))

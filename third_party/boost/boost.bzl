@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSL-1.0
-"""Exposes the system-installed Boost (Debian: libboost-dev, libboost-test-dev)
-as the external repository @boost, for Bazel 4.2.3 offline builds.
+"""Exposes the system-installed Boost (Debian: libboost-dev, libboost-test-dev,
+libboost-context-dev) as the external repository @boost, for Bazel 4.2.3 offline builds.
 
 /usr/include is NOT added to the include path: only a symlink
 `<external repo>/boost -> <include_dir>/boost` is created, so dependents get
@@ -13,11 +13,15 @@ Targets of @boost:
   @boost//:unit_test_framework  Boost.Test, linked dynamically against the
                                 system libboost_unit_test_framework.so;
                                 dependents get -DBOOST_TEST_DYN_LINK.
+  @boost//:context              Boost.Context, linked dynamically against the
+                                system libboost_context.so (mheap/fiber_stack.hpp's
+                                users: fibers on heap-allocated stacks).
 
 Environment overrides (for non-Debian layouts), re-read when they change:
   BOOST_INCLUDE_DIR  directory that contains boost/version.hpp's `boost/`
                      (default: the rule's include_dir, /usr/include)
-  BOOST_LIB_DIR      directory holding libboost_unit_test_framework.so
+  BOOST_LIB_DIR      directory holding libboost_unit_test_framework.so and
+                     libboost_context.so
                      (default: searched in the usual system library dirs)
 
 Usage in WORKSPACE:
@@ -60,7 +64,13 @@ alias(
 cc_library(
     name = "unit_test_framework",
     defines = ["BOOST_TEST_DYN_LINK"],
-    linkopts = {linkopts},
+    linkopts = {test_linkopts},
+    deps = [":headers"],
+)
+
+cc_library(
+    name = "context",
+    linkopts = {context_linkopts},
     deps = [":headers"],
 )
 """
@@ -71,12 +81,23 @@ def _read_version(rctx, version_hpp):
             return line.split('"')[1].replace("_", ".")
     return "unknown"
 
+def _linkopts_for(rctx, lib_dirs, lib):
+    """-l<lib>, with -L and an rpath when it lives outside the default directories."""
+    linkopts = []
+    for d in lib_dirs:
+        if rctx.path(d + "/lib" + lib + ".so").exists:
+            if d not in _DEFAULT_LIB_DIRS:
+                linkopts += ["-L" + d, "-Wl,-rpath," + d]
+            break
+    linkopts.append("-l" + lib)
+    return linkopts
+
 def _system_boost_impl(rctx):
     include_dir = rctx.os.environ.get("BOOST_INCLUDE_DIR", rctx.attr.include_dir)
     version_hpp = rctx.path(include_dir + "/boost/version.hpp")
     if not version_hpp.exists:
         fail(("Boost headers not found ({}/boost/version.hpp is missing). " +
-              "Run ./bazelw (it installs libboost-dev and libboost-test-dev), " +
+              "Run ./bazelw (it installs libboost-dev, libboost-test-dev and libboost-context-dev), " +
               "or set BOOST_INCLUDE_DIR.").format(include_dir))
 
     rctx.symlink(include_dir + "/boost", "boost")
@@ -84,22 +105,18 @@ def _system_boost_impl(rctx):
     lib_dirs = _DEFAULT_LIB_DIRS
     if rctx.os.environ.get("BOOST_LIB_DIR"):
         lib_dirs = [rctx.os.environ["BOOST_LIB_DIR"]]
-    linkopts = []
-    for d in lib_dirs:
-        if rctx.path(d + "/libboost_unit_test_framework.so").exists:
-            if d not in _DEFAULT_LIB_DIRS:
-                linkopts += ["-L" + d, "-Wl,-rpath," + d]
-            break
 
-    # If the library is missing, linking a test fails with a clear
-    # "cannot find -lboost_unit_test_framework"; header-only users are unaffected.
-    linkopts.append("-lboost_unit_test_framework")
+    # If a library is missing, linking a dependent fails with a clear
+    # "cannot find -lboost_<name>"; header-only users are unaffected.
+    test_linkopts = _linkopts_for(rctx, lib_dirs, "boost_unit_test_framework")
+    context_linkopts = _linkopts_for(rctx, lib_dirs, "boost_context")
 
     rctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(rctx.name))
     rctx.file("BUILD.bazel", _BUILD_TEMPLATE.format(
         version = _read_version(rctx, version_hpp),
         include_dir = include_dir,
-        linkopts = repr(linkopts),
+        test_linkopts = repr(test_linkopts),
+        context_linkopts = repr(context_linkopts),
     ))
 
 system_boost = repository_rule(

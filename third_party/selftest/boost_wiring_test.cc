@@ -3,11 +3,13 @@
 #define BOOST_TEST_MODULE boost_wiring_test
 #include <boost/test/unit_test.hpp>
 
+#include <boost/context/fiber.hpp>
 #include <boost/intrusive/list.hpp>
 #include <boost/version.hpp>
 
 #include <concepts>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -47,4 +49,20 @@ BOOST_AUTO_TEST_CASE(intrusive_list_links_nodes) {
     BOOST_TEST(list.size() == 1u + 1u);
     list.clear();  // unlink before the nodes are destroyed
     BOOST_TEST(list.empty());
+}
+
+// libboost_context links and switches: a fiber on Boost's own stack runs, yields once, resumes.
+BOOST_AUTO_TEST_CASE(context_fiber_switches) {
+    int steps = 0;
+    boost::context::fiber f{[&steps](boost::context::fiber&& caller) {
+        ++steps;
+        caller = std::move(caller).resume();
+        ++steps;
+        return std::move(caller);
+    }};
+    f = std::move(f).resume();
+    BOOST_TEST(steps == 1);
+    f = std::move(f).resume();
+    BOOST_TEST(steps == 2);
+    BOOST_TEST(!f);
 }
