@@ -149,6 +149,7 @@ class Census {
         // their neighbours when they go back to the free set.
         if (s->state == SpanState::free) {
           if (previous_free) report_.fail("free spans touch at ", s->base);
+          if (s->npages > largest_free_) largest_free_ = s->npages;
           if (s->audit_mark != epoch_) report_.fail("free span at ", s->base, " is not in the free set");
           ++free_spans_;
         } else if (parked) {
@@ -241,6 +242,9 @@ class Census {
     });
 
     const MemStats m = make_mem_stats<stats_type, kinds>(st, h_.totals_);
+    // The free set's longest span, kept nowhere but found in O(1): the walk's longest free one.
+    if (h_.free_.largest_pages() != largest_free_) report_.fail("largest free span is ", h_.free_.largest_pages(),
+                                                                 " pages, spans say ", largest_free_);
     report_.expect_equal("Sys vs sum of the Sys fields", m.Sys,
                          m.HeapSys + m.StackSys + m.MSpanSys + m.OtherSys + m.ManualSys);
     report_.expect_equal("Sys", m.Sys, obtained + st.mspan_sys + st.other_sys);
@@ -254,6 +258,7 @@ class Census {
   std::uint64_t idle_ = 0, released_ = 0;
   std::array<std::uint64_t, kinds::size> kind_bytes_{};
   std::array<std::uint64_t, kinds::size> kind_spans_{};
+  std::size_t largest_free_ = 0;
 };
 
 }  // namespace mheap

@@ -140,6 +140,17 @@ class FreeSet {
 
  public:
 
+  // The longest free span's length (0: none): the tree's last span, or the highest bit of the
+  // bitmap (bitmap_words words at most).
+  std::size_t largest_pages() const noexcept {
+    if (!ready_) return 0;
+    if constexpr (has_tree)
+      if (!large_.get().empty()) return large_.get().rbegin()->npages;
+    for (std::size_t w = bitmap_words; w-- > 0;)
+      if (nonempty_[w] != 0) return (w + 1) * word_bits - 1 - static_cast<std::size_t>(std::countl_zero(nonempty_[w]));
+    return 0;
+  }
+
   // ---- for scavenging ---------------------------------------------------------------------------
   // Visits free spans longest first: the tree from its end (longest, then highest address), then
   // the lists from the longest down, each from its back (freed longest ago: the span take()

@@ -312,10 +312,20 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     return snapshot_locked();
   }
   /// The same snapshot with Go's runtime.MemStats field names (mheap/mem_stats.hpp).
+  /// Cost: as stats(), plus a stop of the front end with thread caches (CacheIdle counts
+  /// every thread's parked spans).
   MemStats mem_stats() const {
     detail::LockGuard guard(lock_);
+    typename front_end_type::Stop stop(front_);
     const stats_type s = snapshot_locked();
-    return make_mem_stats<stats_type, span_kinds>(s, this->totals_);
+    return make_mem_stats<stats_type, span_kinds>(s, this->totals_, std::uint64_t{front_.parked_pages()} << page_shift);
+  }
+  /// The length of the longest span in the free set, in pages (0: none); parked and
+  /// being-released spans are not in it. Cost: O(1) under the lock (the tree's last span, or the
+  /// highest bit of the lists' bitmap: max_list_pages / word bits words at most).
+  std::size_t largest_free_pages() const {
+    detail::LockGuard guard(lock_);
+    return this->free_.largest_pages();
   }
   /// Per kind, by its index in SpanKinds: spans and bytes handed out and given back, ever. A
   /// snapshot of the same cut as stats(). Cost: as stats().

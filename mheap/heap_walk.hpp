@@ -49,7 +49,7 @@ MemStats Heap<UserConfig>::for_each_span(Visitor&& visit) const {
     page += s->npages;
   }
   const stats_type s = snapshot_locked();
-  return make_mem_stats<stats_type, span_kinds>(s, this->totals_);
+  return make_mem_stats<stats_type, span_kinds>(s, this->totals_, std::uint64_t{front_.parked_pages()} << page_shift);
 }
 
 }  // namespace mheap

@@ -37,17 +37,21 @@ struct MemStats {
   std::uint64_t Mallocs = 0;       ///< spans of the garbage-collected heap handed out, ever
   std::uint64_t Frees = 0;         ///< spans of the garbage-collected heap given back, ever
   std::uint64_t TotalAlloc = 0;    ///< bytes of those spans handed out, ever (never decreases)
+  std::uint64_t CacheIdle = 0;     ///< bytes of free spans waiting whole in span caches (part of HeapIdle; not Go's)
 
   /// Every field equal.
   friend bool operator==(const MemStats&, const MemStats&) = default;
 };
 
-/// The view of raw counters s (and the kinds' cumulative totals, by kind index) of a heap that
+/// The view of raw counters s (with the kinds' cumulative totals, by kind index, and the bytes
+/// parked in span caches) of a heap that
 /// serves Kinds: each distinct manual counter counted once, a pre-seed kind's counter taken back
 /// out of HeapSys and HeapInuse.
 template <class StatsT, class Kinds>
-MemStats make_mem_stats(const StatsT& s, const std::array<KindTotals, Kinds::size>& totals = {}) {
+MemStats make_mem_stats(const StatsT& s, const std::array<KindTotals, Kinds::size>& totals = {},
+                        std::uint64_t span_cache_bytes = 0) {
   MemStats m;
+  m.CacheIdle = span_cache_bytes;
   Kinds::for_each([&]<class K, std::size_t I>() {
     if constexpr (K::state == SpanState::in_use) {
       m.Mallocs += totals[I].allocs;

@@ -7,7 +7,8 @@
 // Field names are stable. Where Go's runtime.MemStats has the figure, the name is Go's: "Sys",
 // "HeapSys", "HeapIdle", "HeapInuse", "HeapReleased", "StackInuse", "StackSys", "MSpanInuse",
 // "MSpanSys", "OtherSys" (bytes); "ManualSys" is mheap's own (manual kinds other than stacks);
-// "Mallocs", "Frees" (spans) and "TotalAlloc" (bytes) are Go's, counted at span level.
+// "Mallocs", "Frees" (spans) and "TotalAlloc" (bytes) are Go's, counted at span level;
+// "CacheIdle" is mheap's own (free spans parked whole in span caches, part of HeapIdle).
 // The census follows in the same style, counts of spans and pages:
 //   "PageSize", "ArenaPages", "ArenaCapacityPages", "Spans",
 //   "Kinds": [{"Name", "LiveSpans", "LivePages", "CachedSpans", "CachedPages"}] by kind index,
@@ -119,6 +120,7 @@ inline void write_json(std::ostream& os, const SpanCensus& c) {
     o.number("Mallocs", m.Mallocs);
     o.number("Frees", m.Frees);
     o.number("TotalAlloc", m.TotalAlloc);
+    o.number("CacheIdle", m.CacheIdle);
     o.number("PageSize", c.page_bytes);
     o.number("ArenaPages", c.grown_pages);
     o.number("ArenaCapacityPages", c.capacity_pages);

@@ -24,8 +24,8 @@
 
 namespace mheap {
 
-/// One line per MemStats field, in Go's order and with Go's names (ManualSys, mheap's own, after
-/// the byte counts): `  HeapInuse          1695744 bytes       1.62 MiB`; then Mallocs and Frees
+/// One line per MemStats field, in Go's order and with Go's names (ManualSys and CacheIdle,
+/// mheap's own, after the byte counts): `  HeapInuse          1695744 bytes       1.62 MiB`; then Mallocs and Frees
 /// (spans) and TotalAlloc (bytes).
 inline void write_mem_stats(std::ostream& os, const MemStats& m) {
   const struct {
@@ -41,7 +41,8 @@ inline void write_mem_stats(std::ostream& os, const MemStats& m) {
               {"MSpanInuse", m.MSpanInuse},
               {"MSpanSys", m.MSpanSys},
               {"OtherSys", m.OtherSys},
-              {"ManualSys", m.ManualSys}};
+              {"ManualSys", m.ManualSys},
+              {"CacheIdle", m.CacheIdle}};
   for (const auto& row : rows) {
     detail::put(os, "  ");
     detail::put_column(os, row.name, 13, false);

@@ -214,3 +214,27 @@ BOOST_AUTO_TEST_CASE(cumulative_totals_per_kind) {
   BOOST_TEST(heap->mem_stats().Mallocs == 3u);
   require_clean(*heap);
 }
+
+// The longest span in the free set, in O(1) (the tree's last span or the bitmap's highest bit),
+// and MemStats::CacheIdle (bytes parked in the span cache, part of HeapIdle).
+BOOST_AUTO_TEST_CASE(largest_free_span_and_cache_idle) {
+  auto heap = test::make_heap<TestHeap>();
+  BOOST_TEST(heap->largest_free_pages() == 0u);
+  auto a = heap->alloc<GCSpanPolicy>(3);
+  const std::size_t grown = heap->stats().heap_sys / kPage;
+  BOOST_TEST(heap->largest_free_pages() == grown - 3);  // the rest of the growth: in the tree
+  auto b = heap->alloc<GCSpanPolicy>(grown - 3 - 5);
+  BOOST_TEST(heap->largest_free_pages() == 5u);  // only a short span left: on its list
+  BOOST_TEST(heap->mem_stats().CacheIdle == 0u);
+  heap->free(a);  // 3 pages: parked in the span cache, not in the free set
+  BOOST_TEST(heap->mem_stats().CacheIdle == 3 * kPage);
+  BOOST_TEST(heap->mem_stats().HeapIdle == 8 * kPage);
+  BOOST_TEST(heap->largest_free_pages() == 5u);
+  require_clean(*heap);  // the audit holds largest_free_pages() against the walk
+  heap->flush_cache();
+  BOOST_TEST(heap->mem_stats().CacheIdle == 0u);
+  BOOST_TEST(heap->largest_free_pages() == 5u);  // a's 3 pages do not touch the 5
+  heap->free(b);                                 // merges all three
+  BOOST_TEST(heap->largest_free_pages() == grown);
+  require_clean(*heap);
+}

@@ -72,7 +72,7 @@ std::string json_of(const TestHeap& heap) {
 const std::set<std::string> kTopFields = {
     "Sys",          "HeapSys",        "HeapIdle",       "HeapInuse",   "HeapReleased", "StackInuse",
     "StackSys",     "MSpanInuse",     "MSpanSys",       "OtherSys",    "ManualSys",    "Mallocs",
-    "Frees",        "TotalAlloc",     "PageSize",
+    "Frees",        "TotalAlloc",     "CacheIdle", "PageSize",
     "ArenaPages",   "ArenaCapacityPages", "Spans",      "Kinds",       "FreeSpans",    "FreePages",
     "ReleasedPages", "ReleasingSpans", "ReleasingPages", "CachedSpans", "CachedPages",  "LargestFree",
     "FreeByLength"};
@@ -105,6 +105,7 @@ void check_json_matches(const nlohmann::json& j, const SpanCensus& c) {
                 {"Mallocs", m.Mallocs},
                 {"Frees", m.Frees},
                 {"TotalAlloc", m.TotalAlloc},
+                {"CacheIdle", m.CacheIdle},
                 {"PageSize", c.page_bytes},
                 {"ArenaPages", c.grown_pages},
                 {"ArenaCapacityPages", c.capacity_pages},
@@ -231,7 +232,7 @@ BOOST_AUTO_TEST_CASE(the_text_report_reads_back_to_the_same_figures) {
   } rows[] = {{"Sys", m.Sys},           {"HeapSys", m.HeapSys},     {"HeapIdle", m.HeapIdle},
               {"HeapInuse", m.HeapInuse}, {"HeapReleased", m.HeapReleased}, {"StackInuse", m.StackInuse},
               {"StackSys", m.StackSys}, {"MSpanInuse", m.MSpanInuse}, {"MSpanSys", m.MSpanSys},
-              {"OtherSys", m.OtherSys}, {"ManualSys", m.ManualSys}};
+              {"OtherSys", m.OtherSys}, {"ManualSys", m.ManualSys}, {"CacheIdle", m.CacheIdle}};
   for (const auto& row : rows) {
     std::string line;
     BOOST_TEST_REQUIRE(static_cast<bool>(std::getline(in, line)));
