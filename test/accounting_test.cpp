@@ -234,7 +234,9 @@ BOOST_AUTO_TEST_CASE(largest_free_span_and_cache_idle) {
   heap->flush_cache();
   BOOST_TEST(heap->mem_stats().CacheIdle == 0u);
   BOOST_TEST(heap->largest_free_pages() == 5u);  // a's 3 pages do not touch the 5
-  heap->free(b);                                 // merges all three
+  heap->free(b);  // 120 pages: parked too
+  BOOST_TEST(heap->mem_stats().CacheIdle == (grown - 8) * kPage);
+  heap->flush_cache();  // merges all three: one span of the whole growth, in the tree
   BOOST_TEST(heap->largest_free_pages() == grown);
   require_clean(*heap);
 }
