@@ -38,14 +38,17 @@ cxx=${CXX:-g++}
 # fails fast: it checks every counter after each operation and audits every 10th, on three
 # configurations, custom kinds among them (20,000 operations take about a second). scavenge_test
 # kills most of the rest (the release engine and the idle rule); the others kill what needs a
-# specific layout, cache bound or kind. Every source includes the library, so every binary is
-# rebuilt for every mutant: the fewer, the faster.
+# specific layout, cache bound or kind; bad_input_test the exact misuse a page boundary in free
+# memory gets, constinit_test a StaticArena built over garbage. Every source includes the library,
+# so every binary is rebuilt for every mutant it reaches: the fewer, the faster.
 tests=(
   "model_check_test MHEAP_MODEL_OPS=20000"
   "scavenge_test"
   "span_layout_test"
   "span_cache_test"
   "custom_kinds_test"
+  "bad_input_test"
+  "constinit_test"
 )
 cxxflags=(-std=c++20 -O0 -w -DBOOST_TEST_DYN_LINK)  # -O0: builds, not runs, take the time
 ldflags=(-lboost_unit_test_framework -pthread)

@@ -10,12 +10,19 @@
 #pragma once
 #include "require_cxx20.hpp"
 
+#include <utility>
+
 namespace mheap::detail {
 
+// The constructor forwards to Core's. It is a template of its own rather than `using Core::Core`:
+// a class whose only constructors are inherited has an implicit default constructor, and
+// `WithTeardown()` would then zero the whole object before constructing it (value-initialisation),
+// a StaticArena's buffer included.
 template <class Core, bool = Core::has_teardown>
 class WithTeardown : public Core {
  public:
-  using Core::Core;
+  template <class... Args>
+  constexpr explicit WithTeardown(Args&&... args) : Core(std::forward<Args>(args)...) {}
   ~WithTeardown() { this->tear_down(); }
   WithTeardown(const WithTeardown&) = delete;
   WithTeardown& operator=(const WithTeardown&) = delete;
@@ -23,7 +30,8 @@ class WithTeardown : public Core {
 template <class Core>
 class WithTeardown<Core, false> : public Core {
  public:
-  using Core::Core;
+  template <class... Args>
+  constexpr explicit WithTeardown(Args&&... args) : Core(std::forward<Args>(args)...) {}
 };
 
 }  // namespace mheap::detail
