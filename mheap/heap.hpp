@@ -100,9 +100,11 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
-      // One compare for both (npages == 0 wraps); a constant-initialised heap's first call lays it out.
+      // One compare for both (npages == 0 wraps). Too long, or a constant-initialised heap's first
+      // call: ask under the lock, which lays the heap out if it has not been (laid_out_ is read
+      // only under the lock, so threads racing to the first call do not race on it).
       if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
-        if (npages == 0 || this->laid_out_ || !this->lay_out_on_first_use(npages)) return {};
+        if (npages == 0 || !this->lay_out_on_first_use(npages)) return {};
       span_type* s = nullptr;
       if constexpr (per_thread) {
         thread_cache_type* tc = front_.this_thread_cache(*this);
@@ -354,7 +356,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   // thread uses the heap (tests, set-up).
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }  ///< The policy misuse is reported to.
   source_type& page_source() noexcept { return source_; }  ///< The page source the heap was constructed with.
-  /// Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1).
+  /// Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1),
+  /// under the lock.
   std::size_t capacity_pages() const noexcept { return this->planned_capacity_pages(); }
 
  private:

@@ -58,6 +58,7 @@ bool HeapCore<Config>::lay_out_on_first_use(std::size_t n) noexcept {
 // Pages the arena may grow to; before a constant-initialised heap lays itself out, what it will get.
 template <class Config>
 std::size_t HeapCore<Config>::planned_capacity_pages() const noexcept {
+  detail::LockGuard guard(lock_);  // laid_out_ and the arena are the lock's
   return laid_out_ ? arena_.capacity_pages() : planned_layout().arena_pages;
 }
 
