@@ -164,11 +164,11 @@ class Census {
             continue;
           }
           ++cached_spans_;
-          if (s->npreleased != 0) report_.fail("parked span at ", s->base, " has released pages");
+          if (s->released_pages() != 0) report_.fail("parked span at ", s->base, " has released pages");
         }
-        if (s->npreleased > s->npages) report_.fail("span at ", s->base, " has more released pages than pages");
+        if (s->released_pages() > s->npages) report_.fail("span at ", s->base, " has more released pages than pages");
         idle_ += bytes;
-        released_ += std::uint64_t{s->npreleased} << H::page_shift;
+        released_ += std::uint64_t{s->released_pages()} << H::page_shift;
       } else {
         check_live(*s, p, bytes);
       }
@@ -187,7 +187,7 @@ class Census {
       report_.fail("live span at ", s.base, " has kind index ", s.kind);
       return;
     }
-    if (s.npreleased != 0) report_.fail("live span at ", s.base, " has released pages");
+    if (s.released_pages() != 0) report_.fail("live span at ", s.base, " has released pages");
     kinds::for_each([&]<class K, std::size_t I>() {
       if (I != s.kind) return;
       if (s.state != K::state) report_.fail("live span at ", s.base, " has the wrong state for ", K::name);

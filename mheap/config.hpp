@@ -59,6 +59,12 @@ struct DefaultConfig {
   static constexpr std::size_t min_grow_bytes = 1 << 20;    ///< grow by at least 1 MiB ...
   static constexpr std::size_t grow_granule_bytes = 64 << 10;  ///< ... rounded up to 64 KiB
   static constexpr std::size_t span_pool_chunk_bytes = 16 << 10;  ///< span records per refill
+  /// Span records to reserve room for: spans free and live at once, together (0: one per arena
+  /// page plus two, the worst case, so no request ever fails for want of a record). The record
+  /// region is this many rounded up to whole pages, and the pool carves every record those pages
+  /// hold (mheap/layout.hpp). On a small arena a lower number leaves more pages for spans; once
+  /// the records run out, an allocation that needs a new one (a split or a growth) returns null.
+  static constexpr std::size_t reserved_span_records = 0;
   /// Pages a span cache may hold, in freed spans shorter than max_list_pages kept whole (parked)
   /// for the next request of their kind and length (0: no cache, no code, no storage). Flushed
   /// before the heap grows or scavenges. mheap/span_cache.hpp.

@@ -44,6 +44,7 @@ concept HeapConfig = requires {
   C::min_grow_bytes;
   C::grow_granule_bytes;
   C::span_pool_chunk_bytes;
+  C::reserved_span_records;
   C::span_cache_pages;
   C::span_cache_per_length;
   C::thread_caches;
@@ -67,11 +68,11 @@ struct FallbackConfig : DefaultConfig {
 enum ConfigRule : int {
   list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
-  no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
+  no_reserved_span_records, no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations, no_idle_retention_bytes, no_guard_pages,
   no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
-  record_beyond_chunk, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
+  record_beyond_chunk, too_few_span_records, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
 };
 
 template <class C>
@@ -95,6 +96,7 @@ constexpr int first_broken_rule() {
   if (!requires { C::min_grow_bytes; }) return no_min_grow_bytes;
   if (!requires { C::grow_granule_bytes; }) return no_grow_granule_bytes;
   if (!requires { C::span_pool_chunk_bytes; }) return no_span_pool_chunk_bytes;
+  if (!requires { C::reserved_span_records; }) return no_reserved_span_records;
   if (!requires { C::span_cache_pages; }) return no_span_cache_pages;
   if (!requires { C::span_cache_per_length; }) return no_span_cache_per_length;
   if (!requires { C::thread_caches; }) return no_thread_caches;
@@ -142,8 +144,10 @@ constexpr int first_broken_rule_of_a_complete_config() {
     if (C::min_grow_bytes > SIZE_MAX / 4 || C::grow_granule_bytes > SIZE_MAX / 4) return grow_too_large;
     if (C::span_pool_chunk_bytes < page) return pool_chunk_below_a_page;
     if constexpr (HookLinkPolicy<typename C::HookLinks> && LargeSpanTreePolicy<typename C::LargeSpanTree>)
-      if (sizeof(Span<typename C::HookLinks, typename C::LargeSpanTree>) > C::span_pool_chunk_bytes)
+      if (sizeof(Span<typename C::HookLinks, typename C::LargeSpanTree, ReleasingPageSourcePolicy<typename C::PageSource>>) > C::span_pool_chunk_bytes)
         return record_beyond_chunk;  // a tree hook can make a record larger than a small page
+    // A growth holds two records at once (the new span and the spare for the tail cut from it).
+    if (C::reserved_span_records == 1) return too_few_span_records;
     // Per-thread caches need thread-local storage and a mutex; a single-threaded lock never uses them.
     if (C::thread_caches && C::span_cache_pages != 0 && !MHEAP_HAS_THREADS &&
         !is_single_threaded_lock<typename C::Lock>)
@@ -184,6 +188,7 @@ struct ConfigCheck {
   static_assert(Broken != no_min_grow_bytes, "Config::min_grow_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_grow_granule_bytes, "Config::grow_granule_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_pool_chunk_bytes, "Config::span_pool_chunk_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_reserved_span_records, "Config::reserved_span_records is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_cache_pages, "Config::span_cache_pages is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_span_cache_per_length, "Config::span_cache_per_length is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_thread_caches, "Config::thread_caches is missing: derive the configuration from mheap::DefaultConfig");
@@ -216,6 +221,9 @@ struct ConfigCheck {
   static_assert(Broken != grow_too_large, "Config::min_grow_bytes and grow_granule_bytes must be at most SIZE_MAX / 4");
   static_assert(Broken != pool_chunk_below_a_page, "Config::span_pool_chunk_bytes must be at least one page");
   static_assert(Broken != record_beyond_chunk, "Config::span_pool_chunk_bytes must hold one span record");
+  static_assert(Broken != too_few_span_records,
+                "Config::reserved_span_records must be 0 (one record per page: never short) or at least 2 (a growth "
+                "holds two records at once)");
   static_assert(Broken != thread_caches_without_threads,
                 "Config::thread_caches needs a standard library with threads: set it to false on this target (or "
                 "span_cache_pages to 0, or use a single-threaded lock)");

@@ -143,7 +143,7 @@ class FrontEnd {
   // under the lock, has placed it.
   enum class FreeStep { parked, bad_ref, claimed, not_tried };
   template <class Kind>
-  FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, std::uint64_t ref_generation) {
+  FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, Generation ref_generation) {
     if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // stopped: the caller locks
     if (!generation::claim(s->generation, ref_generation)) {
       tc.window.close();
@@ -300,7 +300,7 @@ class FrontEnd {
 
   // parked → live: only the generation moves (by its owner: no lock needed, span_state.hpp).
   static void unpark(SpanT* s) noexcept {
-    const std::uint64_t g = generation::load(s->generation);
+    const Generation g = generation::load(s->generation);
     detail::internal_check<Config::internal_checks>([&] { return !is_owned(g) && is_held(s->state); },
                                                     "unpark: the span is not parked");
     generation::store(s->generation, g + 1);

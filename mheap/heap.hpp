@@ -271,7 +271,7 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     const std::uint64_t now = clock_.now();
     ticks_.begin_tick(now);
     return release_locked(std::numeric_limits<std::size_t>::max(),
-                          [&](const span_type& s) { return ticks_.idle_at_least(s.idle_tick, now, min_idle_ns); });
+                          [&](const span_type& s) { return ticks_.idle_at_least(s.idle.tick, now, min_idle_ns); });
   }
 
   /// Retention policy, an alternative to time: after each free, idle pages not yet released beyond
@@ -386,7 +386,7 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
                            page - arena_.page_of(s->base) < s->npages;
       return report(in_free ? Misuse::in_free_span : Misuse::not_span_base, base, Kind::name), nullptr;
     }
-    const std::uint64_t g = generation::load(s->generation);
+    const Generation g = generation::load(s->generation);
     if (!is_owned(g))  // parked: freed, kept whole since; free: freed and merged, or never handed out here
       return report(is_held(s->state) ? Misuse::double_free : Misuse::in_free_span, base, Kind::name), nullptr;
     if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name), nullptr;
@@ -415,13 +415,13 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   // only while the record still describes it as freed: one free later, its base unchanged
   // (merging below it or retiring it moves the generation by two). Otherwise the record may
   // describe someone else's span now, so no address.
-  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, std::uint64_t ref_generation, const char* kind) {
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, Generation ref_generation, const char* kind) {
     detail::LockGuard guard(lock_);
     report_bad_free_locked(s, ref_generation, kind);
   }
-  [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, std::uint64_t ref_generation,
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, Generation ref_generation,
                                                               const char* kind) {
-    const std::uint64_t now = generation::load(s->generation);
+    const Generation now = generation::load(s->generation);
     report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
   }
   [[gnu::cold]] [[gnu::noinline]] void report_locked(Misuse what, const void* address, const char* kind) {

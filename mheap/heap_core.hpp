@@ -58,7 +58,10 @@ class HeapCore {
   static constexpr std::size_t page_bytes = std::size_t{1} << page_shift;
   static constexpr std::size_t max_list_pages = Config::max_list_pages;
 
-  using span_type = Span<typename Config::HookLinks, typename Config::LargeSpanTree>;
+  // Whether the heap gives pages back to its source: only then do free spans' records keep their
+  // released pages and idle ticks (IdleRecord), and only then are frees stamped with a tick.
+  static constexpr bool releases = ReleasingPageSourcePolicy<source_type>;
+  using span_type = Span<typename Config::HookLinks, typename Config::LargeSpanTree, releases>;
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
 
@@ -113,7 +116,7 @@ class HeapCore {
   static constexpr std::size_t min_grow_pages = pages_for(Config::min_grow_bytes);
   static constexpr std::size_t grow_granule_pages = pages_for(Config::grow_granule_bytes);
   static constexpr LayoutShape layout_shape{page_shift, PageMap<span_type>::entry_bytes, sizeof(span_type),
-                                            pages_for(Config::span_pool_chunk_bytes)};
+                                            pages_for(Config::span_pool_chunk_bytes), Config::reserved_span_records};
 
   // ---- laying out and growing (defined in mheap/heap_growth.hpp) ----------------------------
   // A layout depends on the base address only through its alignment to the page (or to a guard
@@ -206,7 +209,7 @@ class HeapCore {
       make_usable(s);
     }
     // A retention pass's shortfall lies in the free set: only allocations from it can lower it.
-    if constexpr (ReleasingPageSourcePolicy<source_type>)
+    if constexpr (releases)
       if (retention_.has_shortfall()) [[unlikely]] retention_.after_alloc(unreleased_idle() - (s->npages << page_shift));
     return s;
   }
@@ -214,9 +217,11 @@ class HeapCore {
   // A span with released pages is made usable again whole; those pages read as zero, so the span's
   // needzero flag (about the unreleased pages) still tells whether it must be cleared.
   void make_usable(span_type* s) noexcept {
-    if (s->npreleased != 0) {
-      stats_.heap_released -= s->npreleased << page_shift;
-      s->npreleased = 0;
+    if constexpr (releases) {
+      if (s->idle.npreleased != 0) {
+        stats_.heap_released -= s->idle.npreleased << page_shift;
+        s->idle.npreleased = 0;
+      }
     }
   }
 
@@ -226,10 +231,9 @@ class HeapCore {
                                    "cut_tail: split past the span's end, or into a record in use");
     tail->base = s->base + (n << page_shift);
     tail->npages = s->npages - n;
-    tail->npreleased = 0;  // make_usable() emptied s
+    if constexpr (releases) tail->idle = {.npreleased = 0, .tick = s->idle.tick};  // make_usable() emptied s
     tail->interior_mapped = false;
     tail->needzero = s->needzero;
-    tail->idle_tick = s->idle_tick;
     tail->state = SpanState::free;
     s->npages = n;
     arena_.map().set_ends(arena_.page_of(tail->base), tail->npages, tail);
@@ -288,7 +292,7 @@ class HeapCore {
     credit<Kind, counter_checks>(stats_, bytes);
     totals_[span_kinds::template index_of<Kind>].count_free(bytes);
     s->state = SpanState::free;
-    s->idle_tick = ticks_.stamp();
+    stamp_idle(s);
     insert_free(s);
   }
 
@@ -301,8 +305,13 @@ class HeapCore {
     detail::internal_check<checks>([&] { return is_held(s->state) && !is_owned(generation::load(s->generation)); },
                                    "flush: a cached span is not parked");
     s->state = SpanState::free;
-    s->idle_tick = ticks_.stamp();
+    stamp_idle(s);
     insert_free(s);
+  }
+  // The tick from which a span counts as idle (release_engine.hpp reads it); nothing to keep when
+  // the heap never gives pages back.
+  void stamp_idle(span_type* s) noexcept {
+    if constexpr (releases) s->idle.tick = ticks_.stamp();
   }
 
   // ---- the front end (mheap/front_end.hpp) --------------------------------------------------------
@@ -349,9 +358,11 @@ class HeapCore {
   // The merged span was freed as late as its latest part: never older (Go 1.9 stamps the merged
   // span with the newest free), so merging never makes memory look idle longer than it was.
   void absorb(span_type* s, span_type* neighbour) noexcept {
-    s->npreleased += neighbour->npreleased;
     s->needzero = s->needzero || neighbour->needzero;
-    s->idle_tick = std::max(s->idle_tick, neighbour->idle_tick);
+    if constexpr (releases) {
+      s->idle.npreleased += neighbour->idle.npreleased;
+      s->idle.tick = std::max(s->idle.tick, neighbour->idle.tick);
+    }
     retire_record(neighbour);
   }
 
@@ -359,7 +370,7 @@ class HeapCore {
   std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
   // After a free: the retention bound (RetentionBound says what it promises); unset, one compare.
   void enforce_retention_locked() noexcept {
-    if constexpr (ReleasingPageSourcePolicy<source_type>)
+    if constexpr (releases)
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
   [[gnu::noinline]] void enforce_retention_bound() noexcept;

@@ -92,10 +92,10 @@ bool HeapCore<Config>::grow(std::size_t n) {
   retire_record(spare);  // first in line for the caller's cut_tail()
   r->base = arena_.page_addr(grown);
   r->npages = ask;
-  r->npreleased = 0;
   r->needzero = false;  // fresh from the source: zero
   r->state = SpanState::free;
-  r->idle_tick = ticks_.stamp();
+  if constexpr (releases) r->idle.npreleased = 0;
+  stamp_idle(r);
   detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
   arena_.extend_to(grown + ask);
   stats_.heap_sys += ask << page_shift;

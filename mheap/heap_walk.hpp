@@ -43,7 +43,7 @@ MemStats Heap<UserConfig>::for_each_span(Visitor&& visit) const {
       });
     } else {
       v.use = s->state == SpanState::scavenging ? SpanUse::releasing : SpanUse::free;
-      v.released_pages = s->npreleased;
+      v.released_pages = s->released_pages();
     }
     visit(static_cast<const SpanView&>(v));
     page += s->npages;

@@ -27,6 +27,7 @@ struct LayoutShape {
   std::size_t map_entry_bytes;   // bytes per page-map entry
   std::size_t record_bytes;      // bytes per span record
   std::size_t pool_chunk_pages;  // the span pool commits records in chunks of this many pages
+  std::size_t reserved_records = 0;  // room for this many records (Config::reserved_span_records; 0: the worst case)
 };
 
 struct Layout {
@@ -64,12 +65,17 @@ constexpr std::size_t map_bytes(const LayoutShape& s, std::size_t pages) noexcep
 }
 
 // Records for the worst case, every arena page its own span, plus the two a growth holds for a
-// moment, in whole chunks (a chunk's tail shorter than a record is lost): sized for that, the
-// record region never runs out before the arena's pages do.
+// moment, unless the configuration reserves fewer: sized for the worst case, the record region
+// never runs out before the arena's pages do. Whole chunks, then the last one only as
+// long as its records need, in whole pages (a chunk's tail shorter than a record is lost; the
+// pool commits what is left of the region as its last chunk).
 constexpr std::size_t pool_bytes(const LayoutShape& s, std::size_t pages) noexcept {
+  const std::size_t worst = pages + 2;
+  const std::size_t records = s.reserved_records != 0 && s.reserved_records < worst ? s.reserved_records : worst;
   const std::size_t chunk_bytes = s.pool_chunk_pages << s.page_shift;
   const std::size_t per_chunk = chunk_bytes / s.record_bytes;
-  return (pages + 2 + per_chunk - 1) / per_chunk * chunk_bytes;
+  const std::size_t rest = records % per_chunk;
+  return records / per_chunk * chunk_bytes + (pages_for(rest * s.record_bytes, s.page_shift) << s.page_shift);
 }
 
 // The layout for `arena_pages` pages, starting at the page-aligned address `start`; its end in end.

@@ -159,15 +159,15 @@ class ReleaseBatch {
     n_ = 0;
     std::size_t planned = 0;
     free_set.visit_largest_first([&](SpanT& s) {
-      if (s.npreleased == s.npages || !wanted(s)) return false;
+      if (s.idle.npreleased == s.npages || !wanted(s)) return false;
       const std::size_t remaining = budget - planned;
       // Whole pages: rounded down under a ceiling, up under a floor.
       const std::size_t left =
           (remaining >> PageShift) + (overshoot == Overshoot::allowed && (remaining & (page_bytes - 1)) != 0);
       if (left == 0) return true;  // not a page left to release: stop looking
-      const PageRun run = releasable(s, s.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule, overshoot);
-      if (run.pages <= s.npreleased) return false;  // nothing more this span can give
-      const std::size_t fresh = run.pages - s.npreleased;
+      const PageRun run = releasable(s, s.idle.npreleased == 0 ? std::min(s.npages, left) : s.npages, granule, overshoot);
+      if (run.pages <= s.idle.npreleased) return false;  // nothing more this span can give
+      const std::size_t fresh = run.pages - s.idle.npreleased;
       if (fresh > left && overshoot == Overshoot::forbidden) return false;
       jobs_[n_++] = Job{&s, run.from, run.pages << PageShift, run.pages, false};
       planned += fresh << PageShift;
@@ -193,11 +193,11 @@ class ReleaseBatch {
     ++events.release_calls;
     if (!job.done) return 0;
     SpanT* s = job.span;
-    const std::size_t fresh = job.released_after - s->npreleased;
+    const std::size_t fresh = job.released_after - s->idle.npreleased;
     events.released_bytes += job.bytes;
-    s->npreleased = job.released_after;
+    s->idle.npreleased = job.released_after;
     stats.heap_released += fresh << PageShift;
-    if (s->npreleased == s->npages) s->needzero = false;  // released pages read as zero
+    if (s->idle.npreleased == s->npages) s->needzero = false;  // released pages read as zero
     return fresh << PageShift;
   }
 

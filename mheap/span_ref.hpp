@@ -63,12 +63,12 @@ class SpanRef {
   template <class Config>
   friend class Heap;
 
-  SpanRef(SpanHeader* span, std::uint64_t generation) noexcept : span_(span), generation_(generation) {}
+  SpanRef(SpanHeader* span, Generation generation) noexcept : span_(span), generation_(generation) {}
 
   // Another thread may free or reuse the record meanwhile (a heap with thread caches): an atomic
   // load there, a plain one where the library has no threads (a 64-bit atomic is a library call on
   // 32-bit bare metal).
-  static std::uint64_t generation_of(const SpanHeader& h) noexcept {
+  static Generation generation_of(const SpanHeader& h) noexcept {
 #if MHEAP_HAS_THREADS
     return __atomic_load_n(&h.generation, __ATOMIC_ACQUIRE);
 #else
@@ -77,7 +77,7 @@ class SpanRef {
   }
 
   SpanHeader* span_ = nullptr;
-  std::uint64_t generation_ = 0;
+  Generation generation_ = 0;
 };
 
 }  // namespace mheap

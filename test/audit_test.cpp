@@ -70,10 +70,10 @@ BOOST_AUTO_TEST_CASE(a_span_charged_to_the_wrong_kind_shows_in_the_counters) {
 BOOST_AUTO_TEST_CASE(released_pages_that_no_counter_knows_of_are_reported) {
   auto heap = test::make_heap<TestHeap>();
   auto a = heap->alloc<GCSpanPolicy>(4);
-  auto* live = writable(a.header());
-  live->npreleased = 1;
+  auto* live = static_cast<TestHeap::span_type*>(writable(a.header()));  // the whole record
+  live->idle.npreleased = 1;
   require_failure_mentions(*heap, "live span at");
-  live->npreleased = 0;
+  live->idle.npreleased = 0;
   require_clean(*heap);
 }
 

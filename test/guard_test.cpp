@@ -20,6 +20,13 @@ using GC = GCSpanPolicy;
 constexpr LayoutShape kShape{13, 8, 72, 2};  // 8 KiB pages, 8-byte entries, 72-byte records, 16 KiB chunks
 constexpr std::uintptr_t kBase = std::uintptr_t{1} << 32;
 
+// Records the span pool carves from `bytes` of record region: whole chunks, each losing its tail
+// shorter than a record, then what is left as the last chunk (mheap/span_pool.hpp).
+std::size_t records_in(const LayoutShape& shape, std::size_t bytes) {
+  const std::size_t chunk = shape.pool_chunk_pages << shape.page_shift;
+  return bytes / chunk * (chunk / shape.record_bytes) + bytes % chunk / shape.record_bytes;
+}
+
 // Everything a layout promises, for one reservation.
 void check_layout(const LayoutShape& shape, std::uintptr_t base, std::size_t capacity, std::size_t granule) {
   const Layout l = lay_out(shape, base, capacity, granule);
@@ -32,6 +39,11 @@ void check_layout(const LayoutShape& shape, std::uintptr_t base, std::size_t cap
   BOOST_TEST(l.arena % page == 0u);
   BOOST_TEST(l.pool + l.pool_bytes <= base + capacity);
   BOOST_TEST(l.pool_bytes >= layout::pool_bytes(shape, l.arena_pages));
+  // A record for every page plus the two a growth holds, or as many as the configuration bounds
+  // them to: never fewer, and no whole page more.
+  const std::size_t wanted = shape.reserved_records != 0 ? std::min(shape.reserved_records, l.arena_pages + 2) : l.arena_pages + 2;
+  BOOST_TEST(records_in(shape, l.pool_bytes) >= wanted);
+  BOOST_TEST(records_in(shape, l.pool_bytes - page) < wanted);
   // The map covers every arena page.
   BOOST_TEST(layout::map_bytes(shape, l.arena_pages) >= l.arena_pages * shape.map_entry_bytes);
   if (granule == 0) {
@@ -64,6 +76,28 @@ BOOST_AUTO_TEST_CASE(layouts_keep_their_promises) {
   constexpr LayoutShape small{8, 4, 32, 1};  // 256-byte pages on a 32-bit-like target
   check_layout(small, kBase, std::size_t{64} << 10, 256);
   check_layout(small, kBase, std::size_t{64} << 10, 0);
+  for (std::size_t records : {2, 3, 64, 200, 100000}) {
+    LayoutShape bounded = small;
+    bounded.reserved_records = records;
+    check_layout(bounded, kBase, std::size_t{64} << 10, 0);
+    LayoutShape big = kShape;
+    big.reserved_records = records;
+    check_layout(big, kBase, std::size_t{64} << 20, 4096);
+  }
+}
+
+// What a 64 KiB arena keeps for spans with the small configuration's 32-byte records and 4-byte
+// map entries (docs/embedded.md): the shares issue 11 asks for, at 256-byte and 1 KiB pages.
+BOOST_AUTO_TEST_CASE(a_small_arena_is_mostly_pages) {
+  constexpr std::size_t arena = std::size_t{64} << 10;
+  constexpr LayoutShape p256{8, 4, 32, 1}, p1k{10, 4, 32, 1};
+  // One record per page, the worst case: 223 of 256 pages (87 %), 61 of 64 (95 %).
+  BOOST_TEST(lay_out(p256, kBase, arena, 0).arena_pages == 223u);
+  BOOST_TEST(lay_out(p1k, kBase, arena, 0).arena_pages == 61u);
+  // At most 64 spans at once: 244 of 256 pages (95 %).
+  LayoutShape bounded = p256;
+  bounded.reserved_records = 64;
+  BOOST_TEST(lay_out(bounded, kBase, arena, 0).arena_pages == 244u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reservation_too_small_for_one_page_is_unusable) {

@@ -15,7 +15,7 @@ constexpr std::uint64_t kMinute = 60'000'000'000ull;
 struct FakeSpan {
   std::byte* base;
   std::size_t npages;
-  std::size_t npreleased;
+  IdleRecord idle;  // the engine reads and writes only idle.npreleased
 };
 using Batch = ReleaseBatch<FakeSpan, 13>;
 constexpr std::size_t kPage = 8192;
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(a_tick_begun_after_now_never_makes_a_span_idle) {
 
 BOOST_AUTO_TEST_CASE(releasable_pages_are_whole_granules_inside_the_asked_pages) {
   const std::uintptr_t base = std::uintptr_t{1} << 30;  // granule-aligned
-  FakeSpan s{at(base + kPage), 10, 0};                  // pages 1..10 of a 4-page granule grid
+  FakeSpan s{at(base + kPage), 10, {}};                  // pages 1..10 of a 4-page granule grid
   auto whole = Batch::releasable(s, 10, 4 * kPage);
   BOOST_TEST(whole.from == at(base + 4 * kPage));
   BOOST_TEST(whole.pages == 4u);                        // pages 4..7; 8..10 end short of a granule
@@ -77,6 +77,6 @@ BOOST_AUTO_TEST_CASE(releasable_pages_are_whole_granules_inside_the_asked_pages)
   auto floor3 = Batch::releasable(s, 3, 4 * kPage, Overshoot::allowed);
   BOOST_TEST(floor3.from == at(base + 4 * kPage));
   BOOST_TEST(floor3.pages == 4u);
-  FakeSpan short_span{at(base + kPage), 2, 0};  // pages 1..2: no whole granule to give, even so
+  FakeSpan short_span{at(base + kPage), 2, {}};  // pages 1..2: no whole granule to give, even so
   BOOST_TEST(Batch::releasable(short_span, 2, 4 * kPage, Overshoot::allowed).pages == 0u);
 }

@@ -316,3 +316,49 @@ BOOST_AUTO_TEST_CASE(the_length_index_answers_only_for_its_own_length) {
   require_clean(*heap);
   (void)fence_a, (void)fence_b, (void)fence_c;
 }
+
+namespace {
+// Room reserved for 8 span records: one page of them, which holds a few dozen on a host.
+struct FewRecordsConfig : TightConfig<> {
+  static constexpr std::size_t reserved_span_records = 8;
+};
+}  // namespace
+
+// With fewer records than pages, running out of records is a null result like running out of pages:
+// nothing moves, the audit stays clean, and a freed span's record serves the next request.
+BOOST_AUTO_TEST_CASE(running_out_of_span_records_returns_null_and_keeps_the_heap_sound) {
+  using FewHeap = Heap<FewRecordsConfig>;
+  auto heap = test::make_heap<FewHeap>();
+  const std::size_t record_page_holds = kPage / sizeof(FewHeap::span_type);
+  BOOST_REQUIRE(heap->capacity_pages() > record_page_holds + 4);  // pages outlast the records
+  std::vector<SpanRef<GC>> live;
+  while (auto r = heap->alloc<GC>(1)) live.push_back(r);
+  // Each 1-page span has a record of its own, and nothing else does (growth is exact): the pool
+  // carved every record its one page holds, no more, and a growth needs two at once.
+  BOOST_TEST(live.size() == record_page_holds - 1);
+  BOOST_TEST(heap->stats().heap_inuse == live.size() * kPage);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+  // A free gives its record back: the next request (same length, no split) gets it.
+  heap->free(live.back());
+  live.back() = heap->alloc<GC>(1);
+  BOOST_TEST(static_cast<bool>(live.back()));
+  require_clean(*heap);
+  // Two neighbours freed merge into one span: one record for both, so a split of it has the other.
+  heap->free(live[0]);
+  heap->free(live[1]);
+  live[0] = heap->alloc<GC>(1);
+  live[1] = heap->alloc<GC>(1);
+  BOOST_TEST((live[0] && live[1]));
+  BOOST_TEST(!heap->alloc<GC>(1));  // and then none is left
+  require_clean(*heap);
+  for (auto& r : live) heap->free(r);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+  // All merged into one free span: one long request takes it whole.
+  auto all = heap->alloc<GC>(record_page_holds - 1);
+  BOOST_TEST(static_cast<bool>(all));
+  require_clean(*heap);
+  heap->free(all);
+  require_clean(*heap);
+}

@@ -44,14 +44,15 @@ struct SharedWord {
   }
   // w: expected → expected + 1, if w still holds expected. Exactly one of several racing claims of
   // the same value succeeds.
-  static bool claim(std::uint64_t& w, std::uint64_t expected) noexcept {
+  template <class T>
+  static bool claim(T& w, T expected) noexcept {
     if constexpr (!Shared) {
       if (w != expected) return false;
       w = expected + 1;
       return true;
     } else {
 #if defined(__cpp_lib_atomic_ref)
-      return std::atomic_ref<std::uint64_t>(w).compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel,
+      return std::atomic_ref<T>(w).compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel,
                                                                        std::memory_order_acquire);
 #else
       return __atomic_compare_exchange_n(&w, &expected, expected + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
