@@ -66,8 +66,7 @@ class SpanRef {
   SpanRef(SpanHeader* span, Generation generation) noexcept : span_(span), generation_(generation) {}
 
   // Another thread may free or reuse the record meanwhile (a heap with thread caches): an atomic
-  // load there, a plain one where the library has no threads (a 64-bit atomic is a library call on
-  // 32-bit bare metal).
+  // load there, a plain one where the library has no threads (bare metal: nothing to race with).
   static Generation generation_of(const SpanHeader& h) noexcept {
 #if MHEAP_HAS_THREADS
     return __atomic_load_n(&h.generation, __ATOMIC_ACQUIRE);
