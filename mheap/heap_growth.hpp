@@ -22,7 +22,7 @@ template <class Config>
 void HeapCore<Config>::lay_out() noexcept {
   laid_out_ = true;
   free_.prepare();
-  front_.bypass_locked(retention_.is_set());  // a configured retention bound (set_idle_retention)
+  if constexpr (releases) front_.bypass_locked(retention_.is_set());  // a configured bound (set_idle_retention)
   const Layout l = planned_layout();
   if (!l.usable()) return;
   arena_.place(l);
