@@ -158,9 +158,15 @@ class HeapCore {
   // A free span of exactly n pages, taken out of the free set (its state still free), or null.
   // Before the heap grows, every span cache is flushed: parked spans never make the heap larger.
   span_type* alloc_span_locked(std::size_t n) {
-    bool no_record = false;  // a span fit, but the record for its tail could not be had: give up
+    bool no_record = false;  // a span fit, but the record for its tail could not be had
     span_type* s = take_free_locked(n, no_record);
-    if (no_record) return nullptr;
+    if (no_record) {
+      // Parked spans hold records: flushed, they merge with free neighbours and give records back
+      // (Config::reserved_span_records). Growth would need records too: no further try.
+      if (!front_.flush_all_locked(*this)) return nullptr;
+      no_record = false;
+      return take_free_locked(n, no_record);
+    }
     if (s == nullptr) {
       front_.fold_locked(*this);  // heap_idle exact before it is trusted below
       if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))

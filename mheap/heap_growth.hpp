@@ -81,7 +81,9 @@ bool HeapCore<Config>::grow(std::size_t n) {
     return false;
   }
   // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
-  // now means nothing can fail once the arena has grown.
+  // now means nothing can fail once the arena has grown. Taken after the commit, so a source that
+  // refuses moves no record counter; a heap out of records (Config::reserved_span_records) keeps
+  // the pages it committed for its next growth, uncounted until then, as after any failure here.
   span_type* r = new_record();
   span_type* spare = r ? new_record() : nullptr;
   if (spare == nullptr) {

@@ -22,7 +22,7 @@ namespace mheap {
 /// The part of a record that does not depend on the heap's configuration. SpanRef and lookup()
 /// see only this. Read-only for users; the heap changes it under its lock, except the generation,
 /// which a thread with a span cache of its own also moves without it (mheap/span_state.hpp).
-/// Machine words and bytes only: 16 bytes on a 32-bit target, 32 on a 64-bit host.
+/// Words and bytes only: 16 bytes on a Cortex-M, 32 on a 64-bit host.
 struct SpanHeader {
   std::byte* base = nullptr;  ///< first byte of the span (aligned to the heap's page)
   std::size_t npages = 0;     ///< length in pages, ≥ 1 while the record describes a span

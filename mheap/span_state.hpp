@@ -46,6 +46,7 @@
 #include "detail/require_cxx20.hpp"
 
 #include <cstdint>
+#include <type_traits>
 
 namespace mheap {
 
@@ -60,12 +61,13 @@ enum class SpanState : std::uint8_t {
 
 /// Held by a kind: live, or parked in a span cache (the generation tells which).
 constexpr bool is_held(SpanState s) noexcept { return s == SpanState::in_use || s == SpanState::manual; }
-/// A span record's generation (SpanHeader::generation): the machine word. 64 bits on a host, where a
-/// record would need centuries of alloc/free cycles to wrap; 32 bits on a 32-bit target, where a
-/// wider word costs a library call to change atomically and 4 more bytes in every record. There a
-/// stale SpanRef could match its record again after 2^31 alloc/free cycles of that very record
-/// while the stale copy is kept: misuse detection is exact up to that count.
-using Generation = std::uintptr_t;
+/// A span record's generation (SpanHeader::generation): 64 bits wherever the target changes 64 bits
+/// atomically without a lock (every 64-bit host, and 32-bit x86 and Arm A-profile), where a record
+/// would need centuries of alloc/free cycles to wrap. Elsewhere (a Cortex-M) the machine word: a
+/// wider one would cost a library call to change and 4 more bytes in every record. There a stale
+/// SpanRef could match its record again after 2^31 alloc/free cycles of that very record while the
+/// stale copy is kept: misuse detection is exact up to that count.
+using Generation = std::conditional_t<__atomic_always_lock_free(sizeof(std::uint64_t), 0), std::uint64_t, std::uintptr_t>;
 
 /// Whether a caller owns the span: an odd generation (even: free, unused or parked).
 constexpr bool is_owned(Generation generation) noexcept { return (generation & 1) != 0; }

@@ -75,6 +75,9 @@ struct CustomKinds : test::ArenaConfig<std::size_t{128} << 20> {
 // length), no span cache, and the heap constant-initialised (`constinit`, lays itself out on its
 // first allocation, commits without clearing what .bss already zeroed). 8 KiB pages, 32 MiB.
 struct NoTreeConstinit : test::ArenaConfig<std::size_t{32} << 20> {
+  // docs/embedded.md's small configuration on the host: an arena without release() as well, so
+  // records without an IdleRecord and a heap without ticks or a retention bound are checked here.
+  using PageSource = StaticArena<std::size_t{32} << 20, 4096, ArenaRelease::none>;
   using LargeSpanTree = NoTree;
   static constexpr std::size_t page_shift = 13;
   static constexpr std::size_t max_list_pages = (std::size_t{32} << 20 >> 13) + 1;

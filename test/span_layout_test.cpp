@@ -362,3 +362,33 @@ BOOST_AUTO_TEST_CASE(running_out_of_span_records_returns_null_and_keeps_the_heap
   heap->free(all);
   require_clean(*heap);
 }
+
+namespace {
+// As FewRecordsConfig, with a span cache: parked spans keep their records.
+struct FewRecordsCachedConfig : FewRecordsConfig {
+  static constexpr std::size_t span_cache_pages = 64;
+};
+}  // namespace
+
+// A split short of a record flushes the span cache first: parked spans merge with their free
+// neighbours and give their records back, so the request is served instead of refused.
+BOOST_AUTO_TEST_CASE(a_split_short_of_a_record_flushes_the_span_cache_first) {
+  using CachedHeap = Heap<FewRecordsCachedConfig>;
+  auto heap = test::make_heap<CachedHeap>();
+  auto three = heap->alloc<GC>(3);
+  std::vector<SpanRef<GC>> live;
+  while (auto r = heap->alloc<GC>(1)) live.push_back(r);  // every record but one in use
+  heap->free(three);                                     // parked whole, with its record
+  auto first = heap->alloc<GC>(1);                       // the flush puts it back; the split takes the last record
+  BOOST_REQUIRE(static_cast<bool>(first));
+  heap->free(first);                                     // parked again, next to the free 2-page rest
+  // Another kind misses the cache; the 2-page rest must be split and no record is left, until the
+  // parked page merges with it.
+  auto stack = heap->alloc<StackSpanPolicy>(1);
+  BOOST_TEST(static_cast<bool>(stack));
+  require_clean(*heap);
+  heap->free(stack);
+  for (auto& r : live) heap->free(r);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+}
