@@ -361,38 +361,14 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   std::size_t capacity_pages() const noexcept { return this->planned_capacity_pages(); }
 
  private:
-  const span_type* live_span_at_locked(const void* p) const {
-    const std::size_t page = arena_.page_of(p);
-    if (page >= arena_.pages()) return nullptr;
-    const span_type* s = arena_.map()[page];
-    // Free or parked, or a stale entry of a free span's interior.
-    if (s == nullptr || !is_owned(generation::load(s->generation))) return nullptr;
-    const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(s->base);
-    return offset < (s->npages << page_shift) ? s : nullptr;  // a stale entry naming a record reused elsewhere
-  }
-
-  // free_at()'s check: the span of Kind starting at base, claimed, or null (misuse reported).
+  // The checks of what callers hand in, and the reports of what fails them (mheap/heap_checks.hpp).
+  const span_type* live_span_at_locked(const void* p) const;
   template <class Kind>
-  span_type* claim_at_locked(const void* base) {
-    const std::size_t page = arena_.page_of(base);
-    if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name), nullptr;
-    span_type* s = arena_.map()[page];
-    if (s == nullptr || s->state == SpanState::unused) return report(Misuse::not_span_base, base, Kind::name), nullptr;
-    if (s->base != base) {
-      // A page boundary inside a free span: where a span began before it merged into this one (a
-      // merge maps the absorbed span's first page to the survivor) — or never a base at all. Other
-      // entries inside a free span may be stale and name nothing.
-      const bool in_free = s->state == SpanState::free && arena_.page_addr(page) == base &&
-                           page - arena_.page_of(s->base) < s->npages;
-      return report(in_free ? Misuse::in_free_span : Misuse::not_span_base, base, Kind::name), nullptr;
-    }
-    const Generation g = generation::load(s->generation);
-    if (!is_owned(g))  // parked: freed, kept whole since; free: freed and merged, or never handed out here
-      return report(is_held(s->state) ? Misuse::double_free : Misuse::in_free_span, base, Kind::name), nullptr;
-    if (s->kind != span_kinds::template index_of<Kind>) return report(Misuse::wrong_kind, base, Kind::name), nullptr;
-    if (!generation::claim(s->generation, g)) return report(Misuse::double_free, base, Kind::name), nullptr;  // a free(ref) won
-    return s;
-  }
+  span_type* claim_at_locked(const void* base);
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, Generation ref_generation, const char* kind);
+  [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, Generation ref_generation,
+                                                              const char* kind);
+  [[gnu::cold]] [[gnu::noinline]] void report_locked(Misuse what, const void* address, const char* kind);
 
   // A claimed span, under the lock: parked in the caller's cache (its thread's, or the heap's one)
   // if it is short and there is room, else merged into the free set.
@@ -411,25 +387,9 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
     enforce_retention_locked();  // parked spans are idle too
   }
 
-  // A ref that failed free()'s claim was freed since it was handed out. Name the caller's span
-  // only while the record still describes it as freed: one free later, its base unchanged
-  // (merging below it or retiring it moves the generation by two). Otherwise the record may
-  // describe someone else's span now, so no address.
-  [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, Generation ref_generation, const char* kind) {
-    detail::LockGuard guard(lock_);
-    report_bad_free_locked(s, ref_generation, kind);
-  }
-  [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, Generation ref_generation,
-                                                              const char* kind) {
-    const Generation now = generation::load(s->generation);
-    report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
-  }
-  [[gnu::cold]] [[gnu::noinline]] void report_locked(Misuse what, const void* address, const char* kind) {
-    detail::LockGuard guard(lock_);
-    report(what, address, kind);
-  }
 };
 
 }  // namespace mheap
 
+#include "heap_checks.hpp"  // what free(), free_at() and lookup() check
 #include "heap_walk.hpp"  // Heap::for_each_span
