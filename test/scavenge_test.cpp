@@ -98,6 +98,26 @@ BOOST_AUTO_TEST_CASE(release_partial_release_merge_and_reuse_move_exact_bytes) {
   require_clean(*heap);
 }
 
+// scavenge(n) never releases more than n: a partly released span is released whole or not at all,
+// so with less budget left than its unreleased pages it is passed over, and the clean span beside
+// it gives what fits.
+BOOST_AUTO_TEST_CASE(a_partly_released_span_is_passed_over_when_the_budget_is_short) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GC>(10);
+  auto fence1 = heap->alloc<GC>(1);
+  auto b = heap->alloc<GC>(6);
+  auto fence2 = heap->alloc<GC>(1);
+  heap->free(a);
+  heap->free(b);
+  BOOST_TEST(heap->scavenge(4 * kPage) == 4 * kPage);  // 4 of a's 10 pages (the largest span)
+  BOOST_TEST(heap->scavenge(kPage) == kPage);          // not a's other 6 at once: 1 page of b
+  BOOST_TEST(released(*heap) == 5 * kPage);
+  require_clean(*heap);
+  heap->free(fence1);
+  heap->free(fence2);
+  require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(a_fully_released_span_needs_no_clearing) {
   auto heap = test::make_heap<TestHeap>();
   auto a = heap->alloc<GC>(8);
