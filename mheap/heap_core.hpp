@@ -24,7 +24,6 @@
 #include "accounting.hpp"
 #include "arena.hpp"
 #include "detail/absent.hpp"
-#include "detail/cpu_relax.hpp"
 #include "detail/internal_check.hpp"
 #include "detail/lock_guard.hpp"
 #include "free_set.hpp"
@@ -134,6 +133,7 @@ class HeapCore {
   Layout planned_layout() const noexcept;
   [[gnu::cold]] [[gnu::noinline]] bool lay_out_on_first_use(std::size_t n) noexcept;
   std::size_t planned_capacity_pages() const noexcept;
+  span_type* alloc_span_after_miss(std::size_t n, bool no_record);
   bool grow(std::size_t n);
   span_type* new_record() noexcept;
   void retire_record(span_type* s) noexcept;
@@ -156,43 +156,10 @@ class HeapCore {
 
   // ---- allocation ---------------------------------------------------------------------------
   // A free span of exactly n pages, taken out of the free set (its state still free), or null.
-  // Before the heap grows, every span cache is flushed: parked spans never make the heap larger.
   span_type* alloc_span_locked(std::size_t n) {
     bool no_record = false;  // a span fit, but the record for its tail could not be had
-    span_type* s = take_free_locked(n, no_record);
-    if (no_record) {
-      // Parked spans hold records: flushed, they merge with free neighbours and give records back
-      // (Config::reserved_span_records). Growth would need records too: no further try.
-      if (!front_.flush_all_locked(*this)) return nullptr;
-      no_record = false;
-      return take_free_locked(n, no_record);
-    }
-    if (s == nullptr) {
-      front_.fold_locked(*this);  // heap_idle exact before it is trusted below
-      if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
-        return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
-    }
-    while (s == nullptr) {
-      if (front_.flush_all_locked(*this)) {  // parked spans, merged, may fit: use them before growing
-        s = take_free_locked(n, no_record);
-        if (s != nullptr || no_record) break;
-      }
-      if (releasing_pages_ == 0) break;
-      // Another thread is releasing spans outside the lock: idle, but out of reach until they
-      // come back. Wait for them rather than grow the heap or fail. (Never with NullLock: there
-      // no other thread can be releasing.)
-      {
-        detail::UnlockGuard unlocked(lock_);
-        detail::cpu_relax();
-      }
-      s = take_free_locked(n, no_record);
-      if (no_record) return nullptr;
-    }
-    if (s == nullptr && !no_record) {
-      if (!grow(n)) return nullptr;
-      s = take_free_locked(n, no_record);  // grow() left a free span of at least n pages and a spare record
-    }
-    return s;
+    if (span_type* s = take_free_locked(n, no_record)) return s;
+    return alloc_span_after_miss(n, no_record);
   }
 
   // A free span of exactly n pages cut from the free set without growing, or null (no_record: one

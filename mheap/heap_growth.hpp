@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap/heap_growth.hpp — how a heap gets its pages and its span records: the layout of its
-// reservation, growing the arena, taking and retiring records. Members of HeapCore
+// reservation, what an allocation does when the free set has no span for it (flush, wait, grow),
+// growing the arena, taking and retiring records. Members of HeapCore
 // (mheap/heap_core.hpp), defined here so that header keeps to the spans it moves under the lock.
 // All of it runs with the heap lock held (the constructor's lay_out() before anyone else can call).
 #pragma once
@@ -10,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "detail/cpu_relax.hpp"
+#include "detail/lock_guard.hpp"
 #include "heap_core.hpp"
 
 namespace mheap {
@@ -60,6 +63,38 @@ template <class Config>
 std::size_t HeapCore<Config>::planned_capacity_pages() const noexcept {
   detail::LockGuard guard(lock_);  // laid_out_ and the arena are the lock's
   return laid_out_ ? arena_.capacity_pages() : planned_layout().arena_pages;
+}
+
+// alloc_span_locked() when the free set had nothing to give: no span fit n pages, or one did but
+// no record could be had for its tail (no_record). Parked spans come back first: merged, they may
+// fit, and they give their records back (Config::reserved_span_records); parked spans never make
+// the heap larger. Then spans other threads are releasing outside the lock, and only then does
+// the heap grow; never for want of a record, as growth needs records too.
+template <class Config>
+typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(std::size_t n, bool no_record) {
+  if (!no_record) {
+    front_.fold_locked(*this);  // heap_idle exact before it is trusted below
+    if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
+      return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+  }
+  for (;;) {
+    if (front_.flush_all_locked(*this)) {
+      no_record = false;
+      if (span_type* s = take_free_locked(n, no_record)) return s;
+    }
+    if (no_record) return nullptr;
+    if (releasing_pages_ == 0) break;
+    // Another thread is releasing spans outside the lock: idle, but out of reach until they come
+    // back. Wait for them rather than grow the heap or fail. (Never with NullLock: there no other
+    // thread can be releasing.)
+    {
+      detail::UnlockGuard unlocked(lock_);
+      detail::cpu_relax();
+    }
+    if (span_type* s = take_free_locked(n, no_record)) return s;
+  }
+  if (!grow(n)) return nullptr;
+  return take_free_locked(n, no_record);  // grow() left a free span of at least n pages and a spare record
 }
 
 // Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
