@@ -462,7 +462,9 @@ BOOST_AUTO_TEST_CASE(background_scavenger_releases_idle_memory_until_stopped) {
   require_clean(*heap);
 }
 
-BOOST_AUTO_TEST_CASE(short_spans_freed_longest_ago_are_released_first) {
+// The scavenger takes a list from its back: the span take() hands out last (mheap/free_set.hpp
+// keeps the lower span of a length at the front), so the span released is not the next one used.
+BOOST_AUTO_TEST_CASE(short_spans_handed_out_last_are_released_first) {
   auto heap = test::make_heap<TestHeap>();
   auto high_fence = heap->alloc<GC>(1);
   auto a = heap->alloc<GC>(2);
@@ -470,13 +472,43 @@ BOOST_AUTO_TEST_CASE(short_spans_freed_longest_ago_are_released_first) {
   auto b = heap->alloc<GC>(2);
   auto f2 = heap->alloc<GC>(1);
   void* base_a = a.base();
-  heap->free(a);  // freed first
-  heap->free(b);  // freed last: the next alloc(2) takes it
+  BOOST_TEST_REQUIRE(base_a < b.base());
+  heap->free(b);
+  heap->free(a);  // lower: the next alloc(2) takes it, so b is the one to release
   BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);
   auto again = heap->alloc<GC>(2);
-  BOOST_TEST(again.base() != base_a);             // the recently freed span is handed out ...
-  BOOST_TEST(released(*heap) == 2 * kPage);       // ... and the released one stays released
+  BOOST_TEST(again.base() == base_a);        // the resident span is handed out ...
+  BOOST_TEST(released(*heap) == 2 * kPage);  // ... and the released one stays released
   (void)high_fence, (void)f1, (void)f2;
+  require_clean(*heap);
+}
+
+// A released span goes back behind the resident spans of its length, even when it lies lower
+// than they do: handing it out next would fault its pages in again while resident ones wait.
+BOOST_AUTO_TEST_CASE(a_released_span_is_handed_out_after_resident_ones_of_its_length) {
+  auto heap = test::make_heap<TestHeap>();
+  auto high_fence = heap->alloc<GC>(1);
+  auto low = heap->alloc<GC>(2);
+  auto f1 = heap->alloc<GC>(1);
+  auto mid = heap->alloc<GC>(2);
+  auto f2 = heap->alloc<GC>(1);
+  auto high = heap->alloc<GC>(2);
+  auto f3 = heap->alloc<GC>(1);
+  void* base_mid = mid.base();
+  void* base_high = high.base();
+  heap->free(low);
+  heap->free(high);  // above the list's head (low): behind it
+  heap->free(mid);   // above the head too: behind high, so the list's back lies below its middle
+  low = heap->alloc<GC>(2);  // the head; high is the head now, mid the back
+  BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);  // the back: mid
+  BOOST_TEST(released(*heap) == 2 * kPage);
+  auto again = heap->alloc<GC>(2);
+  BOOST_TEST(again.base() == base_high);     // resident, though mid lies lower ...
+  BOOST_TEST(released(*heap) == 2 * kPage);  // ... and mid stays released
+  auto last = heap->alloc<GC>(2);
+  BOOST_TEST(last.base() == base_mid);
+  BOOST_TEST(released(*heap) == 0u);
+  (void)high_fence, (void)f1, (void)f2, (void)f3;
   require_clean(*heap);
 }
 
