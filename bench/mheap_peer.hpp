@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "bench/peers.hpp"
+#include "bench/placement_bound.hpp"
 #include "bench/trace.hpp"
 #include "mheap/mheap.hpp"
 
@@ -88,6 +89,10 @@ class MheapPeer {
     st.counters["heap_sys_mb"] = static_cast<double>(peak_sys) / mb;
     st.counters["peak_inuse_mb"] = static_cast<double>(peak_inuse) / mb;
     st.counters["frag"] = static_cast<double>(peak_sys) / static_cast<double>(peak_inuse);
+    // The same trace in the ideal-placement model, growing as this heap grows.
+    const std::uint64_t ideal = best_fit_footprint_pages(t, Config::min_grow_bytes / kPageBytes,
+                                                         Config::grow_granule_bytes / kPageBytes);
+    st.counters["ideal_frag"] = static_cast<double>(ideal) / static_cast<double>(t.peak_live_pages);
     st.counters["mspan_sys_mb"] = static_cast<double>(end.mspan_sys) / mb;
     st.counters["other_sys_mb"] = static_cast<double>(end.other_sys) / mb;
   }
