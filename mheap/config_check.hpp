@@ -146,7 +146,7 @@ constexpr int first_broken_rule_of_a_complete_config() {
     if constexpr (HookLinkPolicy<typename C::HookLinks> && LargeSpanTreePolicy<typename C::LargeSpanTree>)
       if (sizeof(Span<typename C::HookLinks, typename C::LargeSpanTree, ReleasingPageSourcePolicy<typename C::PageSource>>) > C::span_pool_chunk_bytes)
         return record_beyond_chunk;  // a tree hook can make a record larger than a small page
-    // A growth holds two records at once (the new span and the spare for the tail cut from it).
+    // A growth may hold two records at once (the new span and the spare for the tail cut from it).
     if (C::reserved_span_records == 1) return too_few_span_records;
     // Per-thread caches need thread-local storage and a mutex; a single-threaded lock never uses them.
     if (C::thread_caches && C::span_cache_pages != 0 && !MHEAP_HAS_THREADS &&

@@ -104,8 +104,8 @@ template <class Config>
 bool HeapCore<Config>::grow(std::size_t n) {
   const std::size_t grown = arena_.pages();
   const std::size_t room = arena_.capacity_pages() - grown;
-  // A free span at the end of the arena will merge with the new pages: grow only by the rest.
-  const span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
+  // A free span at the end of the arena takes the new pages in: grow only by the rest.
+  span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
   const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
   const std::size_t need = n > tail ? n - tail : 1;
   if (need > room) return false;
@@ -115,30 +115,41 @@ bool HeapCore<Config>::grow(std::size_t n) {
     ++events_.grow_failures;
     return false;
   }
-  // Two records: one for the new span, one for the tail the caller will cut from it. Taking both
-  // now means nothing can fail once the arena has grown. Taken after the commit, so a source that
-  // refuses moves no record counter; a heap out of records (Config::reserved_span_records) keeps
-  // the pages it committed for its next growth, uncounted until then, as after any failure here.
-  span_type* r = new_record();
-  span_type* spare = r ? new_record() : nullptr;
-  if (spare == nullptr) {
-    if (r != nullptr) retire_record(r);
+  // The records this growth needs: one for the new pages, unless the free span ending the arena
+  // takes them in, and one for the rest the caller will cut off, unless the span is exactly n
+  // pages. Taking them now means nothing can fail once the arena has grown. Taken after the
+  // commit, so a source that refuses moves no record counter; a heap out of records
+  // (Config::reserved_span_records) keeps the pages it committed for its next growth, uncounted
+  // until then, as after any failure here.
+  const bool joins_tail = tail != 0;
+  const bool cut_ahead = tail + ask > n;
+  span_type* r = joins_tail ? last : new_record();
+  span_type* spare = r != nullptr && cut_ahead ? new_record() : nullptr;
+  if (r == nullptr || (cut_ahead && spare == nullptr)) {
+    if (r != nullptr && !joins_tail) retire_record(r);
     ++events_.grow_failures;
     return false;
   }
-  retire_record(spare);  // first in line for the caller's cut_tail()
-  r->base = arena_.page_addr(grown);
-  r->npages = ask;
-  r->needzero = false;  // fresh from the source: zero
-  r->state = SpanState::free;
-  if constexpr (releases) r->idle.npreleased = 0;
-  stamp_idle(r);
-  detail::poison_free_memory<Config::valgrind_annotations>(r->base, ask << page_shift);
+  if (spare != nullptr) retire_record(spare);  // first in line for the caller's cut_tail()
+  if (joins_tail) {
+    // The span keeps its base (a ref to it is not live: no generation moves), its released pages
+    // and its needzero (the new pages are zero, so only its old pages decide).
+    free_.erase(*r);
+    r->npages += ask;
+  } else {
+    r->base = arena_.page_addr(grown);
+    r->npages = ask;
+    r->needzero = false;  // fresh from the source: zero
+    r->state = SpanState::free;
+    if constexpr (releases) r->idle.npreleased = 0;
+  }
+  stamp_idle(r);  // idle from now, as a merge with the new pages would stamp it
+  detail::poison_free_memory<Config::valgrind_annotations>(arena_.page_addr(grown), ask << page_shift);
   arena_.extend_to(grown + ask);
   stats_.heap_sys += ask << page_shift;
   stats_.heap_idle += ask << page_shift;
   ++events_.grow_calls;
-  insert_free(r);
+  insert_free(r);  // maps its ends and files it; nothing free lies before it to merge with
   return true;
 }
 

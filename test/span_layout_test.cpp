@@ -346,9 +346,9 @@ BOOST_AUTO_TEST_CASE(running_out_of_span_records_returns_null_and_keeps_the_heap
   BOOST_REQUIRE(heap->capacity_pages() > record_page_holds + 4);  // pages outlast the records
   std::vector<SpanRef<GC>> live;
   while (auto r = heap->alloc<GC>(1)) live.push_back(r);
-  // Each 1-page span has a record of its own, and nothing else does (growth is exact): the pool
-  // carved every record its one page holds, no more, and a growth needs two at once.
-  BOOST_TEST(live.size() == record_page_holds - 1);
+  // Each 1-page span has a record of its own, and nothing else does (growth is exact, so it needs
+  // no record for a rest to cut off): the pool carved every record its one page holds, no more.
+  BOOST_TEST(live.size() == record_page_holds);
   BOOST_TEST(heap->stats().heap_inuse == live.size() * kPage);
   BOOST_TEST(heap->misuse_policy().count == 0u);
   require_clean(*heap);
@@ -376,6 +376,66 @@ BOOST_AUTO_TEST_CASE(running_out_of_span_records_returns_null_and_keeps_the_heap
   require_clean(*heap);
 }
 
+// Growth needs a record only for what it cannot do without: none for new pages that join the free
+// span ending the arena, none for a rest when the grown span is exactly as long as the request.
+// With every record in use, a free span at the end still grows into a longer request.
+BOOST_AUTO_TEST_CASE(a_growth_into_the_free_span_ending_the_arena_takes_no_record) {
+  using FewHeap = Heap<FewRecordsConfig>;
+  auto heap = test::make_heap<FewHeap>();
+  std::vector<SpanRef<GC>> live;
+  while (auto r = heap->alloc<GC>(1)) live.push_back(r);  // every record in use
+  void* last_base = live.back().base();
+  heap->free(live.back());  // the arena now ends in a free page, with the last record
+  live.pop_back();
+  const auto grown_before = heap->events().grow_calls;
+  auto two = heap->alloc<GC>(2);  // one new page joins it: no record needed, none cut off
+  BOOST_REQUIRE(static_cast<bool>(two));
+  BOOST_TEST(two.base() == last_base);
+  BOOST_TEST(heap->events().grow_calls == grown_before + 1);
+  BOOST_TEST(heap->stats().heap_inuse == (live.size() + 2) * kPage);
+  require_clean(*heap);
+  heap->free(two);
+  auto three = heap->alloc<GC>(3);  // again: one new page into the 2 free ones, exactly 3
+  BOOST_TEST(three.base() == last_base);
+  require_clean(*heap);
+  heap->free(three);
+  for (auto& r : live) heap->free(r);
+  require_clean(*heap);
+}
+
+namespace {
+// As FewRecordsConfig, growing by 4 pages at least: a growth may leave a rest to cut off.
+struct FewRecordsWideGrowthConfig : FewRecordsConfig {
+  static constexpr std::size_t min_grow_bytes = std::size_t{4} << page_shift;
+};
+}  // namespace
+
+// A growth that would leave a rest needs a record for it; with none left it refuses, and nothing
+// the heap accounts for moves.
+BOOST_AUTO_TEST_CASE(a_growth_that_leaves_a_rest_needs_a_record_for_it) {
+  auto heap = test::make_heap<Heap<FewRecordsWideGrowthConfig>>();
+  std::vector<SpanRef<GC>> live;
+  while (auto r = heap->alloc<GC>(1)) live.push_back(r);  // every record in use
+  // What is left is the rest of the last growth, one free span with no record to split it.
+  if (const std::size_t rest = heap->stats().heap_idle / kPage; rest != 0) {
+    live.push_back(heap->alloc<GC>(rest));  // an exact fit needs none
+    BOOST_REQUIRE(live.back());
+  }
+  const std::size_t end_pages = live.back().npages();
+  heap->free(live.back());  // the arena ends in a free span, with its record
+  live.pop_back();
+  const auto before = heap->stats();
+  const auto grown = heap->events().grow_calls;
+  BOOST_TEST(!heap->alloc<GC>(end_pages + 1));  // 4 new pages join it: 3 left over, and no record for them
+  BOOST_TEST(heap->events().grow_calls == grown);
+  BOOST_TEST(heap->stats().heap_sys == before.heap_sys);
+  BOOST_TEST(heap->stats().heap_idle == before.heap_idle);
+  BOOST_TEST(heap->stats().mspan_inuse == before.mspan_inuse);
+  require_clean(*heap);
+  for (auto& r : live) heap->free(r);
+  require_clean(*heap);
+}
+
 namespace {
 // As FewRecordsConfig, with a span cache: parked spans keep their records.
 struct FewRecordsCachedConfig : FewRecordsConfig {
@@ -390,7 +450,14 @@ BOOST_AUTO_TEST_CASE(a_split_short_of_a_record_flushes_the_span_cache_first) {
   auto heap = test::make_heap<CachedHeap>();
   auto three = heap->alloc<GC>(3);
   std::vector<SpanRef<GC>> live;
-  while (auto r = heap->alloc<GC>(1)) live.push_back(r);  // every record but one in use
+  while (auto r = heap->alloc<GC>(1)) live.push_back(r);  // every record in use
+  heap->free(live.back());
+  live.pop_back();
+  heap->free(live.back());
+  live.pop_back();
+  heap->flush_cache();                                   // the two merge: one record back
+  live.push_back(heap->alloc<GC>(2));                    // an exact fit: every record but one in use
+  BOOST_REQUIRE(static_cast<bool>(live.back()));
   heap->free(three);                                     // parked whole, with its record
   auto first = heap->alloc<GC>(1);                       // the flush puts it back; the split takes the last record
   BOOST_REQUIRE(static_cast<bool>(first));
