@@ -223,7 +223,7 @@ struct ConfigCheck {
   static_assert(Broken != record_beyond_chunk, "Config::span_pool_chunk_bytes must hold one span record");
   static_assert(Broken != too_few_span_records,
                 "Config::reserved_span_records must be 0 (one record per page: never short) or at least 2 (a growth "
-                "holds two records at once)");
+                "may hold two records at once)");
   static_assert(Broken != thread_caches_without_threads,
                 "Config::thread_caches needs a standard library with threads: set it to false on this target (or "
                 "span_cache_pages to 0, or use a single-threaded lock)");

@@ -91,18 +91,23 @@ class FreeSet {
   // costs page faults; it goes to the back of its list, handed out last.
   enum class Recency { warm, cold };
 
-  // A warm short span lower in memory than its list's head goes in front of it, any other behind
-  // the rest. take() hands out heads, so each list leans towards address order at O(1): requests
-  // fill the low end of the arena first and leave its high end free to merge into long spans.
-  // Handing out the span freed last instead (LIFO) measured heap_sys / peak heap_inuse 1.40 /
-  // 1.44 / 1.27 on the churn traces against 1.27 / 1.27 / 1.22 this way, at the same speed
-  // (bench/RESULTS.md, Memory; a full sort per insert reached 1.41 / 1.28 / 1.20 at up to 1.7×
-  // the time per step, as its lists grow with the heap).
+  // Where a short span goes in its list; take() hands out heads.
+  //   - cold: at the back. So spans given back to the OS form the tail of their list, behind
+  //     every resident span of their length (a warm span never goes behind them, below).
+  //   - warm, lower in memory than the head, or the list ends in released pages: at the front.
+  //   - any other warm span: at the back.
+  // Each list thus leans towards address order at O(1): requests fill the low end of the arena
+  // first and leave its high end free to merge into long spans. Handing out the span freed last
+  // instead (LIFO) measured heap_sys / peak heap_inuse 1.40 / 1.44 / 1.27 on the churn traces
+  // against 1.27 / 1.27 / 1.22 this way, at the same speed (bench/RESULTS.md, Memory; a full sort
+  // per insert reached 1.41 / 1.28 / 1.20 at up to 1.7× the time per step, as lists grow with
+  // the heap).
   void insert(SpanT& s, Recency recency = Recency::warm) noexcept {
     if constexpr (has_tree)
       if (s.npages >= MaxListPages) return tree_insert(s);
     List& list = lists()[s.npages];
-    if (recency == Recency::warm && (list.empty() || s.base < list.front().base))
+    if (recency == Recency::warm &&
+        (list.empty() || s.base < list.front().base || list.back().released_pages() != 0))
       list.push_front(s);
     else
       list.push_back(s);
@@ -161,8 +166,9 @@ class FreeSet {
 
   // ---- for scavenging ---------------------------------------------------------------------------
   // Visits free spans longest first: the tree from its end (longest, then highest address), then
-  // the lists from the longest down, each from its back (freed longest ago: the span take()
-  // would hand out last). Stops when f returns true. f must not change the free set.
+  // the lists from the longest down, each from its back (released spans, then the highest
+  // addresses: the spans take() hands out last, see insert()). Stops when f returns true. f must
+  // not change the free set.
   template <class F>
   void visit_largest_first(F&& f) {
     if (!ready_) return;

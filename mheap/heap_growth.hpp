@@ -94,7 +94,7 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
     if (span_type* s = take_free_locked(n, no_record)) return s;
   }
   if (!grow(n)) return nullptr;
-  return take_free_locked(n, no_record);  // grow() left a free span of at least n pages and a spare record
+  return take_free_locked(n, no_record);  // grow() left a free span of at least n pages, and a spare record if longer
 }
 
 // Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge

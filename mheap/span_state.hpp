@@ -28,6 +28,7 @@
 //
 // Transitions (→ new state: function; the core is mheap/heap_core.hpp, the face mheap/heap.hpp):
 //   unused → free          grow() (fresh pages), cut_tail() (the tail of a split)
+//   free → free            grow(): the free span ending the arena takes the fresh pages in (same base)
 //   unused → unused        grow(): a spare record taken and retired at once, first in line for cut_tail()
 //   free → live            alloc(): taken from the free set, cut, make_live()
 //   free → parked          refill_locked(): taken from the free set, cut, park_locked() for a thread whose stack is empty

@@ -84,9 +84,12 @@ class SpinLock {
 /// std::atomic::wait elsewhere (mheap/detail/futex_word.hpp says why).
 class AdaptiveLock {
  public:
-  /// Polite pauses before sleeping (well under a microsecond). Short on purpose: with 4 and 8
-  /// threads on 2 cores, 64 pauses measured 116 / 101 ns per op in total against 76 / 82 with 16
-  /// (thread scaling benchmark, 2026-12-06), as spinners take the cores the holder needs.
+  /// Polite pauses before sleeping (under a microsecond on current x86). Short on purpose: on
+  /// the thread scaling benchmark (2 cores, 2026-12-06, total ns per op with 2 / 4 / 8 threads,
+  /// medians of 12 alternated runs) 0, 4 and 16 pauses measured alike within the runs' spread
+  /// (119 / 73 / 73, 120 / 67 / 73, 123 / 76 / 82) and 64 fell behind once threads outnumber
+  /// cores (111 / 116 / 101), as spinners take the cores the holder needs. 16 keeps the brief
+  /// spin that catches a holder about to leave on another core.
   static constexpr int spins = 16;
 
   /// Takes a free lock with one compare-and-swap; otherwise spins, then sleeps until woken.

@@ -49,6 +49,29 @@ BOOST_AUTO_TEST_CASE(free_spans_are_poisoned_and_live_spans_are_not, *boost::uni
   test::require_clean(*heap);
 }
 
+// Pages a growth adds to the free span ending the arena are poisoned where they lie, past the old
+// end: the arena beyond its grown end was never poisoned, so poisoning from the span's base would
+// leave the rest cut off after the request open.
+BOOST_AUTO_TEST_CASE(pages_grown_into_a_free_span_are_poisoned, *boost::unit_test::enable_if<kAsan>()) {
+  auto heap = test::make_heap<TestHeap>();
+  auto first = heap->alloc<GCSpanPolicy>(4);
+  const std::size_t chunk = heap->stats().heap_sys / kPage;  // the first growth: min_grow_bytes
+  auto rest = heap->alloc<GCSpanPolicy>(chunk - 4);
+  BOOST_REQUIRE(rest);
+  heap->free(rest);  // the arena now ends in a free span of chunk - 4 pages
+  auto* p = static_cast<char*>(first.base());
+  auto big = heap->alloc<GCSpanPolicy>(chunk + 72);  // joins it with one more chunk of new pages
+  BOOST_REQUIRE(big);
+  BOOST_TEST(big.base() == p + 4 * kPage);
+  BOOST_REQUIRE(heap->stats().heap_sys == 2 * chunk * kPage);
+  BOOST_TEST(!poisoned(p + (chunk + 76) * kPage - 1));  // the span's last byte
+  BOOST_TEST(poisoned(p + (chunk + 76) * kPage));       // the free rest after it ...
+  BOOST_TEST(poisoned(p + 2 * chunk * kPage - 1));      // ... to the arena's new end
+  heap->free(big);
+  heap->free(first);
+  test::require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(a_use_after_free_of_a_span_is_reported, *boost::unit_test::enable_if<kAsan>()) {
   auto [clean_exit, aborted, report, signal] = test::run_in_child([] {
     auto heap = test::make_heap<TestHeap>();

@@ -512,6 +512,32 @@ BOOST_AUTO_TEST_CASE(a_released_span_is_handed_out_after_resident_ones_of_its_le
   require_clean(*heap);
 }
 
+// ... and a warm span freed after a release goes in front of the released one, wherever it lies:
+// the list ends in released pages, so "behind the rest" would put it behind them.
+BOOST_AUTO_TEST_CASE(a_span_freed_after_a_release_is_handed_out_before_the_released_one) {
+  auto heap = test::make_heap<TestHeap>();
+  auto high_fence = heap->alloc<GC>(1);
+  auto low = heap->alloc<GC>(2);
+  auto f1 = heap->alloc<GC>(1);
+  auto mid = heap->alloc<GC>(2);
+  auto f2 = heap->alloc<GC>(1);
+  auto high = heap->alloc<GC>(2);
+  auto f3 = heap->alloc<GC>(1);
+  void* base_low = low.base();
+  void* base_high = high.base();
+  heap->free(low);
+  heap->free(mid);  // above the head: behind it
+  BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);  // the back: mid, which goes back cold
+  heap->free(high);  // above the head, but the list ends in released pages: in front
+  auto a = heap->alloc<GC>(2);
+  auto b = heap->alloc<GC>(2);
+  BOOST_TEST(a.base() == base_high);
+  BOOST_TEST(b.base() == base_low);
+  BOOST_TEST(released(*heap) == 2 * kPage);  // mid, still released, still free
+  (void)high_fence, (void)f1, (void)f2, (void)f3;
+  require_clean(*heap);
+}
+
 namespace {
 // Releases only when the test says so, to hold a scavenge in the middle of its system calls.
 class GatedSource : public MmapSource {

@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(needzero_is_ored_when_merging) {
   void* dirty_base = dirty.base();
   std::memset(dirty_base, 1, 2 * kPage);
   heap->free(dirty);  // free and dirty
-  // No 3-page span: the heap grows 3 fresh pages, which merge with the dirty 2.
+  // No 3-page span: the heap grows 1 fresh page, which the free dirty 2 at the arena's end take in.
   auto fresh_grow = heap->alloc<GC>(3, true);
   BOOST_TEST(fresh_grow.base() == dirty_base);
   BOOST_TEST(heap->events().zeroed_bytes == 3 * kPage);  // the merged span is dirty as a whole

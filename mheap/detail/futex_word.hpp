@@ -2,19 +2,19 @@
 // mheap/detail/futex_word.hpp — sleep until a 32-bit word changes, and wake one sleeper: the
 // kernel half of AdaptiveLock (policies/lock.hpp). Vocabulary: includes nothing of mheap.
 //
-// On Linux these are the futex system calls themselves. Elsewhere they are
-// std::atomic::wait/notify_one, which is what those calls are for; on Linux they are not used
+// On Linux these are the futex system calls themselves. Elsewhere, and on a Linux whose headers
+// do not name SYS_futex (32-bit ABIs with only 64-bit time calls, such as riscv32), they are
+// std::atomic::wait/notify_one, which is what those calls are for. On Linux they are not used
 // because libstdc++ 12's wait spins and yields before it sleeps and sends every notify through a
 // table of waiters shared by all atomics. Measured on the thread scaling benchmark (2 cores,
-// 2026-12-06, total ns per op with 4 / 8 threads, medians of 10 runs): AdaptiveLock without its
-// spin 127 / 134 over std::atomic::wait, 77 / 65 over the futex; with 64 pauses 115 / 115 against
-// 102 / 98.
+// 2026-12-06, total ns per op with 4 / 8 threads, medians of 10 alternated runs): AdaptiveLock
+// with no spin 127 / 134 over std::atomic::wait, 77 / 65 over the futex.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
-#if defined(__linux__)
+#if defined(__linux__) && __has_include(<linux/futex.h>) && __has_include(<sys/syscall.h>)
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,12 +22,13 @@
 
 namespace mheap::detail {
 
-#if defined(__linux__)
+#if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE) && defined(FUTEX_WAKE_PRIVATE)
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
                   alignof(std::atomic<std::uint32_t>) == alignof(std::uint32_t),
               "the futex calls need std::atomic<std::uint32_t> laid out as the word itself");
 
-// Sleeps while word == expected (returns at once if it is not; may return spuriously).
+// Sleeps while word == expected (returns at once if it is not; may return spuriously, or on a
+// signal: the caller looks at the word again either way).
 inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
 }
