@@ -462,24 +462,39 @@ BOOST_AUTO_TEST_CASE(background_scavenger_releases_idle_memory_until_stopped) {
   require_clean(*heap);
 }
 
+namespace {
+// Three 2-page spans in address order, each followed by a live 1-page fence so that none merges
+// with another when freed: a list of length 2 whose order the tests below can read.
+struct ThreeTwoPageSpans {
+  explicit ThreeTwoPageSpans(TestHeap& heap)
+      : first_fence(heap.alloc<GC>(1)),
+        low(heap.alloc<GC>(2)),
+        f1(heap.alloc<GC>(1)),
+        mid(heap.alloc<GC>(2)),
+        f2(heap.alloc<GC>(1)),
+        high(heap.alloc<GC>(2)),
+        f3(heap.alloc<GC>(1)),
+        base_low(low.base()),
+        base_mid(mid.base()),
+        base_high(high.base()) {
+    BOOST_TEST_REQUIRE((base_low < base_mid && base_mid < base_high));
+  }
+  SpanRef<GC> first_fence, low, f1, mid, f2, high, f3;
+  void *base_low, *base_mid, *base_high;
+};
+}  // namespace
+
 // The scavenger takes a list from its back: the span take() hands out last (mheap/free_set.hpp
 // keeps the lower span of a length at the front), so the span released is not the next one used.
 BOOST_AUTO_TEST_CASE(short_spans_handed_out_last_are_released_first) {
   auto heap = test::make_heap<TestHeap>();
-  auto high_fence = heap->alloc<GC>(1);
-  auto a = heap->alloc<GC>(2);
-  auto f1 = heap->alloc<GC>(1);
-  auto b = heap->alloc<GC>(2);
-  auto f2 = heap->alloc<GC>(1);
-  void* base_a = a.base();
-  BOOST_TEST_REQUIRE(base_a < b.base());
-  heap->free(b);
-  heap->free(a);  // lower: the next alloc(2) takes it, so b is the one to release
+  ThreeTwoPageSpans s(*heap);
+  heap->free(s.mid);
+  heap->free(s.low);  // lower: the next alloc(2) takes it, so mid is the one to release
   BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);
   auto again = heap->alloc<GC>(2);
-  BOOST_TEST(again.base() == base_a);        // the resident span is handed out ...
+  BOOST_TEST(again.base() == s.base_low);    // the resident span is handed out ...
   BOOST_TEST(released(*heap) == 2 * kPage);  // ... and the released one stays released
-  (void)high_fence, (void)f1, (void)f2;
   require_clean(*heap);
 }
 
@@ -487,28 +502,19 @@ BOOST_AUTO_TEST_CASE(short_spans_handed_out_last_are_released_first) {
 // than they do: handing it out next would fault its pages in again while resident ones wait.
 BOOST_AUTO_TEST_CASE(a_released_span_is_handed_out_after_resident_ones_of_its_length) {
   auto heap = test::make_heap<TestHeap>();
-  auto high_fence = heap->alloc<GC>(1);
-  auto low = heap->alloc<GC>(2);
-  auto f1 = heap->alloc<GC>(1);
-  auto mid = heap->alloc<GC>(2);
-  auto f2 = heap->alloc<GC>(1);
-  auto high = heap->alloc<GC>(2);
-  auto f3 = heap->alloc<GC>(1);
-  void* base_mid = mid.base();
-  void* base_high = high.base();
-  heap->free(low);
-  heap->free(high);  // above the list's head (low): behind it
-  heap->free(mid);   // above the head too: behind high, so the list's back lies below its middle
-  low = heap->alloc<GC>(2);  // the head; high is the head now, mid the back
+  ThreeTwoPageSpans s(*heap);
+  heap->free(s.low);
+  heap->free(s.high);  // above the list's head (low): behind it
+  heap->free(s.mid);   // above the head too: behind high, so the list's back lies below its middle
+  s.low = heap->alloc<GC>(2);  // the head; high is the head now, mid the back
   BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);  // the back: mid
   BOOST_TEST(released(*heap) == 2 * kPage);
   auto again = heap->alloc<GC>(2);
-  BOOST_TEST(again.base() == base_high);     // resident, though mid lies lower ...
+  BOOST_TEST(again.base() == s.base_high);   // resident, though mid lies lower ...
   BOOST_TEST(released(*heap) == 2 * kPage);  // ... and mid stays released
   auto last = heap->alloc<GC>(2);
-  BOOST_TEST(last.base() == base_mid);
+  BOOST_TEST(last.base() == s.base_mid);
   BOOST_TEST(released(*heap) == 0u);
-  (void)high_fence, (void)f1, (void)f2, (void)f3;
   require_clean(*heap);
 }
 
@@ -516,25 +522,16 @@ BOOST_AUTO_TEST_CASE(a_released_span_is_handed_out_after_resident_ones_of_its_le
 // the list ends in released pages, so "behind the rest" would put it behind them.
 BOOST_AUTO_TEST_CASE(a_span_freed_after_a_release_is_handed_out_before_the_released_one) {
   auto heap = test::make_heap<TestHeap>();
-  auto high_fence = heap->alloc<GC>(1);
-  auto low = heap->alloc<GC>(2);
-  auto f1 = heap->alloc<GC>(1);
-  auto mid = heap->alloc<GC>(2);
-  auto f2 = heap->alloc<GC>(1);
-  auto high = heap->alloc<GC>(2);
-  auto f3 = heap->alloc<GC>(1);
-  void* base_low = low.base();
-  void* base_high = high.base();
-  heap->free(low);
-  heap->free(mid);  // above the head: behind it
+  ThreeTwoPageSpans s(*heap);
+  heap->free(s.low);
+  heap->free(s.mid);  // above the head: behind it
   BOOST_TEST(heap->scavenge(2 * kPage) == 2 * kPage);  // the back: mid, which goes back cold
-  heap->free(high);  // above the head, but the list ends in released pages: in front
+  heap->free(s.high);  // above the head, but the list ends in released pages: in front
   auto a = heap->alloc<GC>(2);
   auto b = heap->alloc<GC>(2);
-  BOOST_TEST(a.base() == base_high);
-  BOOST_TEST(b.base() == base_low);
+  BOOST_TEST(a.base() == s.base_high);
+  BOOST_TEST(b.base() == s.base_low);
   BOOST_TEST(released(*heap) == 2 * kPage);  // mid, still released, still free
-  (void)high_fence, (void)f1, (void)f2, (void)f3;
   require_clean(*heap);
 }
 
