@@ -99,9 +99,10 @@ class FreeSet {
   // Each list thus leans towards address order at O(1): requests fill the low end of the arena
   // first and leave its high end free to merge into long spans. Handing out the span freed last
   // instead (LIFO) measured heap_sys / peak heap_inuse 1.40 / 1.44 / 1.27 on the churn traces
-  // against 1.27 / 1.27 / 1.22 this way, at the same speed (bench/RESULTS.md, Memory; a full sort
-  // per insert reached 1.41 / 1.28 / 1.20 at up to 1.7× the time per step, as lists grow with
-  // the heap).
+  // against 1.27 / 1.27 / 1.22 this way (bench/RESULTS.md, Memory), for about 1 ns per alloc+free
+  // at 100 and 1,000 live spans and nothing at 10,000 (the head's address is one more load). A full
+  // sort per insert reached 1.41 / 1.28 / 1.20 at up to 1.7× the time per step, as lists grow with
+  // the heap.
   void insert(SpanT& s, Recency recency = Recency::warm) noexcept {
     if constexpr (has_tree)
       if (s.npages >= MaxListPages) return tree_insert(s);
