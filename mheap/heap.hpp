@@ -240,9 +240,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   /// first, so the low end of the arena, where best fit with lowest address places new spans, stays
   /// resident; among short ones (the lists) of one length, the one at the back of its list (already
   /// released ones, then the highest addresses), which the next allocation of that length would
-  /// take last. Whole spans are released while they fit in
-  /// what is left of max_bytes; a span with nothing released yet may give its highest pages to use
-  /// up the rest.
+  /// take last. Whole spans are released while they fit in what is left of max_bytes; a span with
+  /// nothing released yet may give its highest pages to use up the rest.
   /// Cost: a cache flush, O(free spans visited), one source.release() per span released (32 per
   /// trip with the lock dropped).
   std::size_t scavenge(std::size_t max_bytes)
