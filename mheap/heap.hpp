@@ -140,7 +140,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   /// check, one compare-and-swap on the record's generation, a push and a counter delta; a full
   /// stack or cache goes back to the heap first, under one lock. Otherwise, under the lock, O(1)
   /// into the heap's span cache, or two neighbour merges and a free-set insert (O(log n) for a
-  /// large span); + a release pass when the retention bound is exceeded (see set_idle_retention).
+  /// large span); + a release pass when the retention bound, or the paced bound, is exceeded
+  /// (see set_idle_retention).
   template <class Kind>
   void free(SpanRef<Kind> ref) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
@@ -275,14 +276,17 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   }
 
   /// Retention policy, an alternative to time: after each free, idle pages not yet released beyond
-  /// this many bytes are released (largest spans first). The default keeps everything. The bound
-  /// holds except for idle runs no release can cover (shorter than the source's granule).
+  /// this many bytes are released (largest spans first); RetentionBound::none keeps everything.
+  /// Either replaces, for good, the paced bound a heap starts with (Config::idle_retention_percent:
+  /// idle memory within half the bytes in use or 64 MiB, checked where frees reach the free set).
+  /// The bound holds except for idle runs no release can cover (shorter than the source's granule).
   /// Cost: one release pass now; later, on a free that exceeds the bound, a pass (as scavenge()).
   void set_idle_retention(std::size_t bytes)
     requires ReleasingPageSourcePolicy<source_type>
   {
     detail::LockGuard guard(lock_);
     retention_.set(bytes);
+    this->stop_pacing_locked();  // the caller's bound replaces the paced one, for good
     front_.bypass_locked(retention_.is_set());  // every free is then checked against the bound
     enforce_retention_locked();
   }
@@ -383,6 +387,7 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // freed after use: dirty
       this->template free_span_locked<Kind>(s);
+      this->pace_retention_locked();  // the free set grew
     }
     enforce_retention_locked();  // parked spans are idle too
   }

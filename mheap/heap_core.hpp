@@ -61,6 +61,10 @@ class HeapCore {
   // Whether the heap gives pages back to its source: only then do free spans' records keep their
   // released pages and idle ticks (IdleRecord), and only then are frees stamped with a tick.
   static constexpr bool releases = ReleasingPageSourcePolicy<source_type>;
+  // The paced bound: where pages can go back, unless turned off or replaced by a fixed bound.
+  static constexpr bool paces = releases && Config::idle_retention_percent != 0 &&
+                                Config::idle_retention_bytes == RetentionBound::none;
+  using paced_type = PacedRetention<Config::idle_retention_percent, Config::idle_retention_floor_bytes>;
   using span_type = Span<typename Config::HookLinks, typename Config::LargeSpanTree, releases>;
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
@@ -348,6 +352,17 @@ class HeapCore {
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
   [[gnu::noinline]] void enforce_retention_bound() noexcept;
+  // After a free that grew the free set: the paced bound (Config::idle_retention_percent). A few
+  // loads, a multiply and a compare; a pass only when idle memory has outgrown it.
+  void pace_retention_locked() noexcept {
+    if constexpr (paces)
+      if (paced_.pass_budget(unreleased_idle(), stats_.heap_inuse) != 0) [[unlikely]] paced_release();
+  }
+  [[gnu::noinline]] void paced_release() noexcept;
+  // The caller sets a bound of its own (set_idle_retention): it replaces the paced one.
+  void stop_pacing_locked() noexcept {
+    if constexpr (paces) paced_.turn_off();
+  }
   template <class Wanted>
   std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden);
 
@@ -376,6 +391,7 @@ class HeapCore {
   [[no_unique_address]] std::conditional_t<releases, IdleTicks, detail::Absent<2>> ticks_;
   [[no_unique_address]] std::conditional_t<releases, RetentionBound, detail::Absent<3>> retention_{
       retention_init()};
+  [[no_unique_address]] std::conditional_t<paces, paced_type, detail::Absent<4>> paced_;
   std::size_t releasing_pages_ = 0;      // pages of spans in state scavenging (out of the free set)
   bool laid_out_ = false;                // lay_out() has run (a constant-initialised heap: not yet)
 };

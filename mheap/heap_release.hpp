@@ -21,6 +21,17 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
   retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
 }
 
+// A pass of the paced bound (PacedRetention): from the free set only. Parked spans stay where
+// they are: flushing every cache (with thread caches, a stop of every thread) for each pass would
+// cost the threads more than the pages are worth, and the caches are bounded.
+template <class Config>
+void HeapCore<Config>::paced_release() noexcept {
+  const std::size_t budget = paced_.pass_budget(unreleased_idle(), stats_.heap_inuse);
+  if (budget == 0) return;
+  release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+  paced_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift), stats_.heap_inuse);
+}
+
 // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a
 // time: free → scavenging (out of the free set), the lock dropped around the system calls, then
 // scavenging → free, settled and merged. Called and returns with the lock held.

@@ -97,6 +97,45 @@ class RetentionBound {
   std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 
+/// The paced bound (Config::idle_retention_percent, on by default where the source can release):
+/// Go 1.13+ keeps the memory it retains near its heap goal; a page heap has no goal but the bytes
+/// in use, so here idle bytes not yet released may reach Percent % of heap_inuse, or Floor bytes
+/// if that is more. Checked only where a free grows the free set (never on the span-cache path),
+/// and only a free can push idle memory over it, by at most its own bytes and Percent % of them:
+/// so a pass releases about what the frees since the last one added, which is its pacing. A pass
+/// releases down to the bound, largest free spans first and whole, so it may go below it and the
+/// next frees then run none. (A slack above the bound, a pass only once the excess passes an
+/// eighth of it, was tried: it saved passes but not one system call, which go by span.)
+/// What a pass could not release (idle pages parked in span caches, which it does not flush, and
+/// runs below the source's granule) is tolerated until the next pass, which it also delays.
+/// set_idle_retention (a bound the caller picks) turns it off.
+template <unsigned Percent, std::size_t Floor>
+class PacedRetention {
+ public:
+  void turn_off() noexcept { off_ = true; }  ///< For good: the caller's own bound replaces it.
+  /// Bytes a pass should release now, after a free (0: no pass). One division by a constant.
+  std::size_t pass_budget(std::size_t unreleased, std::size_t inuse) const noexcept {
+    const std::size_t bound = bound_of(inuse);
+    if (off_ || unreleased <= bound + tolerated_) return 0;
+    return unreleased - bound;
+  }
+  /// After a pass: what it left above the bound (in-flight releases of other calls excluded).
+  void after_pass(std::size_t unreleased_left, std::size_t inuse) noexcept {
+    const std::size_t bound = bound_of(inuse);
+    tolerated_ = unreleased_left > bound ? unreleased_left - bound : 0;
+  }
+
+ private:
+  static std::size_t bound_of(std::size_t inuse) noexcept {
+    const std::size_t share = inuse / 100 * Percent;
+    return share > Floor ? share : Floor;
+  }
+
+  // Both zero when constant-initialised: a heap that paces still starts in .bss.
+  bool off_ = false;
+  std::size_t tolerated_ = 0;  // excess the last pass left (it could not release it)
+};
+
 /// Whether a release may exceed its budget. A span that is already partly released can only be
 /// released whole (where its released pages lie is not recorded), which may overshoot: fine for the
 /// retention bound (a floor on what to release), not for scavenge(max_bytes) (a ceiling).
