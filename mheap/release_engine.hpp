@@ -97,7 +97,7 @@ class RetentionBound {
   std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 
-/// The paced bound (Config::idle_retention_percent, on by default where the source can release):
+/// The paced bound (Config::idle_retention_percent, off by default; mheap/config.hpp says why):
 /// Go 1.13+ keeps the memory it retains near its heap goal; a page heap has no goal but the bytes
 /// in use, so here idle bytes not yet released may reach Percent % of heap_inuse, or Floor bytes
 /// if that is more. Checked only where a free grows the free set (never on the span-cache path),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
-// The paced bound a heap starts with (Config::idle_retention_percent, PacedRetention in
-// mheap/release_engine.hpp): a heap that shrinks from its peak gives memory back without being
-// asked, in a few batched passes; steady churn within the bound and a heap below the floor make no
+// The paced bound (Config::idle_retention_percent, PacedRetention in mheap/release_engine.hpp),
+// turned on at 50 %: a heap that shrinks from its peak gives memory back without being asked;
+// steady churn within the bound and a heap below the floor make no
 // system call; a bound the caller sets, or a configuration, turns it off; threads' frees reach it.
 // The audit runs as the frees go. Run under TSan too (tag concurrent).
 #define BOOST_TEST_MODULE paced_retention
@@ -22,15 +22,17 @@ namespace {
 
 using GC = GCSpanPolicy;
 
-// The default bound on OS memory, one thread: no thread-local machinery to reason about.
+// The paced bound on OS memory, one thread: no thread-local machinery to reason about.
 struct Config : DefaultConfig {
   using Lock = NullLock;
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;
+  static constexpr unsigned idle_retention_percent = 50;
 };
 using TestHeap = Heap<Config>;
-static_assert(Config::idle_retention_percent == 50 && Config::idle_retention_floor_bytes == std::size_t{64} << 20,
-              "the figures below follow DefaultConfig's bound");
+static_assert(DefaultConfig::idle_retention_percent == 0, "off by default");
+static_assert(Config::idle_retention_floor_bytes == std::size_t{64} << 20,
+              "the figures below follow the default floor");
 
 // 160 pages (1.25 MiB of 8 KiB pages): longer than max_list_pages, so no span cache holds them and
 // every free reaches the free set.
@@ -130,7 +132,7 @@ BOOST_AUTO_TEST_CASE(idle_memory_within_the_bound_stays) {
 }
 
 // Turned off two ways: a bound the caller sets replaces it (even "keep everything"), and a
-// configuration with idle_retention_percent = 0 never paces.
+// configuration with idle_retention_percent = 0 (the default) never paces.
 struct NoPacingConfig : Config {
   static constexpr unsigned idle_retention_percent = 0;
 };
@@ -146,12 +148,14 @@ BOOST_AUTO_TEST_CASE(a_bound_of_the_callers_or_the_configuration_turns_it_off) {
   require_clean(*configured);
 }
 
-// The default configuration (thread caches): two threads free nine tenths of 320 MiB that a third
-// allocated, half each, from both halves. Frees of long spans reach the free set under the lock, so the
-// bound holds at the end; spans parked in thread caches (none here: too long) stay outside it.
+// With thread caches (AdaptiveLock, as DefaultConfig): two threads free nine tenths of 320 MiB
+// that a third allocated, half each, from both halves. Frees of long spans reach the free set
+// under the lock, so the bound holds at the end; spans parked in thread caches (none here: too
+// long) stay outside it.
 struct ThreadConfig : DefaultConfig {
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;
+  static constexpr unsigned idle_retention_percent = 50;
 };
 BOOST_AUTO_TEST_CASE(frees_from_several_threads_keep_the_bound) {
   auto heap = test::make_heap<Heap<ThreadConfig>>(std::size_t{4} << 30);
