@@ -96,10 +96,13 @@ struct DefaultConfig {
   /// unreleased bytes than this percentage of the bytes in use (and than the floor below), the heap
   /// releases the excess, largest free spans first. 50 leaves steady churn alone (the churn traces
   /// of bench/ hold 22 to 27 % idle that they keep reusing) and returns memory as the live heap
-  /// shrinks. Off by default (0), measured (2026-12-06): where most of the heap stays idle and a
-  /// span is allocated and freed at the bound, every free releases what the next allocation faults
-  /// back in (bench large/100: 65 → 427 ns per op), and a pass walks past every span already
-  /// released (large/10,000's set-up: 0.03 → 4.5 s) — as set_idle_retention's passes do.
+  /// shrinks. Off by default (0), for two costs measured on 2026-12-06. A pass walks the free set
+  /// from the largest span down, past every span already released, so a heap holding very many
+  /// released spans pays for each pass (bench large/100,000: its set-up, 100,000 long spans freed
+  /// among fences, took 9.3 s against 0.22 s; large/100 and large/10,000 did not slow down;
+  /// set_idle_retention's passes walk the same way). And a span longer than the pass's slack (an
+  /// eighth of the bound: 8 MiB at the floor) that is allocated and freed while idle memory sits at
+  /// the bound is released on every free and faulted back in by the next allocation.
   static constexpr unsigned idle_retention_percent = 0;
   /// Idle bytes the paced bound always tolerates: a small heap makes no system call for its
   /// holes. 64 MiB.

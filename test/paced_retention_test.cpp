@@ -40,10 +40,11 @@ constexpr std::size_t kSpanPages = 160;
 constexpr std::size_t kSpanBytes = kSpanPages * kPage;
 static_assert(kSpanPages >= Config::max_list_pages);
 
-// The bound for `inuse` bytes: unreleased idle bytes a free may leave behind.
+// The bound for `inuse` bytes, and the most a free may leave before a pass runs (the slack).
 std::size_t bound_of(std::size_t inuse) {
   return std::max(inuse / 100 * Config::idle_retention_percent, Config::idle_retention_floor_bytes);
 }
+std::size_t ceiling_of(std::size_t inuse) { return bound_of(inuse) + bound_of(inuse) / 8; }
 std::size_t unreleased(const Stats& s) { return s.heap_idle - s.heap_released; }
 
 template <class H>
@@ -59,7 +60,7 @@ std::vector<SpanRef<GC>> alloc_spans(H& heap, std::size_t count) {
 }  // namespace
 
 // 256 spans (320 MiB); nine in ten freed. After every free the unreleased idle bytes are within the
-// bound; the pages come back for the next peak without the heap growing.
+// bound and its slack; the pages come back for the next peak without the heap growing.
 BOOST_AUTO_TEST_CASE(a_heap_shrinking_from_its_peak_gives_memory_back_as_it_goes) {
   auto heap = test::make_heap<TestHeap>(std::size_t{4} << 30);
   std::vector<SpanRef<GC>> spans = alloc_spans(*heap, 256);
@@ -73,24 +74,46 @@ BOOST_AUTO_TEST_CASE(a_heap_shrinking_from_its_peak_gives_memory_back_as_it_goes
     spans[i] = {};
     ++frees;
     const Stats s = heap->stats();
-    BOOST_REQUIRE_MESSAGE(unreleased(s) <= bound_of(s.heap_inuse),
-                          "free " << frees << ": " << unreleased(s) << " idle bytes not released, bound "
-                                  << bound_of(s.heap_inuse));
+    BOOST_REQUIRE_MESSAGE(unreleased(s) <= ceiling_of(s.heap_inuse),
+                          "free " << frees << ": " << unreleased(s) << " idle bytes not released, ceiling "
+                                  << ceiling_of(s.heap_inuse));
     if (frees % 32 == 0) require_clean(*heap);
   }
   require_clean(*heap);
   const Stats shrunk = heap->stats();
   const std::size_t freed = frees * kSpanBytes;
-  BOOST_TEST(shrunk.heap_released >= freed - bound_of(shrunk.heap_inuse));
+  BOOST_TEST(shrunk.heap_released >= freed - ceiling_of(shrunk.heap_inuse));
   BOOST_TEST(shrunk.heap_sys == peak_sys);  // released pages stay counted in heap_sys
   BOOST_TEST(heap->events().release_calls > 0u);
   BOOST_TEST_MESSAGE("release calls: " << heap->events().release_calls << " for " << frees << " frees");
+
 
   for (auto& s : spans)
     if (!s) s = heap->alloc<GC>(kSpanPages);
   require_clean(*heap);
   BOOST_TEST(heap->stats().heap_sys == peak_sys);  // the next peak reuses the released pages
   for (auto& s : spans) heap->free(s);
+  require_clean(*heap);
+}
+
+// 80 MiB of fenced 160-page spans and one of 256 pages (2 MiB), all freed: the first pass releases
+// the longest, the 2 MiB span among them. Allocated and freed again and again, that span is then
+// released no more (the slack covers it) instead of on every free, faulted back in by the next
+// allocation. (A span longer than the slack, an eighth of the bound, still would be: release_engine.hpp.)
+BOOST_AUTO_TEST_CASE(a_span_allocated_and_freed_at_the_bound_is_not_released_every_time) {
+  auto heap = test::make_heap<TestHeap>(std::size_t{4} << 30);
+  std::vector<SpanRef<GC>> spans, fences;
+  for (int i = 0; i < 65; ++i) {
+    spans.push_back(heap->alloc<GC>(i < 64 ? kSpanPages : 256));
+    fences.push_back(heap->alloc<GC>(1));  // no two freed spans merge
+  }
+  for (auto& s : spans) heap->free(s);
+  const std::uint64_t calls = heap->events().release_calls;
+  BOOST_REQUIRE(calls > 0u);  // the bound was passed: the longest spans went
+  for (int i = 0; i < 100; ++i) heap->free(heap->alloc<GC>(256));
+  BOOST_TEST(heap->events().release_calls - calls <= 1u);
+  require_clean(*heap);
+  for (auto& f : fences) heap->free(f);
   require_clean(*heap);
 }
 
@@ -174,5 +197,5 @@ BOOST_AUTO_TEST_CASE(frees_from_several_threads_keep_the_bound) {
   require_clean(*heap);
   const Stats s = heap->stats();
   BOOST_TEST(s.heap_released > 0u);
-  BOOST_TEST(unreleased(s) <= bound_of(s.heap_inuse) + heap->cached_pages() * kPage);
+  BOOST_TEST(unreleased(s) <= ceiling_of(s.heap_inuse) + heap->cached_pages() * kPage);
 }
