@@ -32,6 +32,10 @@ struct AdaptiveLockConfig : NullLockConfig {
 struct AdaptiveLockOneCacheConfig : AdaptiveLockConfig {
   static constexpr bool thread_caches = false;
 };
+// The paced bound turned on (off by default, mheap/config.hpp): the release workload's no-call row.
+struct PacedConfig : NullLockConfig {
+  static constexpr unsigned idle_retention_percent = 50;
+};
 static_assert(mheap::Heap<NullLockConfig>::page_bytes == kPageBytes);
 
 template <class Config, class Kind = mheap::GCSpanPolicy>

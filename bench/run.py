@@ -46,6 +46,8 @@ THREAD_ROWS = [
 # Returning memory (bench/workloads.hpp release_cycle): (allocator, benchmark, how memory is given back).
 RELEASE = [
     ("mheap", "release/explicit", "`heap.release_all()` (Go's `debug.FreeOSMemory`)"),
+    ("mheap", "release/paced50", "no call: `Config::idle_retention_percent = 50` (the paced bound, opt-in), "
+     "which releases during the frees"),
     ("tcmalloc", "release/explicit", "`MallocExtension_ReleaseFreeMemory()`"),
     ("jemalloc", "release/explicit", "`mallctl(\"arena.4096.purge\")` (all arenas)"),
     ("jemalloc", "release/idle1s", "no call: 1 s idle, defaults (dirty_decay_ms 10 s, no background thread)"),
@@ -250,13 +252,13 @@ def release_section(results, reps, quick):
     freed_mb = mdn([b.get("freed_mb") for a, n, _ in RELEASE for b in runs(a, n)])
     spans = mdn([b.get("spans") for a, n, _ in RELEASE for b in runs(a, n)])
     spans_freed = mdn([b.get("spans_freed") for a, n, _ in RELEASE for b in runs(a, n)])
-    rows = ["| allocator | how memory is given back | RSS at peak MiB | after free MiB (% of peak) | "
+    rows = ["| allocator | how memory is given back | RSS at peak MiB | free ms | after free MiB (% of peak) | "
             "after release MiB (% of peak) | release ms | ms per GiB released | regrow ms | (peak build ms) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for alloc, name, how in RELEASE:
         rs = runs(alloc, name)
         if not rs:
-            rows.append(f"| {alloc} | {how} | failed | | | | | | |")
+            rows.append(f"| {alloc} | {how} | failed | | | | | | | |")
             continue
         peak = mdn([b["rss_peak_mb"] for b in rs])
         free = mdn([b["rss_free_mb"] for b in rs])
@@ -277,7 +279,7 @@ def release_section(results, reps, quick):
         else:
             rel_ms = f"no call ({idle / 1000:g} s idle)" if idle > 0 else "no call"
             gib = "—"
-        rows.append(f"| {alloc} | {how} | {f0(peak)} | {f0(free)} ({f0(pf, ' %')}) | {f0(rel)} ({f0(pr, ' %')}) | "
+        rows.append(f"| {alloc} | {how} | {f0(peak)} | {f1(mdn([b['free_ms'] for b in rs]))} | {f0(free)} ({f0(pf, ' %')}) | {f0(rel)} ({f0(pr, ' %')}) | "
                     f"{rel_ms} | {gib} | {f0(mdn([b['regrow_ms'] for b in rs]))} | "
                     f"{f0(mdn([b['peak_ms'] for b in rs]))} |")
     table = "\n".join(rows)
@@ -301,7 +303,8 @@ like the rest (rep 1 of every row, then rep 2, …); every cell is the median ov
 1. **Peak:** {spans:.0f} spans drawn from the churn size mix (1–1024 pages of 8 KiB, 8 KiB-aligned, the last
    one cut to fit), allocated in order, one byte written per 4 KiB; RSS read (`/proc/self/statm`).
 2. **Free:** {spans_freed:.0f} spans chosen by a fixed-seed shuffle ({freed_mb:.0f} MiB, {100 * freed_mb / peak_mb:.1f} % of the peak),
-   freed in that scattered order; RSS read right after.
+   freed in that scattered order, timed (*free ms*: what an allocator that gives memory back as it
+   frees pays there); RSS read right after.
 3. **Release:** the allocator's own mechanism (column 2), timed with steady_clock; RSS read after it.
    *ms per GiB released* = release time / (RSS after free − RSS after release), i.e. per GiB that
    the call itself gave back ("—" when it gave back less than 1 % of the peak).
