@@ -70,9 +70,9 @@ struct FallbackConfig : DefaultConfig {
 enum ConfigRule : int {
   list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
-  no_reserved_span_records, no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations, no_idle_retention_bytes, no_idle_retention_percent,
-  no_idle_retention_floor_bytes, no_guard_pages,
-  no_internal_checks, bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
+  no_reserved_span_records, no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations,
+  no_idle_retention_bytes, no_idle_retention_percent, no_idle_retention_floor_bytes, no_guard_pages, no_internal_checks,
+  bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
   record_beyond_chunk, too_few_span_records, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,

@@ -14,22 +14,24 @@ namespace mheap {
 
 template <class Config>
 void HeapCore<Config>::enforce_retention_bound() noexcept {
-  const std::size_t budget = retention_.pass_budget(unreleased_idle());
+  const std::size_t budget = retention_.pass_budget(unreleased_idle_not_in_flight());
   if (budget == 0) return;
   front_.flush_all_locked(*this);  // parked spans are idle too, and only the free set can be released
   release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
-  retention_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift));  // others' in-flight spans will go
+  retention_.after_pass(unreleased_idle_not_in_flight());  // others' in-flight spans will go
 }
 
 // A pass of the paced bound (PacedRetention): from the free set only. Parked spans stay where
 // they are: flushing every cache (with thread caches, a stop of every thread) for each pass would
-// cost the threads more than the pages are worth, and the caches are bounded.
+// cost the threads more than the pages are worth, and the caches are bounded. The threads'
+// deltas are folded in first, so the pass decides on exact counters.
 template <class Config>
 void HeapCore<Config>::paced_release() noexcept {
-  const std::size_t budget = paced_.pass_budget(unreleased_idle(), stats_.heap_inuse);
+  front_.fold_locked(*this);
+  const std::size_t budget = paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse);
   if (budget == 0) return;
   release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
-  paced_.after_pass(unreleased_idle() - (releasing_pages_ << page_shift), stats_.heap_inuse);
+  paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse);  // others' in-flight spans will go
 }
 
 // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a

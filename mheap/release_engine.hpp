@@ -97,19 +97,25 @@ class RetentionBound {
   std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 
-/// The paced bound (Config::idle_retention_percent, off by default; mheap/config.hpp says why):
+/// The paced bound (Config::idle_retention_percent, off by default; mheap/config.hpp says why).
 /// Go 1.13+ keeps the memory it retains near its heap goal; a page heap has no goal but the bytes
 /// in use, so here idle bytes not yet released may reach Percent % of heap_inuse, or Floor bytes
-/// if that is more. Checked only where a free grows the free set (never on the span-cache path),
-/// and only a free can push idle memory over it, by at most its own bytes and Percent % of them:
-/// so a pass releases about what the frees since the last one added, which is its pacing. A pass
-/// runs once the excess is more than an eighth of the bound and releases down to the bound,
-/// largest free spans first: a span allocated and freed again and again at the bound is then
-/// released once, not on every free (bench large/100: 427 ns per op without the slack, in release
-/// calls and faults; 58 with it, 61 before the bound existed), and a heap shrinking from its peak
-/// makes a pass per eighth of the bound rather than per free. A span longer than that eighth
-/// still goes and comes back on every such cycle (measured: 16 MiB against a 64 MiB bound, one
-/// release call per free): covering it needs a memory of what the last pass released.
+/// if that is more.
+///
+/// Checked only where a free grows the free set (never on the span-cache path). Frees push idle
+/// memory over the bound, by at most their own bytes and Percent % of them, and so do allocations
+/// cut from a span with released pages (the whole span is made usable again and its rest returns
+/// to the free set unreleased): a pass releases what those added since the last one, which is its
+/// pacing.
+///
+/// A pass runs once the excess is more than an eighth of the bound, and releases down to the
+/// bound, largest free spans first. So a span allocated and freed again and again at the bound is
+/// released once, not on every free (bench large/100, 2026-12-06: 427 ns per op without the slack,
+/// in release calls and faults; 58 with it; 61–65 without the bound), and a heap shrinking from
+/// its peak makes a pass per eighth of the bound rather than per free. A span longer than that
+/// eighth still goes and comes back on every such cycle (measured: 16 MiB against a 64 MiB bound,
+/// one release call per free): covering it needs a memory of what the last pass released.
+///
 /// What a pass could not release (idle pages parked in span caches, which it does not flush, and
 /// runs below the source's granule) is tolerated until the next pass, which it also delays.
 /// set_idle_retention (a bound the caller picks) turns it off.
@@ -120,7 +126,7 @@ class PacedRetention {
   /// Bytes a pass should release now, after a free (0: no pass). One division by a constant.
   std::size_t pass_budget(std::size_t unreleased, std::size_t inuse) const noexcept {
     const std::size_t bound = bound_of(inuse);
-    if (off_ || unreleased <= bound + bound / 8 + tolerated_) return 0;
+    if (off_ || unreleased <= bound || unreleased - bound <= bound / 8 + tolerated_) return 0;
     return unreleased - bound;
   }
   /// After a pass: what it left above the bound (in-flight releases of other calls excluded).

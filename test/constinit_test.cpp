@@ -41,6 +41,12 @@ constinit Heap<WithTree> untouched_tree_heap;
 constinit Heap<Lists> untouched_list_heap;
 constinit Heap<WithTree> resident_heap;
 constinit Heap<Lists> misuse_heap;
+// The paced bound on (its state is all zero too), with a floor this arena can pass.
+struct Paced : WithTree {
+  static constexpr unsigned idle_retention_percent = 50;
+  static constexpr std::size_t idle_retention_floor_bytes = std::size_t{1} << 20;
+};
+constinit Heap<Paced> paced_heap;
 
 // Nothing to run at exit, unless this build marks memory for a sanitizer (the heap then takes its
 // marks back when it goes).
@@ -168,4 +174,15 @@ BOOST_AUTO_TEST_CASE(misuse_on_a_list_only_heap) {
   BOOST_TEST(misuse_heap.stats().heap_inuse == 0u);
   BOOST_TEST(misuse_heap.stats().stacks_inuse == 0u);
   test::require_clean(misuse_heap);
+}
+
+// A constant-initialised heap that paces starts as zero bytes, and then paces: 4 MiB of long spans
+// freed against a 1 MiB floor are given back (StaticArena zeroes and counts them).
+BOOST_AUTO_TEST_CASE(a_heap_that_paces_is_constant_initialised_all_the_same) {
+  BOOST_TEST(all_zero_bytes(paced_heap));
+  std::vector<SpanRef<GCSpanPolicy>> spans;
+  for (int i = 0; i < 4; ++i) spans.push_back(paced_heap.alloc<GCSpanPolicy>(256));  // 1 MiB each
+  for (auto& s : spans) paced_heap.free(s);
+  BOOST_TEST(paced_heap.stats().heap_released > 0u);
+  test::require_clean(paced_heap);
 }
