@@ -93,10 +93,10 @@ struct DefaultConfig {
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);
   /// The paced bound (mheap/release_engine.hpp, PacedRetention; Go 1.13+ keeps retained memory
   /// near its heap goal to the same end, from a background goroutine): once a free leaves more
-  /// idle, unreleased bytes than this percentage of the bytes in use (and than the floor below), the heap
-  /// releases the excess, largest free spans first. 50 leaves steady churn alone (the churn traces
-  /// of bench/ hold 22 to 27 % idle that they keep reusing) and returns memory as the live heap
-  /// shrinks. Off by default (0), for two costs measured on 2026-12-06. A pass walks the free set
+  /// idle, unreleased bytes than this percentage of the bytes in use (and than the floor below),
+  /// the heap releases the excess, largest free spans first. 50 leaves steady churn alone (the
+  /// churn traces of bench/ hold 22 to 27 % idle that they keep reusing) and returns memory as the
+  /// live heap shrinks. Off by default (0), for two costs measured on 2026-12-06. A pass walks the free set
   /// from the largest span down, past every span already released, so a heap holding very many
   /// released spans pays for each pass (bench large/100,000: its set-up, 100,000 long spans freed
   /// among fences, took 9.3 s against 0.22 s; large/100 and large/10,000 did not slow down;

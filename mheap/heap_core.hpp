@@ -346,33 +346,16 @@ class HeapCore {
 
   // ---- giving memory back (defined in mheap/heap_release.hpp; the planning: release_engine.hpp) --
   std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
-  // The same, less the spans other calls are releasing with the lock dropped (state scavenging):
-  // they are on their way out, and a pass that counted them would release that excess twice. It
-  // saturates at 0: those spans may be partly released already (their whole length is taken
-  // off), and with thread caches stats_ lags the threads' deltas until the next fold.
-  std::size_t unreleased_idle_not_in_flight() const noexcept {
-    const std::size_t gone = stats_.heap_released + (releasing_pages_ << page_shift);
-    return stats_.heap_idle > gone ? stats_.heap_idle - gone : 0;
-  }
+  std::size_t unreleased_idle_not_in_flight() const noexcept;  // less spans being released
   // After a free: the retention bound (RetentionBound says what it promises); unset, one compare.
   void enforce_retention_locked() noexcept {
     if constexpr (releases)
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
   [[gnu::noinline]] void enforce_retention_bound() noexcept;
-  // After a free that grew the free set: the paced bound (Config::idle_retention_percent). A few
-  // loads, a division by a constant and two compares; a pass only when idle memory has outgrown
-  // it. With thread caches this reads the counters as of the last fold, so it may fire early (the
-  // pass folds first and then finds nothing to do) or late (until a later check after a fold).
-  void pace_retention_locked() noexcept {
-    if constexpr (paces)
-      if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) != 0) [[unlikely]] paced_release();
-  }
+  void pace_retention_locked() noexcept;  // after a free that grew the free set: the paced bound
   [[gnu::noinline]] void paced_release() noexcept;
-  // The caller sets a bound of its own (set_idle_retention): it replaces the paced one.
-  void stop_pacing_locked() noexcept {
-    if constexpr (paces) paced_.turn_off();
-  }
+  void stop_pacing_locked() noexcept;  // set_idle_retention: the caller's bound replaces the paced one
   template <class Wanted>
   std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden);
 

@@ -12,6 +12,16 @@
 
 namespace mheap {
 
+// Unreleased idle bytes less the spans other calls are releasing with the lock dropped (state
+// scavenging): they are on their way out, and a pass that counted them would release that excess
+// twice. It saturates at 0: those spans may be partly released already (their whole length is
+// taken off), and with thread caches stats_ lags the threads' deltas until the next fold.
+template <class Config>
+std::size_t HeapCore<Config>::unreleased_idle_not_in_flight() const noexcept {
+  const std::size_t gone = stats_.heap_released + (releasing_pages_ << page_shift);
+  return stats_.heap_idle > gone ? stats_.heap_idle - gone : 0;
+}
+
 template <class Config>
 void HeapCore<Config>::enforce_retention_bound() noexcept {
   const std::size_t budget = retention_.pass_budget(unreleased_idle_not_in_flight());
@@ -19,6 +29,22 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
   front_.flush_all_locked(*this);  // parked spans are idle too, and only the free set can be released
   release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
   retention_.after_pass(unreleased_idle_not_in_flight());  // others' in-flight spans will go
+}
+
+// After a free that grew the free set: the paced bound (Config::idle_retention_percent). A few
+// loads, a division by a constant and two compares; a pass only when idle memory has outgrown it.
+// With thread caches this reads the counters as of the last fold, so it may fire early (the pass
+// folds first and then finds nothing to do) or late (until a later check after a fold).
+template <class Config>
+void HeapCore<Config>::pace_retention_locked() noexcept {
+  if constexpr (paces)
+    if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) != 0) [[unlikely]] paced_release();
+}
+
+// set_idle_retention: a bound the caller picks replaces the paced one, for good.
+template <class Config>
+void HeapCore<Config>::stop_pacing_locked() noexcept {
+  if constexpr (paces) paced_.turn_off();
 }
 
 // A pass of the paced bound (PacedRetention): from the free set only. Parked spans stay where
