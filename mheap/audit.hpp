@@ -87,6 +87,9 @@ class Census {
       if (h_.free_.bit_says_nonempty(i) == h_.free_.list_empty(i))
         report_.fail("bitmap bit ", i, " disagrees with free list ", i);
     if (!h_.free_.large_is_ordered()) report_.fail("large-span tree is not ordered by (pages, address)");
+    if (const span_type* s = h_.free_.first_in_wrong_tree())
+      report_.fail("span of ", s->npages, " pages at ", s->base, " is in the large-span tree for ",
+                   s->released_pages() == s->npages ? "resident" : "released", " spans");
     h_.free_.for_each_indexed([&](std::size_t slot, const span_type& s) {
       // Marked just above (and free and long) means it is in the tree; only then ask the tree.
       if (s.audit_mark != epoch_ || s.state != SpanState::free || s.npages < H::max_list_pages ||

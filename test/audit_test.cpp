@@ -77,6 +77,27 @@ BOOST_AUTO_TEST_CASE(released_pages_that_no_counter_knows_of_are_reported) {
   require_clean(*heap);
 }
 
+// Long free spans live in one of two trees by whether all their pages are released
+// (mheap/free_set.hpp); a span whose pages changed under it sits in the wrong one.
+BOOST_AUTO_TEST_CASE(a_long_span_in_the_wrong_tree_is_reported) {
+  auto heap = test::make_heap<TestHeap>();
+  auto a = heap->alloc<GCSpanPolicy>(200);
+  auto fence = heap->alloc<GCSpanPolicy>(1);  // a is not merged into what follows
+  auto* record = static_cast<TestHeap::span_type*>(writable(a.header()));
+  heap->free(a);
+  require_clean(*heap);
+  record->idle.npreleased = 200;
+  require_failure_mentions(*heap, "is in the large-span tree for resident spans");
+  record->idle.npreleased = 0;
+  require_clean(*heap);
+  BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);  // a moves to the tree of released spans
+  record->idle.npreleased = 199;
+  require_failure_mentions(*heap, "is in the large-span tree for released spans");
+  record->idle.npreleased = 200;
+  require_clean(*heap);
+  (void)fence;
+}
+
 BOOST_AUTO_TEST_CASE(a_live_span_marked_free_is_not_in_the_free_set) {
   auto heap = test::make_heap<TestHeap>();
   auto a = heap->alloc<GCSpanPolicy>(4);

@@ -535,6 +535,49 @@ BOOST_AUTO_TEST_CASE(a_span_freed_after_a_release_is_handed_out_before_the_relea
   require_clean(*heap);
 }
 
+// Long spans too: a resident span is handed out before a released one of its length, wherever it
+// lies (they are in two trees, mheap/free_set.hpp) ...
+BOOST_AUTO_TEST_CASE(a_released_long_span_is_handed_out_after_a_resident_one_of_its_length) {
+  auto heap = test::make_heap<TestHeap>();
+  auto low = heap->alloc<GC>(200);
+  auto fence1 = heap->alloc<GC>(1);
+  auto high = heap->alloc<GC>(200);
+  auto fence2 = heap->alloc<GC>(1);
+  const void* base_low = low.base();
+  const void* base_high = high.base();
+  heap->free(low);
+  BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);
+  heap->free(high);
+  require_clean(*heap);
+  auto again = heap->alloc<GC>(200);
+  BOOST_TEST(again.base() == base_high);       // resident, though low lies lower ...
+  BOOST_TEST(released(*heap) == 200 * kPage);  // ... and low stays released
+  auto last = heap->alloc<GC>(200);
+  BOOST_TEST(last.base() == base_low);
+  BOOST_TEST(released(*heap) == 0u);
+  require_clean(*heap);
+  (void)fence1, (void)fence2;
+}
+
+// ... but the best fit still wins over residence: a shorter released span before a longer
+// resident one.
+BOOST_AUTO_TEST_CASE(a_shorter_released_long_span_fits_before_a_longer_resident_one) {
+  auto heap = test::make_heap<TestHeap>();
+  auto low = heap->alloc<GC>(150);
+  auto fence1 = heap->alloc<GC>(1);
+  auto high = heap->alloc<GC>(300);
+  auto fence2 = heap->alloc<GC>(1);
+  const void* base_low = low.base();
+  heap->free(low);
+  BOOST_TEST(heap->scavenge(150 * kPage) == 150 * kPage);
+  heap->free(high);
+  auto fit = heap->alloc<GC>(140);
+  BOOST_TEST(fit.base() == base_low);
+  BOOST_TEST(released(*heap) == 0u);  // the whole span was made usable; its rest is resident
+  require_clean(*heap);
+  (void)fence1, (void)fence2;
+}
+
 namespace {
 // Releases only when the test says so, to hold a scavenge in the middle of its system calls.
 class GatedSource : public MmapSource {
