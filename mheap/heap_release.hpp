@@ -54,10 +54,13 @@ void HeapCore<Config>::stop_pacing_locked() noexcept {
 template <class Config>
 void HeapCore<Config>::paced_release() noexcept {
   front_.fold_locked(*this);
+  if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) == 0) return;  // the check was stale
+  paced_.judge_last_pass(stats_.heap_released);  // may widen the slack: ask again
   const std::size_t budget = paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse);
   if (budget == 0) return;
-  release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
-  paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse);  // others' in-flight spans will go
+  const std::size_t released = release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+  // Others' in-flight spans will go; what this pass released is judged before the next one.
+  paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse, released, stats_.heap_released);
 }
 
 // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a

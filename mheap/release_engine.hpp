@@ -108,13 +108,22 @@ class RetentionBound {
 /// to the free set unreleased): a pass releases what those added since the last one, which is its
 /// pacing.
 ///
-/// A pass runs once the excess is more than an eighth of the bound, and releases down to the
-/// bound, largest free spans first. So a span allocated and freed again and again at the bound is
-/// released once, not on every free (bench large/100, 2026-12-06: 427 ns per op without the slack,
-/// in release calls and faults; 58 with it; 61–65 without the bound), and a heap shrinking from
-/// its peak makes a pass per eighth of the bound rather than per free. A span longer than that
-/// eighth still goes and comes back on every such cycle (measured: 16 MiB against a 64 MiB bound,
-/// one release call per free): covering it needs a memory of what the last pass released.
+/// A pass runs once the excess is more than the slack, an eighth of the bound at first, and
+/// releases down to the bound, largest free spans first. So a span allocated and freed again and
+/// again at the bound is released once, not on every free (bench large/100, 2026-12-06: 427 ns per
+/// op without the slack, in release calls and faults; 58 with it; 61–65 without the bound), and a
+/// heap shrinking from its peak makes a pass per eighth of the bound rather than per free.
+///
+/// A span longer than the slack would still go and come back on every such cycle (measured: 16 MiB
+/// against a 64 MiB bound, one release call per free). So each pass first judges the one before it:
+/// if allocations have since taken back at least half of the pages it released (heap_released fell
+/// by that much), it released memory the program still cycles through, and the slack doubles, up
+/// to the whole bound; otherwise the churn has stopped and it is an eighth again at once (memory
+/// is the point of the bound: a heap shrinking after a churn gets the narrow slack from its first
+/// pass on). A span churned at the bound then costs a few passes, not one per free; one longer than
+/// the bound itself still cycles.
+/// Releases by other calls in between raise heap_released and can hide such reuse: the slack then
+/// stays narrow, which costs release calls, never memory.
 ///
 /// What a pass could not release (idle pages parked in span caches, which it does not flush, and
 /// runs below the source's granule) is tolerated until the next pass, which it also delays.
@@ -126,24 +135,48 @@ class PacedRetention {
   /// Bytes a pass should release now, after a free (0: no pass). One division by a constant.
   std::size_t pass_budget(std::size_t unreleased, std::size_t inuse) const noexcept {
     const std::size_t bound = bound_of(inuse);
-    if (off_ || unreleased <= bound || unreleased - bound <= bound / 8 + tolerated_) return 0;
+    if (off_ || unreleased <= bound || unreleased - bound <= slack_of(bound) + tolerated_) return 0;
     return unreleased - bound;
   }
-  /// After a pass: what it left above the bound (in-flight releases of other calls excluded).
-  void after_pass(std::size_t unreleased_left, std::size_t inuse) noexcept {
+  /// When a pass is due: widens or narrows the slack by what became of the last pass's pages
+  /// (`released_now` is heap_released); the caller asks pass_budget() again. Once per pass: the
+  /// reuse it saw is old news to the next call, which would otherwise widen the slack again and
+  /// again on the same evidence, each time the excess passes the widened slack.
+  void judge_last_pass(std::size_t released_now) noexcept {
+    if (judged_) return;
+    judged_ = true;
+    const std::size_t reused = released_after_pass_ > released_now ? released_after_pass_ - released_now : 0;
+    if (last_pass_bytes_ != 0 && reused >= last_pass_bytes_ / 2) {
+      if (widening_ < max_widening) ++widening_;
+    } else {
+      widening_ = 0;  // the churn has stopped
+    }
+  }
+  /// After a pass: what it left above the bound (in-flight releases of other calls excluded), what
+  /// it released, and heap_released once it is done.
+  void after_pass(std::size_t unreleased_left, std::size_t inuse, std::size_t pass_bytes, std::size_t released_now) noexcept {
     const std::size_t bound = bound_of(inuse);
     tolerated_ = unreleased_left > bound ? unreleased_left - bound : 0;
+    last_pass_bytes_ = pass_bytes;
+    released_after_pass_ = released_now;
+    judged_ = false;
   }
 
  private:
+  static constexpr unsigned max_widening = 3;  // the slack reaches 8/8 of the bound at most
   static std::size_t bound_of(std::size_t inuse) noexcept {
     const std::size_t share = inuse / 100 * Percent;
     return share > Floor ? share : Floor;
   }
+  std::size_t slack_of(std::size_t bound) const noexcept { return (bound / 8) << widening_; }
 
-  // Both zero when constant-initialised: a heap that paces still starts in .bss.
+  // All zero when constant-initialised: a heap that paces still starts in .bss.
   bool off_ = false;
-  std::size_t tolerated_ = 0;  // excess the last pass left (it could not release it)
+  bool judged_ = false;                  // judge_last_pass() ran since the last pass
+  unsigned char widening_ = 0;           // the slack is (bound / 8) << widening_
+  std::size_t tolerated_ = 0;            // excess the last pass left (it could not release it)
+  std::size_t last_pass_bytes_ = 0;      // bytes the last pass released
+  std::size_t released_after_pass_ = 0;  // heap_released when it was done
 };
 
 /// Whether a release may exceed its budget. A span that is already partly released can only be
