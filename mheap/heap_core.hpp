@@ -181,8 +181,8 @@ class HeapCore {
         no_record = true;
         return nullptr;
       }
-      make_usable(s);
       cut_tail(s, n, tail);
+      make_usable(s);
     } else {
       make_usable(s);
     }
@@ -192,8 +192,9 @@ class HeapCore {
     return s;
   }
 
-  // A span with released pages is made usable again whole; those pages read as zero, so the span's
-  // needzero flag (about the unreleased pages) still tells whether it must be cleared.
+  // A span with released pages is made usable again whole (cut_tail() has left it only its own
+  // share of them); those pages read as zero, so the span's needzero flag (about the unreleased
+  // pages) still tells whether it must be cleared.
   void make_usable(span_type* s) noexcept {
     if constexpr (releases) {
       if (s->idle.npreleased != 0) {
@@ -203,20 +204,8 @@ class HeapCore {
     }
   }
 
-  // Keeps the first n pages in s; the rest becomes the free span `tail`. No counter moves.
-  void cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept {
-    detail::internal_check<checks>([&] { return n < s->npages && tail->state == SpanState::unused; },
-                                   "cut_tail: split past the span's end, or into a record in use");
-    tail->base = s->base + (n << page_shift);
-    tail->npages = s->npages - n;
-    if constexpr (releases) tail->idle = {.npreleased = 0, .tick = s->idle.tick};  // make_usable() emptied s
-    tail->interior_mapped = false;
-    tail->needzero = s->needzero;
-    tail->state = SpanState::free;
-    s->npages = n;
-    arena_.map().set_ends(arena_.page_of(tail->base), tail->npages, tail);
-    free_.insert(*tail);
-  }
+  // Keeps the first n pages in s; the rest becomes the free span `tail` (mheap/heap_split_merge.hpp).
+  void cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept;
 
   // free → parked as Kind: held by the kind, mapped as it maps a live span, still idle (no counter
   // moves), its generation even.
@@ -303,46 +292,10 @@ class HeapCore {
     front_.retire_locked(*this, c);
   }
 
-  // Merges free span s with its free neighbours, then files it in the free set. The neighbours'
-  // records are retired; s keeps the merged run. Reads only first/last page entries of the map.
-  void insert_free(span_type* s, typename free_set_type::Recency recency = free_set_type::Recency::warm) noexcept {
-    PageMap<span_type>& map = arena_.map();
-    const std::size_t first = arena_.page_of(s->base);
-    if (first > 0) {
-      span_type* before = map[first - 1];
-      if (before != nullptr && before->state == SpanState::free) {
-        free_.erase(*before);
-        s->base = before->base;
-        // The record no longer starts where its last owner's span did (free() names that base).
-        generation::store(s->generation, generation::load(s->generation) + 2);
-        s->npages += before->npages;
-        absorb(s, before);
-      }
-    }
-    const std::size_t end = arena_.page_of(s->base) + s->npages;
-    if (end < arena_.pages()) {
-      span_type* after = map[end];
-      if (after != nullptr && after->state == SpanState::free) {
-        free_.erase(*after);
-        s->npages += after->npages;
-        absorb(s, after);
-        map.set(end, s);  // where `after` began now names the span holding it (free_at reports it exactly)
-      }
-    }
-    map.set_ends(arena_.page_of(s->base), s->npages, s);
-    s->interior_mapped = false;  // a free span is mapped at its ends only (page_map.hpp)
-    free_.insert(*s, recency);
-  }
-  // The merged span was freed as late as its latest part: never older (Go 1.9 stamps the merged
-  // span with the newest free), so merging never makes memory look idle longer than it was.
-  void absorb(span_type* s, span_type* neighbour) noexcept {
-    s->needzero = s->needzero || neighbour->needzero;
-    if constexpr (releases) {
-      s->idle.npreleased += neighbour->idle.npreleased;
-      s->idle.tick = std::max(s->idle.tick, neighbour->idle.tick);
-    }
-    retire_record(neighbour);
-  }
+  // ---- splitting and merging (defined in mheap/heap_split_merge.hpp) ----------------------------
+  // Merges free span s with its free neighbours, then files it in the free set.
+  void insert_free(span_type* s, typename free_set_type::Recency recency = free_set_type::Recency::warm) noexcept;
+  void absorb(span_type* s, span_type* neighbour) noexcept;  // s takes in its free neighbour's record
 
   // ---- giving memory back (defined in mheap/heap_release.hpp; the planning: release_engine.hpp) --
   std::size_t unreleased_idle() const noexcept { return stats_.heap_idle - stats_.heap_released; }
@@ -394,3 +347,4 @@ class HeapCore {
 // The out-of-line parts, one concern each.
 #include "heap_growth.hpp"
 #include "heap_release.hpp"
+#include "heap_split_merge.hpp"

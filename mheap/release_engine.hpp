@@ -104,9 +104,9 @@ class RetentionBound {
 ///
 /// Checked only where a free grows the free set (never on the span-cache path). Frees push idle
 /// memory over the bound, by at most their own bytes and Percent % of them, and so do allocations
-/// cut from a span with released pages (the whole span is made usable again and its rest returns
-/// to the free set unreleased): a pass releases what those added since the last one, which is its
-/// pacing.
+/// cut from a span released in part (the whole span is made usable again and its rest returns to
+/// the free set unreleased; the rest of a span released whole stays released): a pass releases
+/// what those added since the last one, which is its pacing.
 ///
 /// A pass runs once the excess is more than the slack, an eighth of the bound at first, and
 /// releases down to the bound, largest free spans first. So a span allocated and freed again and

@@ -573,9 +573,38 @@ BOOST_AUTO_TEST_CASE(a_shorter_released_long_span_fits_before_a_longer_resident_
   heap->free(high);
   auto fit = heap->alloc<GC>(140);
   BOOST_TEST(fit.base() == base_low);
-  BOOST_TEST(released(*heap) == 0u);  // the whole span was made usable; its rest is resident
+  BOOST_TEST(released(*heap) == 10 * kPage);  // the rest of it stays released
   require_clean(*heap);
   (void)fence1, (void)fence2;
+}
+
+// A cut from a span released whole makes only the pages handed out usable: the rest stays
+// released (heap_released counts it, a later pass does not release it again), until it is
+// handed out in turn. A span released in part is made usable whole (where its released pages
+// lie is not recorded).
+BOOST_AUTO_TEST_CASE(the_rest_of_a_span_released_whole_stays_released) {
+  auto heap = test::make_heap<TestHeap>();
+  auto span = heap->alloc<GC>(200);
+  auto fence = heap->alloc<GC>(1);
+  heap->free(span);
+  BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);
+  auto head = heap->alloc<GC>(10);
+  BOOST_TEST(released(*heap) == 190 * kPage);
+  require_clean(*heap);
+  const std::uint64_t calls = heap->events().release_calls;
+  BOOST_TEST(heap->scavenge(190 * kPage) == 0u);  // nothing left to release
+  BOOST_TEST(heap->events().release_calls == calls);
+  auto short_rest = heap->alloc<GC>(100);  // 190 → 100 + 90: the 90 stay released
+  BOOST_TEST(released(*heap) == 90 * kPage);
+  require_clean(*heap);
+  heap->free(head);
+  heap->free(short_rest);  // merges: 110 resident pages and the 90 released ones, released in part
+  BOOST_TEST(released(*heap) == 90 * kPage);
+  require_clean(*heap);
+  auto again = heap->alloc<GC>(50);  // cut from a span released in part: all of it usable
+  BOOST_TEST(released(*heap) == 0u);
+  require_clean(*heap);
+  (void)fence, (void)again;
 }
 
 namespace {
