@@ -76,6 +76,7 @@ enum ConfigRule : int {
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
   record_beyond_chunk, too_few_span_records, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
+  retention_without_release,
 };
 
 template <class C>
@@ -157,6 +158,11 @@ constexpr int first_broken_rule_of_a_complete_config() {
     if (C::thread_caches && C::span_cache_pages != 0 && !MHEAP_HAS_THREADS &&
         !is_single_threaded_lock<typename C::Lock>)
       return thread_caches_without_threads;
+    // A retention bound asks for releases: on a source without release() it would be ignored in
+    // silence (neither bound is compiled there), so asking for one is a mistake to name.
+    if (!ReleasingPageSourcePolicy<typename C::PageSource> &&
+        (C::idle_retention_percent != 0 || C::idle_retention_bytes != static_cast<std::size_t>(-1)))
+      return retention_without_release;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
     if constexpr (std::is_same_v<typename C::LargeSpanTree, NoTree>) {
@@ -237,6 +243,10 @@ struct ConfigCheck {
   static_assert(Broken != no_tree_needs_fixed_capacity,
                 "Config::LargeSpanTree = NoTree needs a page source with a capacity fixed at compile time "
                 "(mheap::FixedCapacityPageSource, e.g. StaticArena<Bytes>): it bounds the longest free span");
+  static_assert(Broken != retention_without_release,
+                "Config::idle_retention_percent or idle_retention_bytes asks for a retention bound, but "
+                "Config::PageSource cannot release pages (no release(p, n)): set idle_retention_percent to 0 and "
+                "idle_retention_bytes to its default, or use a source that releases");
   static_assert(Broken != no_tree_lists_too_short,
                 "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
                 "(PageSource::fixed_capacity >> page_shift), so every free span has a list");

@@ -165,7 +165,9 @@ class PacedRetention {
  private:
   static constexpr unsigned max_widening = 3;  // the slack reaches 8/8 of the bound at most
   static std::size_t bound_of(std::size_t inuse) noexcept {
-    const std::size_t share = inuse / 100 * Percent;
+    constexpr std::size_t most = static_cast<std::size_t>(-1) / (Percent == 0 ? 1 : Percent);
+    const std::size_t hundredths = inuse / 100;  // a share past SIZE_MAX saturates (any Percent is valid)
+    const std::size_t share = hundredths > most ? static_cast<std::size_t>(-1) : hundredths * Percent;
     return share > Floor ? share : Floor;
   }
   std::size_t slack_of(std::size_t bound) const noexcept { return (bound / 8) << widening_; }
