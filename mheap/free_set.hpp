@@ -291,7 +291,7 @@ class FreeSet {
   void long_insert(SpanT& s) noexcept requires has_tree {
     if constexpr (splits_released)
       if (fully_released(s)) {
-        released_.get().insert(s);
+        link_in_order(released_.get(), s);
         return;
       }
     tree_insert(s);
@@ -303,6 +303,14 @@ class FreeSet {
         return;
       }
     tree_erase(s);
+  }
+
+  // Inserts s where the order puts it: one descent, then a link before its successor. (Not
+  // insert(s): with Boost 1.74's treap, g++ 12 warns that insert_unique may read its commit data
+  // uninitialised once it is instantiated for two trees; a false alarm, but every build shows it.)
+  template <class Container>
+  static void link_in_order(Container& tree, SpanT& s) noexcept {
+    tree.insert_before(tree.lower_bound(s), s);
   }
 
   // first_of_[n % index_slots] is null or the lowest-addressed large free span of its length: what
@@ -319,18 +327,16 @@ class FreeSet {
 
   void tree_insert(SpanT& s) noexcept requires has_tree {
     SpanT*& first = first_of(s.npages);
-    if (first != nullptr && first->npages == s.npages) {
-      if (s.base < first->base) {
-        large_.get().insert(large_.get().iterator_to(*first), s);  // s belongs right before it
-        first = &s;
-      } else {
-        large_.get().insert(s);
-      }
+    const bool twin_indexed = first != nullptr && first->npages == s.npages;
+    if (twin_indexed && s.base < first->base) {
+      large_.get().insert_before(large_.get().iterator_to(*first), s);  // s belongs right before it: no search
+      first = &s;
       return;
     }
+    link_in_order(large_.get(), s);
+    if (twin_indexed) return;
     // The slot is free, or holds another length: index s if it is the leftmost of its own, so the
     // next request for a length freed last (a span allocated and freed again and again) is O(1).
-    large_.get().insert(s);
     auto it = large_.get().iterator_to(s);
     if (it == large_.get().begin() || std::prev(it)->npages != s.npages) first = &s;
   }
