@@ -91,10 +91,11 @@ class Census {
       report_.fail("span of ", s->npages, " pages at ", s->base, " is in the large-span tree for ",
                    s->released_pages() == s->npages ? "resident" : "released", " spans");
     h_.free_.for_each_indexed([&](std::size_t slot, const span_type& s) {
-      // Marked just above (and free and long) means it is in the tree; only then ask the tree.
+      // Marked just above, free, long and not released whole means it is in the tree of resident
+      // spans (the index covers no other); only then ask that tree.
       if (s.audit_mark != epoch_ || s.state != SpanState::free || s.npages < H::max_list_pages ||
-          H::free_set_type::index_slot(s.npages) != slot)
-        report_.fail("length index slot ", slot, " holds a span that is not a large free span of its length");
+          s.released_pages() == s.npages || H::free_set_type::index_slot(s.npages) != slot)
+        report_.fail("length index slot ", slot, " holds a span that is not a resident long free span of its length");
       else if (!h_.free_.is_leftmost_of_its_length(s))
         report_.fail("length index slot ", slot, " holds a span with a lower-addressed twin at ", s.base);
     });

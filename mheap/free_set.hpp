@@ -13,8 +13,8 @@
 // holds. A resident span goes before a released one of the same length, as on the lists.
 // Released long spans have a tree of their own so that giving memory back, which looks for
 // unreleased pages from the longest span down, never walks past them: with one tree, a heap
-// holding 100,000 released long spans paid for every one of them in every pass (bench large/100,000's
-// set-up under the paced bound, 2026-12-06: 9.3 s against 0.22 s).
+// holding many released long spans paid for every one of them in every pass (2026-12-06, a paced
+// heap freeing 100,000 long spans among fences: 0.88 s with one tree, 0.09 s with two).
 //   - first_of_[n % index_slots] is null or the lowest-addressed span of its length in large_.
 // With Tree = NoTree there is no tree and no index: every free span is on the list of its length
 // (the configuration guarantees no span reaches MaxListPages; mheap/config_check.hpp), and take()
@@ -220,7 +220,7 @@ class FreeSet {
       for (const SpanT& s : released_.get()) f(s, std::size_t{0});
   }
   // For audit(): the first long span in the wrong tree (released_ holds exactly the fully released
-  // ones), or null; and whether released_ is ordered.
+  // ones), or null.
   const SpanT* first_in_wrong_tree() const {
     if constexpr (has_tree) {
       if (!ready_) return nullptr;
@@ -313,14 +313,15 @@ class FreeSet {
     tree.insert_before(tree.lower_bound(s), s);
   }
 
-  // first_of_[n % index_slots] is null or the lowest-addressed large free span of its length: what
+  // first_of_[n % index_slots] is null or the lowest-addressed span of its length in large_: what
   // lower_bound would find for a request of exactly that length. A request for a length the index
   // holds is served in O(1), and a span freed below the indexed one goes back in front of it with a
   // hinted insert, also O(1) — the common case of a program reusing a few large sizes — instead of
   // two O(log n) descents. A span freed while its slot is empty (or holds another length) takes
   // the slot when nothing of its length lies lower, so a length allocated and freed again and again
-  // stays indexed even when it is the only one of its length (bench, 2026-12-06: hot/128 44–53 →
-  // 33–35 ns, large/100 71 → 59–62). Everything else falls back to the tree's search. The index
+  // stays indexed even when it is the only one of its length (bench large/100, a median span
+  // allocated and freed among 100 free long spans: 72.3 → 59.7 ns per pair, full runs of
+  // 2026-12-06 20:29 and 22:55). Everything else falls back to the tree's search. The index
   // covers resident spans only (large_); released ones are found by a search of released_.
   static constexpr std::size_t index_slots = 256;
   SpanT*& first_of(std::size_t npages) noexcept requires has_tree { return first_of_[npages % index_slots]; }
@@ -337,8 +338,7 @@ class FreeSet {
     if (twin_indexed) return;
     // The slot is free, or holds another length: index s if it is the leftmost of its own, so the
     // next request for a length freed last (a span allocated and freed again and again) is O(1).
-    auto it = large_.get().iterator_to(s);
-    if (it == large_.get().begin() || std::prev(it)->npages != s.npages) first = &s;
+    if (is_leftmost_of_its_length(s)) first = &s;
   }
   void tree_erase(SpanT& s) noexcept requires has_tree {
     auto it = large_.get().iterator_to(s);

@@ -176,25 +176,24 @@ class HeapCore {
     if (s->npages > n) {
       // The record for the tail comes first: if it cannot be had, s goes back untouched.
       span_type* tail = new_record();
-      if (tail == nullptr) {
-        free_.insert(*s);
+      if (tail == nullptr) {  // back where it was: behind resident spans if it holds released pages
+        free_.insert(*s, s->released_pages() != 0 ? free_set_type::Recency::cold : free_set_type::Recency::warm);
         no_record = true;
         return nullptr;
       }
       cut_tail(s, n, tail);
-      make_usable(s);
-    } else {
-      make_usable(s);
     }
+    make_usable(s);
     // A retention pass's shortfall lies in the free set: only allocations from it can lower it.
     if constexpr (releases)
       if (retention_.has_shortfall()) [[unlikely]] retention_.after_alloc(unreleased_idle() - (s->npages << page_shift));
     return s;
   }
 
-  // A span with released pages is made usable again whole (cut_tail() has left it only its own
-  // share of them); those pages read as zero, so the span's needzero flag (about the unreleased
-  // pages) still tells whether it must be cleared.
+  // A span with released pages is made usable again whole: all its released pages count as
+  // resident from now on (cut_tail() has already passed on to the rest what can stay released).
+  // Those pages read as zero, so the span's needzero flag (about the unreleased pages) still tells
+  // whether it must be cleared.
   void make_usable(span_type* s) noexcept {
     if constexpr (releases) {
       if (s->idle.npreleased != 0) {

@@ -8,15 +8,21 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include "heap_core.hpp"
+#include "layout.hpp"
 
 namespace mheap {
 
 // Keeps the first n pages in s; the rest becomes the free span `tail`. No counter moves.
-// Released pages: a span released whole gives its tail the tail's share, which stays released
-// (it goes back with the released spans, and no later pass releases it again); of a span released
-// in part, where those pages lie is not recorded, so s keeps them all, to be made usable.
+// Released pages: a span released whole passes to its tail the tail's pages from the first
+// granule boundary of the page source on, which stay released (the tail goes back behind resident
+// spans, and no later pass releases them again). Pages before that boundary share a granule with
+// pages handed out, which the OS brings back whole when they are touched: they stay with s, to be
+// made usable, as does every released page of a span released in part (where those lie is not
+// recorded). So a span's released pages still lie inside its length rounded inward to granules,
+// which releases rely on (ReleaseBatch::releasable).
 template <class Config>
 inline void HeapCore<Config>::cut_tail(span_type* s, std::size_t n, span_type* tail) noexcept {
   detail::internal_check<checks>([&] { return n < s->npages && tail->state == SpanState::unused; },
@@ -25,12 +31,16 @@ inline void HeapCore<Config>::cut_tail(span_type* s, std::size_t n, span_type* t
   tail->npages = s->npages - n;
   auto recency = free_set_type::Recency::warm;
   if constexpr (releases) {
-    const bool all_released = s->idle.npreleased == s->npages;
-    tail->idle = {.npreleased = all_released ? tail->npages : 0, .tick = s->idle.tick};
-    if (all_released) {
-      s->idle.npreleased = n;
-      recency = free_set_type::Recency::cold;
+    std::size_t tail_released = 0;
+    if (s->idle.npreleased == s->npages) {
+      const std::size_t granule = granule_of(source_);
+      const auto from = reinterpret_cast<std::uintptr_t>(tail->base);
+      const std::size_t shared = granule > page_bytes ? (layout::align_up(from, granule) - from) >> page_shift : 0;
+      tail_released = tail->npages > shared ? tail->npages - shared : 0;
     }
+    tail->idle = {.npreleased = tail_released, .tick = s->idle.tick};
+    s->idle.npreleased -= tail_released;
+    if (tail_released != 0) recency = free_set_type::Recency::cold;
   }
   tail->interior_mapped = false;
   tail->needzero = s->needzero;

@@ -119,9 +119,11 @@ class RetentionBound {
 /// if allocations have since taken back at least half of the pages it released (heap_released fell
 /// by that much), it released memory the program still cycles through, and the slack doubles, up
 /// to the whole bound; otherwise the churn has stopped and it is an eighth again at once (memory
-/// is the point of the bound: a heap shrinking after a churn gets the narrow slack from its first
-/// pass on). A span churned at the bound then costs a few passes, not one per free; one longer than
-/// the bound itself still cycles.
+/// is the point of the bound). A span churned at the bound then costs a few passes, not one per
+/// free; one longer than the bound itself still cycles. The price: once widened, idle memory may
+/// reach the bound plus the widened slack (twice the bound at most) before the next pass, which
+/// narrows it again. Two passes at once (each drops the lock around its releases) each record
+/// their own outcome; the later one's stands, which only makes the next judgement less informed.
 /// Releases by other calls in between raise heap_released and can hide such reuse: the slack then
 /// stays narrow, which costs release calls, never memory.
 ///

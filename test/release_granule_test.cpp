@@ -148,6 +148,42 @@ BOOST_AUTO_TEST_CASE(a_coarse_source_is_asked_for_whole_granules_only) {
   require_clean(*heap);
 }
 
+// A cut from a span released whole, 3 pages into a granule of 4: the tail's first page shares that
+// granule with the pages handed out, which the OS brings back whole once they are touched, so it
+// counts as resident with them; the tail keeps its other 12 pages released. Nothing can be
+// released while that granule holds live pages; once they are freed, exactly that granule, no
+// page twice.
+BOOST_AUTO_TEST_CASE(a_cut_inside_a_granule_leaves_the_shared_granule_resident) {
+  constexpr std::size_t g = CoarseConfig::PageSource::granule_bytes;
+  auto heap = test::make_heap<Heap<CoarseConfig>>();
+  auto& source = heap->page_source();
+  auto probe = heap->alloc<GC>(1);
+  const auto next = reinterpret_cast<std::uintptr_t>(probe.base()) + kPage;
+  const std::size_t pad = (g - next % g) % g / kPage;  // pages up to the next granule boundary
+  SpanRef<GC> padding;
+  if (pad != 0) padding = heap->alloc<GC>(pad);
+  auto s = heap->alloc<GC>(16);  // whole granules
+  auto fence = heap->alloc<GC>(1);
+  BOOST_REQUIRE(reinterpret_cast<std::uintptr_t>(s.base()) % g == 0);
+  const void* s_base = s.base();
+  heap->free(s);
+  heap->release_all();
+  require_clean(*heap);
+  const std::uint64_t released = heap->stats().heap_released;
+  auto head = heap->alloc<GC>(3);  // s is the shortest fit: the rest of the arena lies past the fence
+  BOOST_REQUIRE(head.base() == s_base);
+  BOOST_TEST(released - heap->stats().heap_released == 4 * kPage);  // the 3 pages and the one sharing their granule
+  require_clean(*heap);
+  BOOST_TEST(heap->release_all() == 0u);
+  heap->free(head);  // 16 pages again, the highest 12 released
+  require_clean(*heap);
+  BOOST_TEST(heap->release_all() == g);
+  BOOST_TEST(heap->stats().heap_released == released);
+  require_clean(*heap);
+  BOOST_TEST(source.misaligned == 0u);
+  (void)fence, (void)padding;
+}
+
 // Idle runs shorter than a granule cannot be released. With a retention bound of 0 each free used
 // to ask the source again for every such run (up to 32 system calls per free), forever.
 BOOST_AUTO_TEST_CASE(an_unreachable_retention_bound_does_not_ask_again_on_every_free) {

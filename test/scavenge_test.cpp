@@ -549,6 +549,10 @@ BOOST_AUTO_TEST_CASE(a_released_long_span_is_handed_out_after_a_resident_one_of_
   BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);
   heap->free(high);
   require_clean(*heap);
+  auto part = heap->alloc<GC>(150);  // a tie between the two at a length above the request
+  BOOST_TEST(part.base() == base_high);
+  BOOST_TEST(released(*heap) == 200 * kPage);
+  heap->free(part);  // high is whole again
   auto again = heap->alloc<GC>(200);
   BOOST_TEST(again.base() == base_high);       // resident, though low lies lower ...
   BOOST_TEST(released(*heap) == 200 * kPage);  // ... and low stays released

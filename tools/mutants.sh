@@ -40,7 +40,8 @@ cxx=${CXX:-g++}
 # kills most of the rest (the release engine and the idle rule), paced_retention_test the paced
 # bound's; the others kill what needs a specific layout, cache bound or kind; bad_input_test the
 # exact misuse a page boundary in free memory gets, constinit_test a StaticArena built over
-# garbage, lock_test a lock that loses a sleeper (it hangs: killed by the timeout). Every source
+# garbage, lock_test a lock that loses a sleeper (it hangs: killed by the timeout),
+# release_granule_test a page source coarser than a heap page. Every source
 # includes the library, so every binary is rebuilt for every mutant it reaches: the fewer, the faster.
 tests=(
   "model_check_test MHEAP_MODEL_OPS=20000"
@@ -52,6 +53,7 @@ tests=(
   "bad_input_test"
   "constinit_test"
   "lock_test"
+  "release_granule_test"
 )
 cxxflags=(-std=c++20 -O0 -w -DBOOST_TEST_DYN_LINK)  # -O0: builds, not runs, take the time
 ldflags=(-lboost_unit_test_framework -pthread)
