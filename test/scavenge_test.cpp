@@ -535,51 +535,55 @@ BOOST_AUTO_TEST_CASE(a_span_freed_after_a_release_is_handed_out_before_the_relea
   require_clean(*heap);
 }
 
+namespace {
+// Two long spans, fenced so that they cannot merge: the lower released whole, the higher free and
+// resident.
+struct ReleasedBelowResident {
+  ReleasedBelowResident(TestHeap& heap, std::size_t low_pages, std::size_t high_pages) {
+    auto low = heap.alloc<GC>(low_pages);
+    fence_low = heap.alloc<GC>(1);
+    auto high = heap.alloc<GC>(high_pages);
+    fence_high = heap.alloc<GC>(1);
+    base_low = low.base();
+    base_high = high.base();
+    heap.free(low);
+    BOOST_TEST(heap.scavenge(low_pages * kPage) == low_pages * kPage);
+    heap.free(high);
+    require_clean(heap);
+  }
+  SpanRef<GC> fence_low, fence_high;
+  const void* base_low = nullptr;
+  const void* base_high = nullptr;
+};
+}  // namespace
+
 // Long spans too: a resident span is handed out before a released one of its length, wherever it
 // lies (they are in two trees, mheap/free_set.hpp) ...
 BOOST_AUTO_TEST_CASE(a_released_long_span_is_handed_out_after_a_resident_one_of_its_length) {
   auto heap = test::make_heap<TestHeap>();
-  auto low = heap->alloc<GC>(200);
-  auto fence1 = heap->alloc<GC>(1);
-  auto high = heap->alloc<GC>(200);
-  auto fence2 = heap->alloc<GC>(1);
-  const void* base_low = low.base();
-  const void* base_high = high.base();
-  heap->free(low);
-  BOOST_TEST(heap->scavenge(200 * kPage) == 200 * kPage);
-  heap->free(high);
-  require_clean(*heap);
+  ReleasedBelowResident s(*heap, 200, 200);
   auto part = heap->alloc<GC>(150);  // a tie between the two at a length above the request
-  BOOST_TEST(part.base() == base_high);
+  BOOST_TEST(part.base() == s.base_high);
   BOOST_TEST(released(*heap) == 200 * kPage);
   heap->free(part);  // high is whole again
   auto again = heap->alloc<GC>(200);
-  BOOST_TEST(again.base() == base_high);       // resident, though low lies lower ...
+  BOOST_TEST(again.base() == s.base_high);     // resident, though low lies lower ...
   BOOST_TEST(released(*heap) == 200 * kPage);  // ... and low stays released
   auto last = heap->alloc<GC>(200);
-  BOOST_TEST(last.base() == base_low);
+  BOOST_TEST(last.base() == s.base_low);
   BOOST_TEST(released(*heap) == 0u);
   require_clean(*heap);
-  (void)fence1, (void)fence2;
 }
 
 // ... but the best fit still wins over residence: a shorter released span before a longer
 // resident one.
 BOOST_AUTO_TEST_CASE(a_shorter_released_long_span_fits_before_a_longer_resident_one) {
   auto heap = test::make_heap<TestHeap>();
-  auto low = heap->alloc<GC>(150);
-  auto fence1 = heap->alloc<GC>(1);
-  auto high = heap->alloc<GC>(300);
-  auto fence2 = heap->alloc<GC>(1);
-  const void* base_low = low.base();
-  heap->free(low);
-  BOOST_TEST(heap->scavenge(150 * kPage) == 150 * kPage);
-  heap->free(high);
+  ReleasedBelowResident s(*heap, 150, 300);
   auto fit = heap->alloc<GC>(140);
-  BOOST_TEST(fit.base() == base_low);
+  BOOST_TEST(fit.base() == s.base_low);
   BOOST_TEST(released(*heap) == 10 * kPage);  // the rest of it stays released
   require_clean(*heap);
-  (void)fence1, (void)fence2;
 }
 
 // A cut from a span released whole makes only the pages handed out usable: the rest stays
