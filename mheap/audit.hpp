@@ -89,12 +89,12 @@ class Census {
     if (!h_.free_.large_is_ordered()) report_.fail("large-span tree is not ordered by (pages, address)");
     if (const span_type* s = h_.free_.first_in_wrong_tree())
       report_.fail("span of ", s->npages, " pages at ", s->base, " is in the large-span tree for ",
-                   s->released_pages() == s->npages ? "resident" : "released", " spans");
+                   s->fully_released() ? "resident" : "released", " spans");
     h_.free_.for_each_indexed([&](std::size_t slot, const span_type& s) {
       // Marked just above, free, long and not released whole means it is in the tree of resident
       // spans (the index covers no other); only then ask that tree.
       if (s.audit_mark != epoch_ || s.state != SpanState::free || s.npages < H::max_list_pages ||
-          s.released_pages() == s.npages || H::free_set_type::index_slot(s.npages) != slot)
+          s.fully_released() || H::free_set_type::index_slot(s.npages) != slot)
         report_.fail("length index slot ", slot, " holds a span that is not a resident long free span of its length");
       else if (!h_.free_.is_leftmost_of_its_length(s))
         report_.fail("length index slot ", slot, " holds a span with a lower-addressed twin at ", s.base);

@@ -225,10 +225,10 @@ class FreeSet {
     if constexpr (has_tree) {
       if (!ready_) return nullptr;
       for (const SpanT& s : large_.get())
-        if (fully_released(s)) return &s;
+        if (s.fully_released()) return &s;
       if constexpr (splits_released)
         for (const SpanT& s : released_.get())
-          if (!fully_released(s)) return &s;
+          if (!s.fully_released()) return &s;
     }
     return nullptr;
   }
@@ -270,7 +270,6 @@ class FreeSet {
     }
     return true;
   }
-  static bool fully_released(const SpanT& s) noexcept { return SpanT::releases && s.released_pages() == s.npages; }
 
   Lists& lists() noexcept { return lists_.get(); }
   const Lists& lists() const noexcept { return lists_.get(); }
@@ -290,7 +289,7 @@ class FreeSet {
   // ---- the trees and the length index -----------------------------------------------------------
   void long_insert(SpanT& s) noexcept requires has_tree {
     if constexpr (splits_released)
-      if (fully_released(s)) {
+      if (s.fully_released()) {
         link_in_order(released_.get(), s);
         return;
       }
@@ -298,7 +297,7 @@ class FreeSet {
   }
   void long_erase(SpanT& s) noexcept requires has_tree {
     if constexpr (splits_released)
-      if (fully_released(s)) {
+      if (s.fully_released()) {
         released_.get().erase(released_.get().iterator_to(s));
         return;
       }

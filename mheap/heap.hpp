@@ -229,12 +229,11 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
 
   // ---- giving memory back to the page source (needs a ReleasingPageSourcePolicy) -------------
   // Released pages stay in heap_sys and heap_idle and are counted in heap_released; allocating
-  // from a span with released pages makes the pages handed out usable again (and, of a span
-  // released only in part, the whole span) and lowers heap_released. The
-  // system calls are made outside the heap lock: the spans being released are out of the free
-  // set meanwhile (state scavenging), so no other thread can hand them out. A source with a
-  // granule coarser than a page is asked for whole granules only, and exactly what it gives back
-  // is counted.
+  // from a span with released pages makes the pages handed out usable again (of a span released
+  // only in part, the whole span) and lowers heap_released. The system calls are made outside the
+  // heap lock: the spans being released are out of the free set meanwhile (state scavenging), so
+  // no other thread can hand them out. A source with a granule coarser than a page is asked for
+  // whole granules only, and exactly what it gives back is counted.
 
   /// Releases free pages until max_bytes have been released; returns the bytes released. Order:
   /// largest spans first. Large idle spans are the least likely to be reused soon and cost one

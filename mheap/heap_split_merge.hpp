@@ -32,7 +32,7 @@ inline void HeapCore<Config>::cut_tail(span_type* s, std::size_t n, span_type* t
   auto recency = free_set_type::Recency::warm;
   if constexpr (releases) {
     std::size_t tail_released = 0;
-    if (s->idle.npreleased == s->npages) {
+    if (s->fully_released()) {
       const std::size_t granule = granule_of(source_);
       const auto from = reinterpret_cast<std::uintptr_t>(tail->base);
       const std::size_t shared = granule > page_bytes ? (layout::align_up(from, granule) - from) >> page_shift : 0;

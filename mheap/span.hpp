@@ -65,6 +65,10 @@ struct Span : SpanHeader {
   std::size_t released_pages() const noexcept {
     if constexpr (Releases) return idle.npreleased; else return 0;
   }
+  /// Whether every page of this free span is given back (where the heap gives none: never).
+  bool fully_released() const noexcept {
+    if constexpr (Releases) return idle.npreleased == npages; else return false;
+  }
 };
 
 }  // namespace mheap
