@@ -32,9 +32,11 @@ struct AdaptiveLockConfig : NullLockConfig {
 struct AdaptiveLockOneCacheConfig : AdaptiveLockConfig {
   static constexpr bool thread_caches = false;
 };
-// The paced bound turned on (off by default, mheap/config.hpp): the release workload's no-call row.
+// The paced bound at 50 %, releasing at once (no decay): the release workload's row that returns
+// memory during the frees. (NullLockConfig paces as DefaultConfig does: 100 %, a decay of 1 s.)
 struct PacedConfig : NullLockConfig {
   static constexpr unsigned idle_retention_percent = 50;
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;
 };
 static_assert(mheap::Heap<NullLockConfig>::page_bytes == kPageBytes);
 

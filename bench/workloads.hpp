@@ -302,6 +302,7 @@ struct ReleaseOptions {
   bool call = true;    // call the adapter's release_to_os() (if it has one), timed
   int idle_ms = 0;     // then sleep this long (no allocator call) before reading RSS
   int idle_first_ms = 0;  // sleep this long after the free, before the release call
+  int go_on_pairs = 0;    // then this many alloc+free pairs of 160 pages: the program goes on calling
   void (*setup)() = nullptr;  // run before the peak (e.g. jemalloc: a short decay)
 };
 
@@ -340,6 +341,11 @@ void release_cycle(benchmark::State& st, ReleaseOptions opt) {
     double release_ms = 0, release_cpu_ms = 0;
     bool called = false;
     if (opt.idle_first_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.idle_first_ms));
+    for (int i = 0; i < opt.go_on_pairs; ++i) {
+      typename A::handle g = a.alloc(160);
+      if (A::base(g) == nullptr) [[unlikely]] die("alloc", 160);
+      a.free(g, 160);
+    }
     if constexpr (CanRelease<A>) {
       if (opt.call) {
         const double c0 = thread_cpu_ns();

@@ -42,6 +42,24 @@ using DefaultLock = AdaptiveLock;
 using DefaultLock = SpinLock;
 #endif
 
+/// Config::idle_retention_percent: "the paced bound at default_idle_retention_percent where pages
+/// can go back to an operating system" (the default; paced_retention_percent resolves it).
+inline constexpr unsigned idle_retention_auto = static_cast<unsigned>(-1);
+/// The paced bound's percentage by default: idle memory up to the bytes in use, so retained memory
+/// stays within twice the live heap, near Go's (its goal, twice the live heap under GOGC=100, plus
+/// 10 %).
+inline constexpr unsigned default_idle_retention_percent = 100;
+
+/// The percentage a configuration's paced bound uses (0: none). idle_retention_auto resolves to the
+/// default where the page source releases and its capacity is not fixed at compile time; a fixed
+/// arena (StaticArena) has nobody to give pages to, and zeroing them would only cost time.
+template <class C>
+inline constexpr unsigned paced_retention_percent =
+    C::idle_retention_percent != idle_retention_auto ? C::idle_retention_percent
+    : ReleasingPageSourcePolicy<typename C::PageSource> && !FixedCapacityPageSource<typename C::PageSource>
+        ? default_idle_retention_percent
+        : 0;
+
 /// The default configuration; users derive from it and override what they need (a heap checks
 /// the result once, mheap/config_check.hpp).
 struct DefaultConfig {
@@ -92,19 +110,25 @@ struct DefaultConfig {
   /// Default: none (keep everything); a fixed bound also turns the paced bound below off.
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);
   /// The paced bound (mheap/release_engine.hpp, PacedRetention; Go 1.13+ keeps retained memory
-  /// near its heap goal to the same end, from a background goroutine): once a free leaves more
-  /// idle, unreleased bytes than this percentage of the bytes in use (and than the floor below),
-  /// the heap releases the excess, largest free spans first, and returns memory as the live heap
-  /// shrinks (50: RSS falls to 17 % of a 1 GiB peak while 90 % of it is freed, bench release).
-  /// Off by default (0), measured again on 2026-12-06 (late) after the walk past released spans
-  /// and the churned long span were fixed: a bound checked on the frees cannot tell a hole the
-  /// program is about to refill from memory it is done with. The 1,000-slot churn trace keeps
-  /// 0.67 × heap_inuse idle on average and up to 1.38 ×; with 50 it makes 33 release calls in
-  /// 30,000 steps and the touched row runs 3× slower (1.3–1.6 → 4.8–5.1 µs per step, the pages
-  /// faulted back in: 69,000 → 126,000 faults); with 100, 3 calls and 1.6× (2.4 µs). Go makes this
-  /// safe with time (a background scavenger paced over seconds, synchronous release only when
-  /// the heap grows); here, BackgroundScavenger and scavenge_idle() are the time-paced way.
-  static constexpr unsigned idle_retention_percent = 0;
+  /// near its heap goal to the same end): idle bytes not yet released are kept within this
+  /// percentage of the bytes in use (or the floor below, if more). Go's two ways, both here: before
+  /// the heap grows, it releases down to the bound at once (synchronous scavenging); after a free
+  /// that leaves idle memory above the bound, it releases the excess paced by time (see
+  /// idle_retention_decay_ms), largest free spans first, never on the span-cache path.
+  /// idle_retention_auto (the default): default_idle_retention_percent where pages can go back to an
+  /// operating system, off on a fixed arena (paced_retention_percent, above); 0: off.
+  static constexpr unsigned idle_retention_percent = idle_retention_auto;
+  /// How long idle memory may stay above the paced bound before frees release all of the excess;
+  /// frees sooner release the share of it that this much time has run (nothing at the free that
+  /// finds the heap above the bound, no call for less than a sixteenth of the bound). So holes the
+  /// program refills within the decay cost nothing, and memory it is done with goes back within
+  /// about this long, provided it goes on freeing. Measured 2026-12-07 on the 1,000-slot churn
+  /// trace, touched (docs/go-accounting.md): at 100 % and released at once, 3 release calls in
+  /// 30,000 steps and 49,000 page faults against 28,000 (3.3–3.6 µs per step against 2.3); with a
+  /// decay of one second, no call and the same faults and time as without the bound. 0: release the
+  /// whole excess at once. A program that stops calling the heap gets nothing more back: run a
+  /// BackgroundScavenger, or call release_all(), for that.
+  static constexpr std::uint32_t idle_retention_decay_ms = 1000;
   /// Idle bytes the paced bound always tolerates: a small heap makes no system call for its
   /// holes. 64 MiB.
   static constexpr std::size_t idle_retention_floor_bytes = std::size_t{64} << 20;

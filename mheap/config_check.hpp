@@ -52,6 +52,7 @@ concept HeapConfig = requires {
   C::idle_retention_bytes;
   C::idle_retention_percent;
   C::idle_retention_floor_bytes;
+  C::idle_retention_decay_ms;
   C::guard_pages;
   C::internal_checks;
 };
@@ -71,7 +72,7 @@ enum ConfigRule : int {
   list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
   no_reserved_span_records, no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations,
-  no_idle_retention_bytes, no_idle_retention_percent, no_idle_retention_floor_bytes, no_guard_pages, no_internal_checks,
+  no_idle_retention_bytes, no_idle_retention_percent, no_idle_retention_floor_bytes, no_idle_retention_decay_ms, no_guard_pages, no_internal_checks,
   bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
@@ -108,6 +109,7 @@ constexpr int first_broken_rule() {
   if (!requires { C::idle_retention_bytes; }) return no_idle_retention_bytes;
   if (!requires { C::idle_retention_percent; }) return no_idle_retention_percent;
   if (!requires { C::idle_retention_floor_bytes; }) return no_idle_retention_floor_bytes;
+  if (!requires { C::idle_retention_decay_ms; }) return no_idle_retention_decay_ms;
   if (!requires { C::guard_pages; }) return no_guard_pages;
   if (!requires { C::internal_checks; }) return no_internal_checks;
   if constexpr (HeapConfig<C>) {
@@ -159,9 +161,11 @@ constexpr int first_broken_rule_of_a_complete_config() {
         !is_single_threaded_lock<typename C::Lock>)
       return thread_caches_without_threads;
     // A retention bound asks for releases: on a source without release() it would be ignored in
-    // silence (neither bound is compiled there), so asking for one is a mistake to name.
+    // silence (neither bound is compiled there), so asking for one is a mistake to name. The
+    // default percentage (idle_retention_auto) asks only where pages can go back.
     if (!ReleasingPageSourcePolicy<typename C::PageSource> &&
-        (C::idle_retention_percent != 0 || C::idle_retention_bytes != static_cast<std::size_t>(-1)))
+        ((C::idle_retention_percent != 0 && C::idle_retention_percent != idle_retention_auto) ||
+         C::idle_retention_bytes != static_cast<std::size_t>(-1)))
       return retention_without_release;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
@@ -207,6 +211,7 @@ struct ConfigCheck {
   static_assert(Broken != no_idle_retention_bytes, "Config::idle_retention_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_percent, "Config::idle_retention_percent is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_floor_bytes, "Config::idle_retention_floor_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_idle_retention_decay_ms, "Config::idle_retention_decay_ms is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_guard_pages, "Config::guard_pages is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_internal_checks, "Config::internal_checks is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != bad_lock, "Config::Lock does not satisfy mheap::LockPolicy (default-constructible, lock(), unlock())");

@@ -61,10 +61,12 @@ class HeapCore {
   // Whether the heap gives pages back to its source: only then do free spans' records keep their
   // released pages and idle ticks (IdleRecord), and only then are frees stamped with a tick.
   static constexpr bool releases = ReleasingPageSourcePolicy<source_type>;
-  // The paced bound: where pages can go back, unless turned off or replaced by a fixed bound.
-  static constexpr bool paces = releases && Config::idle_retention_percent != 0 &&
+  // The paced bound: where pages can go back, unless turned off or replaced by a fixed bound
+  // (by default only where they go back to an OS: paced_retention_percent, mheap/config.hpp).
+  static constexpr bool paces = releases && paced_retention_percent<Config> != 0 &&
                                 Config::idle_retention_bytes == RetentionBound::none;
-  using paced_type = PacedRetention<Config::idle_retention_percent, Config::idle_retention_floor_bytes>;
+  using paced_type = PacedRetention<paced_retention_percent<Config>, Config::idle_retention_floor_bytes,
+                                    std::uint64_t{Config::idle_retention_decay_ms} * 1'000'000>;
   using span_type = Span<typename Config::HookLinks, typename Config::LargeSpanTree, releases>;
   using free_set_type = FreeSet<span_type, max_list_pages, typename Config::LargeSpanTree>;
   using release_batch_type = ReleaseBatch<span_type, page_shift>;
@@ -307,6 +309,7 @@ class HeapCore {
   [[gnu::noinline]] void enforce_retention_bound() noexcept;
   void pace_retention_locked() noexcept;  // after a free that grew the free set: the paced bound
   [[gnu::noinline]] void paced_release() noexcept;
+  bool release_before_growth(std::size_t n) noexcept;  // the paced bound, before the heap grows by n pages
   void stop_pacing_locked() noexcept;  // set_idle_retention: the caller's bound replaces the paced one
   template <class Wanted>
   std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden);

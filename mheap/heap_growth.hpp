@@ -93,6 +93,10 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
     }
     if (span_type* s = take_free_locked(n, no_record)) return s;
   }
+  // The paced bound first (Go's synchronous scavenging). It drops the lock to release: a span
+  // freed meanwhile may fit.
+  if (release_before_growth(n))
+    if (span_type* s = take_free_locked(n, no_record)) return s;
   if (!grow(n)) return nullptr;
   return take_free_locked(n, no_record);  // grow() left a free span of at least n pages, and a spare record if longer
 }

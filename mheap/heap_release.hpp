@@ -6,6 +6,7 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 #include "heap_core.hpp"
@@ -37,8 +38,12 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
 // folds first and then finds nothing to do) or late (until a later check after a fold).
 template <class Config>
 void HeapCore<Config>::pace_retention_locked() noexcept {
-  if constexpr (paces)
-    if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) != 0) [[unlikely]] paced_release();
+  if constexpr (paces) {
+    if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) == 0)
+      paced_.below();
+    else if (paced_.clock_due()) [[unlikely]]
+      paced_release();
+  }
 }
 
 // set_idle_retention: a bound the caller picks replaces the paced one, for good.
@@ -53,14 +58,44 @@ void HeapCore<Config>::stop_pacing_locked() noexcept {
 // deltas are folded in first, so the pass decides on exact counters.
 template <class Config>
 void HeapCore<Config>::paced_release() noexcept {
+  // The episode's age first, on the counters as they are: a free inside the decay that would
+  // release less than the minimum costs a clock read, not a fold of every thread's deltas.
+  std::uint64_t now = 0;
+  if constexpr (paced_type::decays) {
+    now = clock_.now();
+    if (paced_.decayed(paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse), stats_.heap_inuse,
+                       now) == 0)
+      return;
+  }
   front_.fold_locked(*this);
   if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) == 0) return;  // the check was stale
   paced_.judge_last_pass(stats_.heap_released);  // may widen the slack: ask again
-  const std::size_t budget = paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse);
+  const std::size_t excess = paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse);
+  const std::size_t budget = paced_.decayed(excess, stats_.heap_inuse, now);
   if (budget == 0) return;
   const std::size_t released = release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
-  // Others' in-flight spans will go; what this pass released is judged before the next one.
-  paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse, released, stats_.heap_released);
+  // Others' in-flight spans will go; what this pass released is judged before the next one; what
+  // the decay deferred is not a shortfall.
+  paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse, released, stats_.heap_released,
+                    excess - budget);
+}
+
+// Before the heap grows by (at least) n pages, with the front end flushed and the counters folded:
+// Go's synchronous scavenging. The growth adds at least min_grow_pages, n of them in use at once.
+// True when it released, with the lock dropped meanwhile: the caller looks at the free set again.
+template <class Config>
+bool HeapCore<Config>::release_before_growth(std::size_t n) noexcept {
+  if constexpr (paces) {
+    const std::size_t added_idle = (std::max(n, min_grow_pages) - n) << page_shift;
+    const std::size_t budget = paced_.growth_budget(unreleased_idle_not_in_flight() + added_idle,
+                                                    stats_.heap_inuse + (n << page_shift));
+    if (budget == 0) return false;
+    release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+    return true;
+  } else {
+    (void)n;
+    return false;
+  }
 }
 
 // Releases up to `budget` bytes from the free spans `wanted` accepts, largest first, a batch at a

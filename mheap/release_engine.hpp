@@ -97,10 +97,27 @@ class RetentionBound {
   std::size_t shortfall_ = 0;  // excess the last pass could not release
 };
 
-/// The paced bound (Config::idle_retention_percent, off by default; mheap/config.hpp says why).
-/// Go 1.13+ keeps the memory it retains near its heap goal; a page heap has no goal but the bytes
-/// in use, so here idle bytes not yet released may reach Percent % of heap_inuse, or Floor bytes
-/// if that is more.
+/// The paced bound (Config::idle_retention_percent; mheap/config.hpp). Go 1.13+ keeps the memory
+/// it retains near its heap goal; a page heap has no goal but the bytes in use, so here idle bytes
+/// not yet released may reach Percent % of heap_inuse, or Floor bytes if that is more. Two ways
+/// enforce it, as in Go: before the heap grows, all at once (growth_budget(); Go's synchronous
+/// scavenging: memory the heap would grow past is memory nobody uses now), and after frees, paced
+/// by time (below).
+///
+/// Time (DecayNs, Config::idle_retention_decay_ms): a free that finds idle memory above the bound
+/// (and its slack) starts an episode and releases nothing; later frees while it lasts release the
+/// share of the excess that the episode's age is of DecayNs, all of it once the episode is that
+/// old, and nothing before a sixteenth of DecayNs or while that share is under a sixteenth of the
+/// bound (no system call for less). A heap far above its bound (bench large/10000: 20 GiB idle
+/// over 80 MiB in use) thus makes at most 16 passes per decay, not one per clock read.
+/// A free that finds idle memory within the bound and slack ends the episode. Why: a bound checked
+/// on frees cannot tell a hole the program is about to refill from memory it is done with, and
+/// releasing a hole that is refilled costs a system call and a page fault per page (measured,
+/// docs/go-accounting.md); holes refilled within DecayNs never reach a pass. Go's background
+/// scavenger paces itself too, by CPU time. The clock is read only by frees that find idle memory
+/// above the bound: the first of an episode and every clock_period-th after it (a read costs about
+/// as much as a free, 17 ns here, and a heap far above its floor would pay it on every long free);
+/// DecayNs == 0 releases at once, and no clock is read.
 ///
 /// Checked only where a free grows the free set (never on the span-cache path). Frees push idle
 /// memory over the bound, by at most their own bytes and Percent % of them, and so do allocations
@@ -130,10 +147,56 @@ class RetentionBound {
 /// What a pass could not release (idle pages parked in span caches, which it does not flush, and
 /// runs below the source's granule) is tolerated until the next pass, which it also delays.
 /// set_idle_retention (a bound the caller picks) turns it off.
-template <unsigned Percent, std::size_t Floor>
+template <unsigned Percent, std::size_t Floor, std::uint64_t DecayNs>
 class PacedRetention {
  public:
+  static constexpr bool decays = DecayNs != 0;  ///< whether frees release paced by time
   void turn_off() noexcept { off_ = true; }  ///< For good: the caller's own bound replaces it.
+  /// Bytes to release before the heap grows: the excess over the bound of the bytes in use after
+  /// the allocation, counting the idle bytes the growth adds (no slack, no decay).
+  std::size_t growth_budget(std::size_t unreleased_after, std::size_t inuse_after) const noexcept {
+    const std::size_t bound = bound_of(inuse_after);
+    return !off_ && unreleased_after > bound ? unreleased_after - bound : 0;
+  }
+  static constexpr std::uint32_t clock_period = 32;  ///< over-bound frees per clock read, at most
+  /// A free found idle memory within the bound and its slack: an episode above it is over.
+  void below() noexcept {
+    if constexpr (decays) {
+      above_ = false;  // the episode is over
+      countdown_ = 0;
+    }
+  }
+  /// A free found idle memory above the bound: whether it reads the clock (and may release).
+  bool clock_due() noexcept {
+    if constexpr (decays) {
+      if (countdown_ != 0) {
+        --countdown_;
+        return false;
+      }
+      countdown_ = clock_period - 1;
+    }
+    return true;
+  }
+  /// The share of the excess (`excess`, over the bound of `inuse`) a pass may release at `now`, by
+  /// the age of the episode above the bound (see the class comment); 0: no pass. The first call of
+  /// an episode starts it.
+  std::size_t decayed(std::size_t excess, std::size_t inuse, std::uint64_t now) noexcept {
+    if constexpr (!decays) {
+      (void)inuse, (void)now;
+      return excess;
+    } else {
+      if (!above_) {
+        above_ = true;
+        above_since_ = now;
+        return 0;
+      }
+      const std::uint64_t age = now - above_since_;
+      if (age >= DecayNs) return excess;
+      if (age < DecayNs / 16) return 0;  // at most 16 passes per decay: few, and none for short episodes
+      const std::size_t share = excess / 1024 * static_cast<std::size_t>(age / (DecayNs / 1024));
+      return share >= bound_of(inuse) / 16 ? share : 0;
+    }
+  }
   /// Bytes a pass should release now, after a free (0: no pass). One division by a constant.
   std::size_t pass_budget(std::size_t unreleased, std::size_t inuse) const noexcept {
     const std::size_t bound = bound_of(inuse);
@@ -155,10 +218,13 @@ class PacedRetention {
     }
   }
   /// After a pass: what it left above the bound (in-flight releases of other calls excluded), what
-  /// it released, and heap_released once it is done.
-  void after_pass(std::size_t unreleased_left, std::size_t inuse, std::size_t pass_bytes, std::size_t released_now) noexcept {
+  /// it released, heap_released once it is done, and the excess it left on purpose (the decay's
+  /// deferred part, which is still to go, unlike what the pass could not release).
+  void after_pass(std::size_t unreleased_left, std::size_t inuse, std::size_t pass_bytes, std::size_t released_now,
+                  std::size_t deferred) noexcept {
     const std::size_t bound = bound_of(inuse);
-    tolerated_ = unreleased_left > bound ? unreleased_left - bound : 0;
+    const std::size_t left = unreleased_left > bound ? unreleased_left - bound : 0;
+    tolerated_ = left > deferred ? left - deferred : 0;
     last_pass_bytes_ = pass_bytes;
     released_after_pass_ = released_now;
     judged_ = false;
@@ -175,8 +241,12 @@ class PacedRetention {
   std::size_t slack_of(std::size_t bound) const noexcept { return (bound / 8) << widening_; }
 
   // All zero when constant-initialised: a heap that paces still starts in .bss.
+  static_assert(DecayNs == 0 || DecayNs >= 1024, "the decay is counted in 1/1024ths");
   bool off_ = false;
   bool judged_ = false;                  // judge_last_pass() ran since the last pass
+  bool above_ = false;                   // an episode above the bound is running (decays only)
+  std::uint32_t countdown_ = 0;          // over-bound frees before the next clock read
+  std::uint64_t above_since_ = 0;        // when it started
   unsigned char widening_ = 0;           // the slack is (bound / 8) << widening_
   std::size_t tolerated_ = 0;            // excess the last pass left (it could not release it)
   std::size_t last_pass_bytes_ = 0;      // bytes the last pass released

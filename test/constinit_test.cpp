@@ -45,6 +45,7 @@ constinit Heap<Lists> misuse_heap;
 struct Paced : WithTree {
   static constexpr unsigned idle_retention_percent = 50;
   static constexpr std::size_t idle_retention_floor_bytes = std::size_t{1} << 20;
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;  // at once: no clock to move here
 };
 constinit Heap<Paced> paced_heap;
 

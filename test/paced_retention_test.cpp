@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSL-1.0
-// The paced bound (Config::idle_retention_percent, PacedRetention in mheap/release_engine.hpp),
-// turned on at 50 %: a heap that shrinks from its peak gives memory back without being asked;
-// steady churn within the bound and a heap below the floor make no system call; a bound the
-// caller sets, or a configuration, turns it off; threads' frees reach it.
+// The paced bound (Config::idle_retention_percent, PacedRetention in mheap/release_engine.hpp).
+// Its rules without time first, at 50 % and releasing at once (idle_retention_decay_ms = 0): a
+// heap that shrinks from its peak gives memory back without being asked; steady churn within the
+// bound and a heap below the floor make no system call; a bound the caller sets, or a
+// configuration, turns it off; threads' frees reach it. Then the default (100 %, a decay of one
+// second) on a clock the test moves: idle memory goes back once it has lasted the decay, holes
+// refilled sooner cost nothing, and the heap releases before it grows.
 // The audit runs as the frees go. Run under TSan too (tag concurrent).
 #define BOOST_TEST_MODULE paced_retention
 #include <algorithm>
@@ -28,9 +31,15 @@ struct Config : DefaultConfig {
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;
   static constexpr unsigned idle_retention_percent = 50;
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;  // at once: the rules without time
 };
 using TestHeap = Heap<Config>;
-static_assert(DefaultConfig::idle_retention_percent == 0, "off by default");
+// On by default where pages go back to an OS, off on a fixed arena (nobody to give them to).
+static_assert(paced_retention_percent<DefaultConfig> == default_idle_retention_percent);
+struct ArenaConfig : DefaultConfig {
+  using PageSource = StaticArena<std::size_t{1} << 20>;
+};
+static_assert(paced_retention_percent<ArenaConfig> == 0);
 static_assert(Config::idle_retention_floor_bytes == std::size_t{64} << 20,
               "the figures below follow the default floor");
 
@@ -203,7 +212,7 @@ BOOST_AUTO_TEST_CASE(idle_memory_within_the_bound_stays) {
 }
 
 // Turned off two ways: a bound the caller sets replaces it (even "keep everything"), and a
-// configuration with idle_retention_percent = 0 (the default) never paces.
+// configuration with idle_retention_percent = 0 never paces.
 struct NoPacingConfig : Config {
   static constexpr unsigned idle_retention_percent = 0;
 };
@@ -228,6 +237,7 @@ struct ThreadConfig : DefaultConfig {
   using MisusePolicy = RecordMisuse;
   static constexpr bool internal_checks = true;
   static constexpr unsigned idle_retention_percent = 50;
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;
 };
 BOOST_AUTO_TEST_CASE(frees_from_several_threads_keep_the_bound) {
   auto heap = test::make_heap<Heap<ThreadConfig>>(std::size_t{4} << 30);
@@ -261,4 +271,122 @@ BOOST_AUTO_TEST_CASE(frees_from_several_threads_keep_the_bound) {
   require_clean(*heap);
   const Stats s = heap->stats();
   BOOST_TEST(unreleased(s) <= ceiling_of(s.heap_inuse) + heap->cached_pages() * kPage);
+}
+
+// ---- the default: 100 %, paced by a decay of one second ------------------------------------------
+struct DefaultPacing : DefaultConfig {
+  using Lock = NullLock;
+  using MisusePolicy = RecordMisuse;
+  using Clock = ManualClock;  // heap.clock().advance(ns)
+  static constexpr bool internal_checks = true;
+};
+using DefaultHeap = Heap<DefaultPacing>;
+constexpr std::uint64_t kMs = 1'000'000;
+static_assert(DefaultPacing::idle_retention_decay_ms == 1000);
+std::size_t default_bound_of(std::size_t inuse) {
+  return std::max(inuse / 100 * default_idle_retention_percent, DefaultPacing::idle_retention_floor_bytes);
+}
+
+// Frees spans[from...] one at a time until one releases; returns how many it took. A free past the
+// bound reads the clock once in clock_period (PacedRetention), so one of those may be needed.
+constexpr std::uint32_t kClockPeriod = PacedRetention<1, 1, 1024>::clock_period;
+template <class H>
+std::size_t free_until_a_release(H& heap, std::vector<SpanRef<GC>>& spans, std::size_t from) {
+  const std::uint64_t calls = heap.events().release_calls;
+  for (std::size_t i = from; i < from + kClockPeriod; ++i) {
+    heap.free(spans[i]);
+    spans[i] = {};
+    if (heap.events().release_calls != calls) return i + 1 - from;
+  }
+  BOOST_FAIL("no release in " << kClockPeriod << " frees");
+  return 0;
+}
+
+// 620 MiB, 19 in 20 of its first 400 spans freed at one instant: nothing goes (the program may
+// refill the holes at once), nor 60 ms later, though the share of the excess that time has run
+// would pass the minimum. Half a second later frees release about half of the excess over the
+// bound, and once the excess has lasted the decay, all of it.
+BOOST_AUTO_TEST_CASE(by_default_idle_memory_goes_back_once_it_has_lasted_the_decay) {
+  constexpr std::size_t kFirst = 400;
+  auto heap = test::make_heap<DefaultHeap>(std::size_t{4} << 30);
+  std::vector<SpanRef<GC>> spans = alloc_spans(*heap, kFirst + 3 * kClockPeriod);  // 3 rounds of frees after
+  for (std::size_t i = 0; i < kFirst; ++i)
+    if (i % 20 != 0) {
+      heap->free(spans[i]);
+      spans[i] = {};
+    }
+  require_clean(*heap);
+  BOOST_TEST(heap->events().release_calls == 0u);
+
+  // Under a sixteenth of the decay: no pass so early in an episode, whatever the share.
+  heap->clock().advance(60 * kMs);
+  for (std::size_t i = kFirst; i < kFirst + kClockPeriod; ++i) {
+    heap->free(spans[i]);
+    spans[i] = {};
+  }
+  const Stats early = heap->stats();
+  const std::size_t early_excess = unreleased(early) - default_bound_of(early.heap_inuse);
+  BOOST_REQUIRE(early_excess / 1000 * 60 > default_bound_of(early.heap_inuse) / 16);  // the share would do
+  BOOST_TEST(heap->events().release_calls == 0u);
+
+  heap->clock().advance(440 * kMs);
+  const std::size_t half_frees = free_until_a_release(*heap, spans, kFirst + kClockPeriod);
+  require_clean(*heap);
+  const Stats half = heap->stats();
+  // The excess the releasing free saw: now's plus what it released.
+  const std::size_t excess = unreleased(half) + half.heap_released - default_bound_of(half.heap_inuse);
+  BOOST_TEST_MESSAGE("half the decay: " << half_frees << " frees, " << half.heap_released << " of " << excess
+                                        << " bytes of excess released");
+  BOOST_TEST(half.heap_released >= excess * 4 / 10);
+  BOOST_TEST(half.heap_released <= excess * 6 / 10 + kSpanBytes);
+
+  heap->clock().advance(500 * kMs);
+  free_until_a_release(*heap, spans, kFirst + kClockPeriod + half_frees);
+  require_clean(*heap);
+  const Stats all = heap->stats();
+  BOOST_TEST(unreleased(all) <= default_bound_of(all.heap_inuse));
+  for (auto& s : spans)
+    if (s) heap->free(s);
+  require_clean(*heap);
+}
+
+// 100 rounds a tenth of a second apart, each freeing 200 MiB above a 64 MiB bound and taking it
+// back: every episode above the bound ends with the round, far sooner than the decay, so not one
+// page is released, though the rounds last ten seconds.
+BOOST_AUTO_TEST_CASE(holes_refilled_within_the_decay_cost_no_system_call) {
+  auto heap = test::make_heap<DefaultHeap>(std::size_t{4} << 30);
+  std::vector<SpanRef<GC>> spans = alloc_spans(*heap, 200);
+  std::vector<SpanRef<GC>> fences = alloc_spans(*heap, 8);  // in use: a little above nothing
+  for (int round = 0; round < 100; ++round) {
+    for (std::size_t i = 0; i < 160; ++i) heap->free(spans[i]);
+    heap->clock().advance(100 * kMs);
+    for (std::size_t i = 0; i < 160; ++i) spans[i] = heap->alloc<GC>(kSpanPages);
+    if (round % 25 == 0) require_clean(*heap);
+  }
+  BOOST_TEST(heap->events().release_calls == 0u);
+  BOOST_TEST(heap->stats().heap_released == 0u);
+  for (auto& s : spans) heap->free(s);
+  for (auto& s : fences) heap->free(s);
+  require_clean(*heap);
+}
+
+// Go's synchronous scavenging: with 280 MiB idle and nothing released (no time has passed), a
+// request that no free span fits makes the heap release down to the bound before it grows.
+BOOST_AUTO_TEST_CASE(the_heap_releases_down_to_the_bound_before_it_grows) {
+  auto heap = test::make_heap<DefaultHeap>(std::size_t{4} << 30);
+  std::vector<SpanRef<GC>> spans = alloc_spans(*heap, 256);
+  for (std::size_t i = 0; i < spans.size(); ++i)
+    if (i % 8 != 0) heap->free(spans[i]);  // runs of 7 spans: 1,120 pages at most
+  BOOST_REQUIRE_EQUAL(heap->events().release_calls, 0u);
+  const std::size_t sys_before = heap->stats().heap_sys;
+  SpanRef<GC> big = heap->alloc<GC>(4096);  // 32 MiB: longer than every free run
+  BOOST_REQUIRE(big);
+  require_clean(*heap);
+  const Stats s = heap->stats();
+  BOOST_TEST(s.heap_sys > sys_before);  // it grew
+  BOOST_TEST(s.heap_released > 0u);
+  BOOST_TEST(unreleased(s) <= default_bound_of(s.heap_inuse));
+  heap->free(big);
+  for (std::size_t i = 0; i < spans.size(); i += 8) heap->free(spans[i]);
+  require_clean(*heap);
 }
