@@ -277,8 +277,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
 
   /// Retention policy, an alternative to time: after each free, idle pages not yet released beyond
   /// this many bytes are released (largest spans first); RetentionBound::none keeps everything.
-  /// Any call, RetentionBound::none included, replaces for good the paced bound of a configuration
-  /// that turns it on (Config::idle_retention_percent: idle memory within a share of the bytes in use).
+  /// Any call, RetentionBound::none included, replaces for good the paced bound (on by default on OS
+  /// memory; Config::idle_retention_percent: idle memory within a share of the bytes in use).
   /// The bound holds except for idle runs no release can cover (shorter than the source's granule).
   /// Cost: one release pass now; later, on a free that exceeds the bound, a pass (as scavenge()).
   void set_idle_retention(std::size_t bytes)
