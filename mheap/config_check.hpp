@@ -77,7 +77,7 @@ enum ConfigRule : int {
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
   record_beyond_chunk, too_few_span_records, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
-  retention_without_release,
+  retention_without_release, decay_too_long,
 };
 
 template <class C>
@@ -167,6 +167,8 @@ constexpr int first_broken_rule_of_a_complete_config() {
         ((C::idle_retention_percent != 0 && C::idle_retention_percent != idle_retention_auto) ||
          C::idle_retention_bytes != static_cast<std::size_t>(-1)))
       return retention_without_release;
+    // The decay is counted in nanoseconds, in 64 bits: milliseconds must fit in 32.
+    if (C::idle_retention_decay_ms > 0xffff'ffffu) return decay_too_long;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
     if constexpr (std::is_same_v<typename C::LargeSpanTree, NoTree>) {
@@ -252,6 +254,8 @@ struct ConfigCheck {
                 "Config::idle_retention_percent or idle_retention_bytes asks for a retention bound, but "
                 "Config::PageSource cannot release pages (no release(p, n)): set idle_retention_percent to 0 and "
                 "idle_retention_bytes to its default, or use a source that releases");
+  static_assert(Broken != decay_too_long,
+                "Config::idle_retention_decay_ms must fit in 32 bits (at most about 49 days; 0: no decay)");
   static_assert(Broken != no_tree_lists_too_short,
                 "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
                 "(PageSource::fixed_capacity >> page_shift), so every free span has a list");

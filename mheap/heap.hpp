@@ -86,7 +86,7 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   /// Allocates npages whole pages as Kind. Empty on npages == 0, on a request larger than the page
   /// source could ever give, and when the source is exhausted; no span byte or counter has then
   /// moved, except that span caches may have been merged into the free set first (span records
-  /// retired or taken: mspan_inuse and mspan_sys may move).
+  /// retired or taken: mspan_inuse and mspan_sys may move) and the paced bound may have released.
   /// zeroed: the memory reads as zero. Only a dirty span is cleared (fresh pages are already zero).
   /// Cost: O(1) from a span cache — with per-thread caches (the default where there are threads)
   /// without the heap lock: a pop, a generation store and the thread's counter delta. Else, under
@@ -94,8 +94,8 @@ class Heap : private detail::WithTeardown<HeapCore<checked_config_t<UserConfig>>
   /// stack takes one from the heap; + O(npages) page-map stores for a
   /// kind that maps interior pages (unless the span was parked as that kind); + O(npages) zeroing
   /// of a dirty span when zeroed; on a miss that finds nothing, one flush of the caller's cache
-  /// (O(parked spans) merges) and a growth (two commits); while another thread releases spans it
-  /// waits for them rather than grow.
+  /// (O(parked spans) merges), the paced bound's release (the lock dropped around the calls) and a
+  /// growth (two commits); while another thread releases spans it waits for them rather than grow.
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");

@@ -140,6 +140,13 @@ class HeapCore {
   [[gnu::cold]] [[gnu::noinline]] bool lay_out_on_first_use(std::size_t n) noexcept;
   std::size_t planned_capacity_pages() const noexcept;
   span_type* alloc_span_after_miss(std::size_t n, bool no_record);
+  // What grow(n) would do: the free span ending the arena, which takes the new pages in (or
+  // null), and the pages it commits (0: no room).
+  struct GrowthPlan {
+    span_type* tail;
+    std::size_t ask;
+  };
+  GrowthPlan plan_growth(std::size_t n) const noexcept;
   bool grow(std::size_t n);
   span_type* new_record() noexcept;
   void retire_record(span_type* s) noexcept;
@@ -189,6 +196,9 @@ class HeapCore {
     // A retention pass's shortfall lies in the free set: only allocations from it can lower it.
     if constexpr (releases)
       if (retention_.has_shortfall()) [[unlikely]] retention_.after_alloc(unreleased_idle() - (s->npages << page_shift));
+    // Refilling a hole may end an episode above the paced bound, before the decay releases it.
+    if constexpr (paces)
+      if (paced_.above()) [[unlikely]] end_episode_after_alloc(s->npages << page_shift);
     return s;
   }
 
@@ -310,6 +320,7 @@ class HeapCore {
   void pace_retention_locked() noexcept;  // after a free that grew the free set: the paced bound
   [[gnu::noinline]] void paced_release() noexcept;
   bool release_before_growth(std::size_t n) noexcept;  // the paced bound, before the heap grows by n pages
+  void end_episode_after_alloc(std::size_t bytes) noexcept;  // an allocation took bytes from the free set
   void stop_pacing_locked() noexcept;  // set_idle_retention: the caller's bound replaces the paced one
   template <class Wanted>
   std::size_t release_locked(std::size_t budget, Wanted wanted, Overshoot overshoot = Overshoot::forbidden);

@@ -77,26 +77,28 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
     if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
       return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
   }
-  for (;;) {
-    if (front_.flush_all_locked(*this)) {
-      no_record = false;
+  // Then the paced bound (Go's synchronous scavenging), once: it drops the lock to release, so
+  // everything above is looked at again (spans parked or being released meanwhile).
+  for (bool released = false;; released = true) {
+    for (;;) {
+      if (front_.flush_all_locked(*this)) {
+        no_record = false;
+        if (span_type* s = take_free_locked(n, no_record)) return s;
+      }
+      if (no_record) return nullptr;
+      if (releasing_pages_ == 0) break;
+      // Another thread is releasing spans outside the lock: idle, but out of reach until they come
+      // back. Wait for them rather than grow the heap or fail. (Never with NullLock: there no other
+      // thread can be releasing.)
+      {
+        detail::UnlockGuard unlocked(lock_);
+        detail::cpu_relax();
+      }
       if (span_type* s = take_free_locked(n, no_record)) return s;
     }
-    if (no_record) return nullptr;
-    if (releasing_pages_ == 0) break;
-    // Another thread is releasing spans outside the lock: idle, but out of reach until they come
-    // back. Wait for them rather than grow the heap or fail. (Never with NullLock: there no other
-    // thread can be releasing.)
-    {
-      detail::UnlockGuard unlocked(lock_);
-      detail::cpu_relax();
-    }
+    if (released || !release_before_growth(n)) break;
     if (span_type* s = take_free_locked(n, no_record)) return s;
   }
-  // The paced bound first (Go's synchronous scavenging). It drops the lock to release: a span
-  // freed meanwhile may fit.
-  if (release_before_growth(n))
-    if (span_type* s = take_free_locked(n, no_record)) return s;
   if (!grow(n)) return nullptr;
   return take_free_locked(n, no_record);  // grow() left a free span of at least n pages, and a spare record if longer
 }
@@ -105,16 +107,27 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
 // with a free span already there, so only the rest is asked for (at least min_grow_pages, in
 // granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
 template <class Config>
-bool HeapCore<Config>::grow(std::size_t n) {
+typename HeapCore<Config>::GrowthPlan HeapCore<Config>::plan_growth(std::size_t n) const noexcept {
   const std::size_t grown = arena_.pages();
   const std::size_t room = arena_.capacity_pages() - grown;
   // A free span at the end of the arena takes the new pages in: grow only by the rest.
   span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
-  const std::size_t tail = last != nullptr && last->state == SpanState::free ? last->npages : 0;
-  const std::size_t need = n > tail ? n - tail : 1;
-  if (need > room) return false;
+  span_type* tail = last != nullptr && last->state == SpanState::free ? last : nullptr;
+  const std::size_t tail_pages = tail != nullptr ? tail->npages : 0;
+  const std::size_t need = n > tail_pages ? n - tail_pages : 1;
+  if (need > room) return {tail, 0};
   const std::size_t granules = (std::max(need, min_grow_pages) + grow_granule_pages - 1) / grow_granule_pages;
-  const std::size_t ask = std::min(granules * grow_granule_pages, room);
+  return {tail, std::min(granules * grow_granule_pages, room)};
+}
+
+template <class Config>
+bool HeapCore<Config>::grow(std::size_t n) {
+  const std::size_t grown = arena_.pages();
+  const GrowthPlan plan = plan_growth(n);
+  if (plan.ask == 0) return false;
+  span_type* last = plan.tail;
+  const std::size_t tail = last != nullptr ? last->npages : 0;
+  const std::size_t ask = plan.ask;
   if (!arena_.commit_to(grown + ask, source_)) {
     ++events_.grow_failures;
     return false;

@@ -34,8 +34,9 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
 
 // After a free that grew the free set: the paced bound (Config::idle_retention_percent). A few
 // loads, a division by a constant and two compares; a pass only when idle memory has outgrown it.
-// With thread caches this reads the counters as of the last fold, so it may fire early (the pass
-// folds first and then finds nothing to do) or late (until a later check after a fold).
+// With thread caches this reads the counters as of the last fold, so it may fire early or late
+// (until a later check after a fold); so may the start of an episode, which is decided without a
+// fold (a fold per over-bound free would cost the threads more); a pass folds before it decides.
 template <class Config>
 void HeapCore<Config>::pace_retention_locked() noexcept {
   if constexpr (paces) {
@@ -63,6 +64,7 @@ void HeapCore<Config>::paced_release() noexcept {
   std::uint64_t now = 0;
   if constexpr (paced_type::decays) {
     now = clock_.now();
+    if (!paced_.continue_episode(now)) return;  // it begins: nothing goes yet
     if (paced_.decayed(paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse), stats_.heap_inuse,
                        now) == 0)
       return;
@@ -74,6 +76,7 @@ void HeapCore<Config>::paced_release() noexcept {
   const std::size_t budget = paced_.decayed(excess, stats_.heap_inuse, now);
   if (budget == 0) return;
   const std::size_t released = release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+  paced_.passed(now);
   // Others' in-flight spans will go; what this pass released is judged before the next one; what
   // the decay deferred is not a shortfall.
   paced_.after_pass(unreleased_idle_not_in_flight(), stats_.heap_inuse, released, stats_.heap_released,
@@ -83,18 +86,39 @@ void HeapCore<Config>::paced_release() noexcept {
 // Before the heap grows by (at least) n pages, with the front end flushed and the counters folded:
 // Go's synchronous scavenging. The growth adds at least min_grow_pages, n of them in use at once.
 // True when it released, with the lock dropped meanwhile: the caller looks at the free set again.
+// The free span ending the arena is left alone: the growth takes it in and the allocation uses it
+// (releasing it would cost a system call and its faults for nothing).
 template <class Config>
 bool HeapCore<Config>::release_before_growth(std::size_t n) noexcept {
   if constexpr (paces) {
-    const std::size_t added_idle = (std::max(n, min_grow_pages) - n) << page_shift;
-    const std::size_t budget = paced_.growth_budget(unreleased_idle_not_in_flight() + added_idle,
-                                                    stats_.heap_inuse + (n << page_shift));
+    const GrowthPlan g = plan_growth(n);
+    if (g.ask == 0) return false;  // the growth will fail: nothing to make room for
+    const std::size_t tail_pages = g.tail != nullptr ? g.tail->npages : 0;
+    const std::size_t tail_unreleased = g.tail != nullptr ? (tail_pages - g.tail->released_pages()) << page_shift : 0;
+    const std::size_t fresh_in_use = n > tail_pages ? n - tail_pages : 0;
+    const std::size_t unreleased = unreleased_idle_not_in_flight();
+    // After the allocation: the tail in use, and the pages committed beyond the request idle.
+    const std::size_t unreleased_after = (unreleased > tail_unreleased ? unreleased - tail_unreleased : 0) +
+                                         ((g.ask > fresh_in_use ? g.ask - fresh_in_use : 0) << page_shift);
+    const std::size_t budget = paced_.growth_budget(unreleased_after, stats_.heap_inuse + (n << page_shift));
     if (budget == 0) return false;
-    release_locked(budget, [](const span_type&) { return true; }, Overshoot::allowed);
+    release_locked(budget, [tail = g.tail](const span_type& s) { return &s != tail; }, Overshoot::allowed);
     return true;
   } else {
     (void)n;
     return false;
+  }
+}
+
+// An allocation took `bytes` from the free set during an episode above the paced bound: if no
+// pass is due any more, the hole was refilled in time and the episode is over.
+template <class Config>
+void HeapCore<Config>::end_episode_after_alloc(std::size_t bytes) noexcept {
+  if constexpr (paces) {
+    const std::size_t unreleased = unreleased_idle_not_in_flight();
+    if (paced_.pass_budget(unreleased > bytes ? unreleased - bytes : 0, stats_.heap_inuse + bytes) == 0) paced_.below();
+  } else {
+    (void)bytes;
   }
 }
 

@@ -107,10 +107,12 @@ class RetentionBound {
 /// Time (DecayNs, Config::idle_retention_decay_ms): a free that finds idle memory above the bound
 /// (and its slack) starts an episode and releases nothing; later frees while it lasts release the
 /// share of the excess that the episode's age is of DecayNs, all of it once the episode is that
-/// old, and nothing before a sixteenth of DecayNs or while that share is under a sixteenth of the
-/// bound (no system call for less). A heap far above its bound (bench large/10000: 20 GiB idle
-/// over 80 MiB in use) thus makes at most 16 passes per decay, not one per clock read.
-/// A free that finds idle memory within the bound and slack ends the episode. Why: a bound checked
+/// old; nothing until a sixteenth of DecayNs has passed since the episode began or its last pass,
+/// nor while that share is under a sixteenth of the bound (no system call for less). A heap far
+/// above its bound (bench large/10000: 20 GiB idle over 80 MiB in use) thus makes at most 16
+/// passes per decay, not one per clock read.
+/// A free or an allocation from the free set that finds no pass due (idle memory within the bound,
+/// its slack and what the last pass could not release) ends the episode. Why: a bound checked
 /// on frees cannot tell a hole the program is about to refill from memory it is done with, and
 /// releasing a hole that is refilled costs a system call and a page fault per page (measured,
 /// docs/go-accounting.md); holes refilled within DecayNs never reach a pass. Go's background
@@ -159,7 +161,13 @@ class PacedRetention {
     return !off_ && unreleased_after > bound ? unreleased_after - bound : 0;
   }
   static constexpr std::uint32_t clock_period = 32;  ///< over-bound frees per clock read, at most
-  /// A free found idle memory within the bound and its slack: an episode above it is over.
+  /// Whether an episode above the bound is running (an allocation from the free set asks, to end it).
+  bool above() const noexcept {
+    if constexpr (decays) return above_;
+    return false;
+  }
+  /// No pass is due (idle memory within the bound, its slack and what the last pass could not
+  /// release), found by a free or an allocation: an episode above the bound is over.
   void below() noexcept {
     if constexpr (decays) {
       above_ = false;  // the episode is over
@@ -177,25 +185,40 @@ class PacedRetention {
     }
     return true;
   }
-  /// The share of the excess (`excess`, over the bound of `inuse`) a pass may release at `now`, by
-  /// the age of the episode above the bound (see the class comment); 0: no pass. The first call of
-  /// an episode starts it.
-  std::size_t decayed(std::size_t excess, std::size_t inuse, std::uint64_t now) noexcept {
+  /// A pass is due at `now`: true when an episode above the bound was running; false when this
+  /// starts one (it releases nothing).
+  bool continue_episode(std::uint64_t now) noexcept {
+    if constexpr (decays) {
+      if (!above_) {
+        above_ = true;
+        above_since_ = now;
+        last_pass_at_ = now;
+        return false;
+      }
+    }
+    (void)now;
+    return true;
+  }
+  /// The share of the excess (`excess`, over the bound of `inuse`) a pass may release at `now`, in
+  /// a running episode (see the class comment); 0: no pass.
+  std::size_t decayed(std::size_t excess, std::size_t inuse, std::uint64_t now) const noexcept {
     if constexpr (!decays) {
       (void)inuse, (void)now;
       return excess;
     } else {
-      if (!above_) {
-        above_ = true;
-        above_since_ = now;
-        return 0;
-      }
       const std::uint64_t age = now - above_since_;
       if (age >= DecayNs) return excess;
-      if (age < DecayNs / 16) return 0;  // at most 16 passes per decay: few, and none for short episodes
+      // A sixteenth of the decay since the episode began or its last pass: at most 16 passes per
+      // decay (each takes a share of what the last left), and none in a short episode.
+      if (now - last_pass_at_ < DecayNs / 16) return 0;
       const std::size_t share = excess / 1024 * static_cast<std::size_t>(age / (DecayNs / 1024));
       return share >= bound_of(inuse) / 16 ? share : 0;
     }
+  }
+  /// A pass released at `now` (decays only: the next waits a sixteenth of the decay).
+  void passed(std::uint64_t now) noexcept {
+    if constexpr (decays) last_pass_at_ = now;
+    (void)now;
   }
   /// Bytes a pass should release now, after a free (0: no pass). One division by a constant.
   std::size_t pass_budget(std::size_t unreleased, std::size_t inuse) const noexcept {
@@ -247,6 +270,7 @@ class PacedRetention {
   bool above_ = false;                   // an episode above the bound is running (decays only)
   std::uint32_t countdown_ = 0;          // over-bound frees before the next clock read
   std::uint64_t above_since_ = 0;        // when it started
+  std::uint64_t last_pass_at_ = 0;       // when its last pass released (its start, before one)
   unsigned char widening_ = 0;           // the slack is (bound / 8) << widening_
   std::size_t tolerated_ = 0;            // excess the last pass left (it could not release it)
   std::size_t last_pass_bytes_ = 0;      // bytes the last pass released

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
 /// \file
-/// policies/clock.hpp — where the heap reads the time, for scavenge_idle() (Go 1.9's rule: release
-/// spans idle longer than a limit). A policy so that tests drive time by hand.
+/// policies/clock.hpp — where the heap reads the time: for scavenge_idle() (Go 1.9's rule: release
+/// spans idle longer than a limit) and for the paced bound's decay (Config::idle_retention_decay_ms).
+/// A policy so that tests drive time by hand.
 ///
-/// The free path never reads the clock: it stamps a span with the scavenger's tick number (one load),
-/// and scavenge_idle() turns ticks into times. See Heap::scavenge_idle().
+/// A free stamps a span with the scavenger's tick number (one load), and scavenge_idle() turns
+/// ticks into times. The paced bound reads the clock on a free only when idle memory is above it:
+/// the first such free and then once in 32 (mheap/release_engine.hpp, PacedRetention).
 #pragma once
 #include "../mheap/detail/require_cxx20.hpp"
 
@@ -15,7 +17,8 @@
 namespace mheap {
 
 /// What a heap's Config::Clock must be: default-constructible, with now() in nanoseconds that
-/// never decrease. Read only by scavenge_idle(), never on the alloc or free path.
+/// never decrease. Read by scavenge_idle() and by frees past the paced bound (see above), never on
+/// the alloc path.
 template <class C>
 concept ClockPolicy = std::default_initializable<C> && requires(C& clock) {
   { clock.now() } -> std::convertible_to<std::uint64_t>;  // nanoseconds, never decreasing

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // expect-error: Config::Clock
-// why: scavenge_idle() reads Config::Clock::now(); a clock without it is not a ClockPolicy.
+// why: scavenge_idle() and the paced bound read Config::Clock::now(); a clock without it is not a ClockPolicy.
 #include <cstdint>
 
 #include "mheap/mheap.hpp"
