@@ -143,8 +143,9 @@ class HeapCore {
   // What grow(n) would do: the free span ending the arena, which takes the new pages in (or
   // null), and the pages it commits (0: no room).
   struct GrowthPlan {
-    span_type* tail;
-    std::size_t ask;
+    span_type* tail;         // the span ending the arena (free when tail_pages != 0), or null
+    std::size_t tail_pages;  // its length (0: none)
+    std::size_t ask;         // pages to commit (0: no room)
   };
   GrowthPlan plan_growth(std::size_t n) const noexcept;
   bool grow(std::size_t n);

@@ -112,12 +112,12 @@ typename HeapCore<Config>::GrowthPlan HeapCore<Config>::plan_growth(std::size_t 
   const std::size_t room = arena_.capacity_pages() - grown;
   // A free span at the end of the arena takes the new pages in: grow only by the rest.
   span_type* last = grown != 0 ? arena_.map()[grown - 1] : nullptr;
-  span_type* tail = last != nullptr && last->state == SpanState::free ? last : nullptr;
-  const std::size_t tail_pages = tail != nullptr ? tail->npages : 0;
+  const bool free_tail = last != nullptr && last->state == SpanState::free;
+  const std::size_t tail_pages = free_tail ? last->npages : 0;
   const std::size_t need = n > tail_pages ? n - tail_pages : 1;
-  if (need > room) return {tail, 0};
+  if (need > room) return {last, tail_pages, 0};
   const std::size_t granules = (std::max(need, min_grow_pages) + grow_granule_pages - 1) / grow_granule_pages;
-  return {tail, std::min(granules * grow_granule_pages, room)};
+  return {last, tail_pages, std::min(granules * grow_granule_pages, room)};
 }
 
 template <class Config>
@@ -126,7 +126,7 @@ bool HeapCore<Config>::grow(std::size_t n) {
   const GrowthPlan plan = plan_growth(n);
   if (plan.ask == 0) return false;
   span_type* last = plan.tail;
-  const std::size_t tail = last != nullptr ? last->npages : 0;
+  const std::size_t tail = plan.tail_pages;
   const std::size_t ask = plan.ask;
   if (!arena_.commit_to(grown + ask, source_)) {
     ++events_.grow_failures;

@@ -93,8 +93,8 @@ bool HeapCore<Config>::release_before_growth(std::size_t n) noexcept {
   if constexpr (paces) {
     const GrowthPlan g = plan_growth(n);
     if (g.ask == 0) return false;  // the growth will fail: nothing to make room for
-    const std::size_t tail_pages = g.tail != nullptr ? g.tail->npages : 0;
-    const std::size_t tail_unreleased = g.tail != nullptr ? (tail_pages - g.tail->released_pages()) << page_shift : 0;
+    const std::size_t tail_pages = g.tail_pages;
+    const std::size_t tail_unreleased = tail_pages != 0 ? (tail_pages - g.tail->released_pages()) << page_shift : 0;
     const std::size_t fresh_in_use = n > tail_pages ? n - tail_pages : 0;
     const std::size_t unreleased = unreleased_idle_not_in_flight();
     // After the allocation: the tail in use, and the pages committed beyond the request idle.
