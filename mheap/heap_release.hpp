@@ -6,8 +6,8 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
-#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include "heap_core.hpp"
 
