@@ -120,7 +120,9 @@ struct DefaultConfig {
   static constexpr unsigned idle_retention_percent = idle_retention_auto;
   /// How long idle memory may stay above the paced bound before frees release all of the excess;
   /// frees sooner release the share of it that this much time has run (nothing at the free that
-  /// finds the heap above the bound, no call for less than a sixteenth of the bound). So holes the
+  /// finds the heap above the bound; passes at least a sixteenth of this apart; no call for less
+  /// than a sixteenth of the bound); a free or an allocation that finds the heap back within the
+  /// bound ends the episode. So holes the
   /// program refills within the decay cost nothing, and memory it is done with goes back within
   /// about this long, provided it goes on freeing (frees that reach the free set: long spans, and
   /// short ones the span caches have no room for; the clock is read once in 32 of them). Measured 2026-12-07 on the 1,000-slot churn

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "accounting.hpp"
 #include "config.hpp"
@@ -167,8 +168,10 @@ constexpr int first_broken_rule_of_a_complete_config() {
         ((C::idle_retention_percent != 0 && C::idle_retention_percent != idle_retention_auto) ||
          C::idle_retention_bytes != static_cast<std::size_t>(-1)))
       return retention_without_release;
-    // The decay is counted in nanoseconds, in 64 bits: milliseconds must fit in 32.
-    if (C::idle_retention_decay_ms > 0xffff'ffffu) return decay_too_long;
+    // The decay is counted in nanoseconds, in 64 bits: milliseconds must fit in 32 (and not be
+    // negative, which would wrap into a long decay).
+    if (std::cmp_less(C::idle_retention_decay_ms, 0) || std::cmp_greater(C::idle_retention_decay_ms, 0xffff'ffffu))
+      return decay_too_long;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
     if constexpr (std::is_same_v<typename C::LargeSpanTree, NoTree>) {
@@ -255,7 +258,7 @@ struct ConfigCheck {
                 "Config::PageSource cannot release pages (no release(p, n)): set idle_retention_percent to 0 and "
                 "idle_retention_bytes to its default, or use a source that releases");
   static_assert(Broken != decay_too_long,
-                "Config::idle_retention_decay_ms must fit in 32 bits (at most about 49 days; 0: no decay)");
+                "Config::idle_retention_decay_ms must fit in 32 bits (0 to about 49 days; 0: no decay)");
   static_assert(Broken != no_tree_lists_too_short,
                 "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
                 "(PageSource::fixed_capacity >> page_shift), so every free span has a list");

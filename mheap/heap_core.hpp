@@ -140,8 +140,8 @@ class HeapCore {
   [[gnu::cold]] [[gnu::noinline]] bool lay_out_on_first_use(std::size_t n) noexcept;
   std::size_t planned_capacity_pages() const noexcept;
   span_type* alloc_span_after_miss(std::size_t n, bool no_record);
-  // What grow(n) would do: the free span ending the arena, which takes the new pages in (or
-  // null), and the pages it commits (0: no room).
+  // What grow(n) would do: the span ending the arena (a free one takes the new pages in) and the
+  // pages it commits (0: no room).
   struct GrowthPlan {
     span_type* tail;         // the span ending the arena (free when tail_pages != 0), or null
     std::size_t tail_pages;  // its length (0: none)
@@ -320,7 +320,7 @@ class HeapCore {
   [[gnu::noinline]] void enforce_retention_bound() noexcept;
   void pace_retention_locked() noexcept;  // after a free that grew the free set: the paced bound
   [[gnu::noinline]] void paced_release() noexcept;
-  bool release_before_growth(std::size_t n) noexcept;  // the paced bound, before the heap grows by n pages
+  bool release_before_growth(std::size_t n) noexcept;  // the paced bound, before a growth for n pages
   void end_episode_after_alloc(std::size_t bytes) noexcept;  // an allocation took bytes from the free set
   void stop_pacing_locked() noexcept;  // set_idle_retention: the caller's bound replaces the paced one
   template <class Wanted>

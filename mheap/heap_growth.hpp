@@ -68,8 +68,9 @@ std::size_t HeapCore<Config>::planned_capacity_pages() const noexcept {
 // alloc_span_locked() when the free set had nothing to give: no span fit n pages, or one did but
 // no record could be had for its tail (no_record). Parked spans come back first: merged, they may
 // fit, and they give their records back (Config::reserved_span_records); parked spans never make
-// the heap larger. Then spans other threads are releasing outside the lock, and only then does
-// the heap grow; never for want of a record, as growth needs records too.
+// the heap larger. Then spans other threads are releasing outside the lock; then, once, the paced
+// bound's release before growth; and only then does the heap grow; never for want of a record, as
+// growth needs records too.
 template <class Config>
 typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(std::size_t n, bool no_record) {
   if (!no_record) {
@@ -77,8 +78,8 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
     if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
       return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
   }
-  // Then the paced bound (Go's synchronous scavenging), once: it drops the lock to release, so
-  // everything above is looked at again (spans parked or being released meanwhile).
+  // Then the paced bound (Go's synchronous scavenging), once: it drops the lock to release, so the
+  // flush and the wait run again (spans parked or being released meanwhile).
   for (bool released = false;; released = true) {
     for (;;) {
       if (front_.flush_all_locked(*this)) {
@@ -103,9 +104,8 @@ typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(st
   return take_free_locked(n, no_record);  // grow() left a free span of at least n pages, and a spare record if longer
 }
 
-// Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
-// with a free span already there, so only the rest is asked for (at least min_grow_pages, in
-// granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
+// What grow(n) would commit, read from the arena as it is now (grow() and the release before it
+// each read it under the lock).
 template <class Config>
 typename HeapCore<Config>::GrowthPlan HeapCore<Config>::plan_growth(std::size_t n) const noexcept {
   const std::size_t grown = arena_.pages();
@@ -120,6 +120,9 @@ typename HeapCore<Config>::GrowthPlan HeapCore<Config>::plan_growth(std::size_t 
   return {last, tail_pages, std::min(granules * grow_granule_pages, room)};
 }
 
+// Grows the arena so that a free span of at least n pages exists at its end: fresh pages merge
+// with a free span already there, so only the rest is asked for (at least min_grow_pages, in
+// granules). On failure nothing the heap accounts for changes (Arena::commit_to keeps commits).
 template <class Config>
 bool HeapCore<Config>::grow(std::size_t n) {
   const std::size_t grown = arena_.pages();

@@ -33,7 +33,8 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
 }
 
 // After a free that grew the free set: the paced bound (Config::idle_retention_percent). A few
-// loads, a division by a constant and two compares; a pass only when idle memory has outgrown it.
+// loads, a division by a constant, two compares and the episode's store or countdown; a clock
+// read and maybe a pass only when idle memory has outgrown it.
 // With thread caches this reads the counters as of the last fold, so it may fire early or late
 // (until a later check after a fold); so may the start of an episode, which is decided without a
 // fold (a fold per over-bound free would cost the threads more); a pass folds before it decides.
@@ -83,8 +84,9 @@ void HeapCore<Config>::paced_release() noexcept {
                     excess - budget);
 }
 
-// Before the heap grows by (at least) n pages, with the front end flushed and the counters folded:
-// Go's synchronous scavenging. The growth adds at least min_grow_pages, n of them in use at once.
+// Before the heap grows for an allocation of n pages, with the front end flushed and the counters
+// folded: Go's synchronous scavenging. The growth commits what plan_growth() says; the allocation
+// takes the free span ending the arena, if any, and the fresh pages it still needs.
 // True when it released, with the lock dropped meanwhile: the caller looks at the free set again.
 // The free span ending the arena is left alone: the growth takes it in and the allocation uses it
 // (releasing it would cost a system call and its faults for nothing).

@@ -124,11 +124,12 @@ class RetentionBound {
 /// Checked only where a free grows the free set (never on the span-cache path). Frees push idle
 /// memory over the bound, by at most their own bytes and Percent % of them, and so do allocations
 /// cut from a span released in part (the whole span is made usable again and its rest returns to
-/// the free set unreleased; the rest of a span released whole stays released): a pass releases
-/// what those added since the last one, which is its pacing.
+/// the free set unreleased; the rest of a span released whole stays released). Without a decay, a
+/// pass releases what those added since the last one, which is its pacing; with one, the decayed
+/// share of it, and all of it once the episode is a decay old.
 ///
 /// A pass runs once the excess is more than the slack, an eighth of the bound at first, and
-/// releases down to the bound, largest free spans first. So a span allocated and freed again and
+/// releases (its share of the way) down to the bound, largest free spans first. So a span allocated and freed again and
 /// again at the bound is released once, not on every free (bench large/100, 2026-12-06: 427 ns per
 /// op without the slack, in release calls and faults; 58 with it; 61–65 without the bound), and a
 /// heap shrinking from its peak makes a pass per eighth of the bound rather than per free.
@@ -211,7 +212,8 @@ class PacedRetention {
       // A sixteenth of the decay since the episode began or its last pass: at most 16 passes per
       // decay (each takes a share of what the last left), and none in a short episode.
       if (now - last_pass_at_ < DecayNs / 16) return 0;
-      const std::size_t share = excess / 1024 * static_cast<std::size_t>(age / (DecayNs / 1024));
+      const std::size_t share =
+          std::min(excess, excess / 1024 * static_cast<std::size_t>(age / (DecayNs / 1024)));  // ≤ 1024/1024
       return share >= bound_of(inuse) / 16 ? share : 0;
     }
   }
