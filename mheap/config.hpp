@@ -109,7 +109,7 @@ struct DefaultConfig {
   /// Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
   /// Default: none (keep everything); a fixed bound also turns the paced bound below off.
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);
-  /// The paced bound (mheap/release_engine.hpp, PacedRetention; Go 1.13+ keeps retained memory
+  /// The paced bound (mheap/paced_retention.hpp; Go 1.13+ keeps retained memory
   /// near its heap goal to the same end): idle bytes not yet released are kept within this
   /// percentage of the bytes in use (or the floor below, if more). Go's two ways, both here: before
   /// the heap grows, it releases down to the bound at once (synchronous scavenging); after a free

@@ -29,6 +29,7 @@
 #include "free_set.hpp"
 #include "front_end.hpp"
 #include "layout.hpp"
+#include "paced_retention.hpp"
 #include "release_engine.hpp"
 #include "sanitizers.hpp"
 #include "span.hpp"

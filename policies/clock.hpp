@@ -6,7 +6,7 @@
 ///
 /// A free stamps a span with the scavenger's tick number (one load), and scavenge_idle() turns
 /// ticks into times. The paced bound reads the clock on a free only when idle memory is above it:
-/// the first such free and then once in 32 (mheap/release_engine.hpp, PacedRetention).
+/// the first such free and then once in 32 (mheap/paced_retention.hpp).
 #pragma once
 #include "../mheap/detail/require_cxx20.hpp"
 

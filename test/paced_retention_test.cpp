@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The paced bound (Config::idle_retention_percent, PacedRetention in mheap/release_engine.hpp).
+// The paced bound (Config::idle_retention_percent, PacedRetention in mheap/paced_retention.hpp).
 // Its rules without time first, at 50 % and releasing at once (idle_retention_decay_ms = 0): a
 // heap that shrinks from its peak gives memory back without being asked; steady churn within the
 // bound and a heap below the floor make no system call; a bound the caller sets, or a
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_heap_shrinking_from_its_peak_gives_memory_back_as_it_goes
 // bound would release it and the next allocation fault it back in: 100 passes.
 //   - 4 MiB: one pass at most, which leaves it resident: the slack (8 MiB here) covers it.
 //   - 16 MiB, longer than that slack: the passes that release it again find it was taken back, and
-//     widen the slack until it covers the span (release_engine.hpp).
+//     widen the slack until it covers the span (paced_retention.hpp).
 void churn_one_span_at_the_bound(std::size_t churned_pages) {
   BOOST_TEST_CONTEXT("churned span of " << churned_pages << " pages") {
     auto heap = test::make_heap<TestHeap>(std::size_t{4} << 30);
