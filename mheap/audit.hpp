@@ -39,6 +39,13 @@ class AuditReport {
     ((text_ << parts), ...);
     text_ << "\n";
   }
+  /// Takes in another audit's failures (an arena's, mheap/arena_set.hpp), its lines under a
+  /// heading "<label> <index>:".
+  void merge(const char* label, std::size_t index, const AuditReport& other) noexcept {
+    if (other.failures_ == 0) return;
+    if (failures_ < max_listed) text_ << label << " " << std::uint64_t{index} << ":\n" << other.text_.view();
+    failures_ += other.failures_;
+  }
   /// A failure "<what> is <kept>, spans say <recomputed>" unless the two are equal.
   void expect_equal(const char* what, std::uint64_t kept, std::uint64_t recomputed) noexcept {
     if (kept != recomputed) fail(what, " is ", kept, ", spans say ", recomputed);

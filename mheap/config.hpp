@@ -60,6 +60,29 @@ inline constexpr unsigned paced_retention_percent =
         ? default_idle_retention_percent
         : 0;
 
+/// Whether threads use a heap of configuration C through span caches of their own, without its lock
+/// (mheap/front_end.hpp): a span cache, Config::thread_caches, and a lock that is not single-threaded.
+template <class C>
+inline constexpr bool has_thread_caches =
+    C::span_cache_pages != 0 && C::thread_caches && !is_single_threaded_lock<typename C::Lock>;
+
+/// Config::arenas: "default_arenas where threads have caches of their own, the page source can be
+/// opened once per arena and the counters can be added up; one arena elsewhere" (the default;
+/// arena_count resolves it).
+inline constexpr unsigned arenas_auto = static_cast<unsigned>(-1);
+/// Arenas a heap shared by threads has by default: enough for each of up to eight threads to
+/// allocate from an arena of its own. An arena costs nothing until a thread makes it its home
+/// (its reservation is address space only, mheap/arena_set.hpp).
+inline constexpr unsigned default_arenas = 8;
+
+/// The arenas a heap of configuration C has (1: the heap is one HeapShard, with no arena code).
+template <class C>
+inline constexpr std::size_t arena_count =
+    C::arenas != arenas_auto ? C::arenas
+    : has_thread_caches<C> && ReplicablePageSource<typename C::PageSource> && SummableStats<typename C::Stats>
+        ? default_arenas
+        : 1;
+
 /// The default configuration; users derive from it and override what they need (a heap checks
 /// the result once, mheap/config_check.hpp).
 struct DefaultConfig {
@@ -95,6 +118,16 @@ struct DefaultConfig {
   /// Ignored under a lock that declares itself single-threaded (NullLock): such a heap has one
   /// cache, its own, and no thread-local or atomic at all.
   static constexpr bool thread_caches = MHEAP_HAS_THREADS;
+  /// Arenas: independent heaps inside one Heap, each with its own page source, lock, free set, span
+  /// records, page map and thread caches (mheap/arena_set.hpp). A thread allocates from its home
+  /// arena (the one the fewest live threads call home when it first allocates) and frees a span to
+  /// the arena that owns it, so threads on different arenas share no cache line of the heap's: two
+  /// threads then run as fast as one. The price is memory: each arena grows on its own, and one
+  /// arena's free spans do not serve another's requests. A thread alone uses one arena only, so a
+  /// single-threaded program sees a heap of one arena. arenas_auto (the default): default_arenas
+  /// where threads have caches of their own, else 1; more than 1 needs thread caches, a
+  /// ReplicablePageSource and counters that add up (SummableStats).
+  static constexpr unsigned arenas = arenas_auto;
   /// Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
   /// natively, so off by default). ASan builds poison free spans whatever this says.
   static constexpr bool valgrind_annotations = false;

@@ -54,6 +54,7 @@ concept HeapConfig = requires {
   C::idle_retention_percent;
   C::idle_retention_floor_bytes;
   C::idle_retention_decay_ms;
+  C::arenas;
   C::guard_pages;
   C::internal_checks;
 };
@@ -73,12 +74,12 @@ enum ConfigRule : int {
   list_links_renamed = 1, no_lock, no_page_source, no_stats, no_span_kinds, no_hook_links, no_large_span_tree, no_misuse_policy,
   no_clock, no_page_shift, no_max_list_pages, no_min_grow_bytes, no_grow_granule_bytes, no_span_pool_chunk_bytes,
   no_reserved_span_records, no_span_cache_pages, no_span_cache_per_length, no_thread_caches, no_valgrind_annotations,
-  no_idle_retention_bytes, no_idle_retention_percent, no_idle_retention_floor_bytes, no_idle_retention_decay_ms, no_guard_pages, no_internal_checks,
+  no_idle_retention_bytes, no_idle_retention_percent, no_idle_retention_floor_bytes, no_idle_retention_decay_ms, no_arenas, no_guard_pages, no_internal_checks,
   bad_lock, bad_page_source, no_os_page_source, bad_stats, bad_span_kinds, kinds_not_in_stats,
   kinds_charge_heap_counters, shared_counter_split, bad_hook_links, bad_large_span_tree, bad_misuse_policy,
   bad_clock, bad_page_shift, bad_max_list_pages, grow_below_a_page, grow_too_large, pool_chunk_below_a_page,
   record_beyond_chunk, too_few_span_records, thread_caches_without_threads, no_tree_needs_fixed_capacity, no_tree_lists_too_short,
-  retention_without_release, decay_too_long,
+  retention_without_release, decay_too_long, arenas_out_of_range, arenas_without_thread_caches,
 };
 
 template <class C>
@@ -111,6 +112,7 @@ constexpr int first_broken_rule() {
   if (!requires { C::idle_retention_percent; }) return no_idle_retention_percent;
   if (!requires { C::idle_retention_floor_bytes; }) return no_idle_retention_floor_bytes;
   if (!requires { C::idle_retention_decay_ms; }) return no_idle_retention_decay_ms;
+  if (!requires { C::arenas; }) return no_arenas;
   if (!requires { C::guard_pages; }) return no_guard_pages;
   if (!requires { C::internal_checks; }) return no_internal_checks;
   if constexpr (HeapConfig<C>) {
@@ -172,6 +174,13 @@ constexpr int first_broken_rule_of_a_complete_config() {
     // negative, which would wrap into a long decay).
     if (std::cmp_less(C::idle_retention_decay_ms, 0) || std::cmp_greater(C::idle_retention_decay_ms, 0xffff'ffffu))
       return decay_too_long;
+    // Arenas (mheap/arena_set.hpp): a thread finds its home arena through its caches, each arena
+    // opens a source of its own, and the heap's figures are the sum of its arenas'.
+    if (C::arenas != arenas_auto && (std::cmp_less(C::arenas, 1) || std::cmp_greater(C::arenas, 64)))
+      return arenas_out_of_range;
+    if (C::arenas != arenas_auto && C::arenas > 1 &&
+        !(has_thread_caches<C> && ReplicablePageSource<typename C::PageSource> && SummableStats<typename C::Stats>))
+      return arenas_without_thread_caches;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
     if constexpr (std::is_same_v<typename C::LargeSpanTree, NoTree>) {
@@ -216,6 +225,7 @@ struct ConfigCheck {
   static_assert(Broken != no_idle_retention_bytes, "Config::idle_retention_bytes is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_percent, "Config::idle_retention_percent is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_floor_bytes, "Config::idle_retention_floor_bytes is missing: derive the configuration from mheap::DefaultConfig");
+  static_assert(Broken != no_arenas, "Config::arenas is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_idle_retention_decay_ms, "Config::idle_retention_decay_ms is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_guard_pages, "Config::guard_pages is missing: derive the configuration from mheap::DefaultConfig");
   static_assert(Broken != no_internal_checks, "Config::internal_checks is missing: derive the configuration from mheap::DefaultConfig");
@@ -259,6 +269,12 @@ struct ConfigCheck {
                 "idle_retention_bytes to its default, or use a source that releases");
   static_assert(Broken != decay_too_long,
                 "Config::idle_retention_decay_ms must fit in 32 bits (0 to about 49 days; 0: no decay)");
+  static_assert(Broken != arenas_out_of_range,
+                "Config::arenas must be 1 to 64, or arenas_auto (the default)");
+  static_assert(Broken != arenas_without_thread_caches,
+                "Config::arenas > 1 needs thread caches (a span cache, thread_caches, a lock that is not "
+                "single-threaded), a page source each arena can open again (mheap::ReplicablePageSource) and "
+                "counters that add up (mheap::SummableStats): set arenas to 1 or arenas_auto");
   static_assert(Broken != no_tree_lists_too_short,
                 "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
                 "(PageSource::fixed_capacity >> page_shift), so every free span has a list");

@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "accounting.hpp"
+#include "config.hpp"
 #include "consistent_stats.hpp"
 #include "detail/absent.hpp"
 #include "detail/lock_guard.hpp"
@@ -43,8 +44,7 @@ class FrontEnd {
 
  public:
   static constexpr bool has_cache = Config::span_cache_pages != 0;
-  static constexpr bool per_thread =
-      has_cache && Config::thread_caches && !is_single_threaded_lock<typename Config::Lock>;
+  static constexpr bool per_thread = has_thread_caches<Config>;
   using cache_type = std::conditional_t<has_cache, SpanCache<SpanT, span_kinds::size, Config::max_list_pages>,
                                         NoSpanCache<SpanT>>;
   using thread_cache_type = ThreadCache<Core, SpanT, span_kinds::size, Config::max_list_pages>;

@@ -9,14 +9,14 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "heap.hpp"
+#include "heap_shard.hpp"
 
 namespace mheap {
 
 /// The live span holding p, or null: free or parked spans, stale entries of a free span's interior
 /// and addresses outside the grown arena are not live.
 template <class UserConfig>
-auto Heap<UserConfig>::live_span_at_locked(const void* p) const -> const span_type* {
+auto HeapShard<UserConfig>::live_span_at_locked(const void* p) const -> const span_type* {
   const std::size_t page = arena_.page_of(p);
   if (page >= arena_.pages()) return nullptr;
   const span_type* s = arena_.map()[page];
@@ -29,7 +29,7 @@ auto Heap<UserConfig>::live_span_at_locked(const void* p) const -> const span_ty
 /// free_at()'s check: the span of Kind starting at base, claimed, or null (misuse reported).
 template <class UserConfig>
 template <class Kind>
-auto Heap<UserConfig>::claim_at_locked(const void* base) -> span_type* {
+auto HeapShard<UserConfig>::claim_at_locked(const void* base) -> span_type* {
   const std::size_t page = arena_.page_of(base);
   if (page >= arena_.pages()) return report(Misuse::outside_heap, base, Kind::name), nullptr;
   span_type* s = arena_.map()[page];
@@ -55,19 +55,19 @@ auto Heap<UserConfig>::claim_at_locked(const void* base) -> span_type* {
 /// it or retiring it moves the generation by two). Otherwise the record may describe someone else's
 /// span now, so no address.
 template <class UserConfig>
-void Heap<UserConfig>::report_bad_free(const span_type* s, Generation ref_generation, const char* kind) {
+void HeapShard<UserConfig>::report_bad_free(const span_type* s, Generation ref_generation, const char* kind) {
   detail::LockGuard guard(lock_);
   report_bad_free_locked(s, ref_generation, kind);
 }
 /// report_bad_free() with the lock held.
 template <class UserConfig>
-void Heap<UserConfig>::report_bad_free_locked(const span_type* s, Generation ref_generation, const char* kind) {
+void HeapShard<UserConfig>::report_bad_free_locked(const span_type* s, Generation ref_generation, const char* kind) {
   const Generation now = generation::load(s->generation);
   report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
 }
 /// A misuse found before the lock was taken, reported under it.
 template <class UserConfig>
-void Heap<UserConfig>::report_locked(Misuse what, const void* address, const char* kind) {
+void HeapShard<UserConfig>::report_locked(Misuse what, const void* address, const char* kind) {
   detail::LockGuard guard(lock_);
   report(what, address, kind);
 }

@@ -8,13 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "heap.hpp"
+#include "heap_shard.hpp"
 
 namespace mheap {
 
 template <class UserConfig>
 template <class Visitor>
-MemStats Heap<UserConfig>::for_each_span(Visitor&& visit) const {
+MemStats HeapShard<UserConfig>::for_each_span(Visitor&& visit) const {
   detail::LockGuard guard(lock_);
   typename front_end_type::Stop stop(front_);
   // A held span whose generation is even is parked in a span cache, or was claimed by a free()

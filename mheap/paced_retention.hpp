@@ -77,6 +77,9 @@ class PacedRetention {
     const std::size_t bound = bound_of(inuse_after);
     return !off_ && unreleased_after > bound ? unreleased_after - bound : 0;
   }
+  /// A heap of k arenas (mheap/arena_set.hpp) gives each a k-th of the floor, so that together
+  /// they tolerate what one heap would. 1: the whole floor.
+  void share_floor(std::size_t k) noexcept { floor_cut_ = Floor - Floor / k; }
   static constexpr std::uint32_t clock_period = 32;  ///< over-bound frees per clock read, at most
   /// Whether an episode above the bound is running (an allocation from the free set asks, to end it).
   bool above() const noexcept {
@@ -173,11 +176,12 @@ class PacedRetention {
 
  private:
   static constexpr unsigned max_widening = 3;  // the slack reaches 8/8 of the bound at most
-  static std::size_t bound_of(std::size_t inuse) noexcept {
+  std::size_t bound_of(std::size_t inuse) const noexcept {
     constexpr std::size_t most = static_cast<std::size_t>(-1) / (Percent == 0 ? 1 : Percent);
     const std::size_t hundredths = inuse / 100;  // a share past SIZE_MAX saturates (any Percent is valid)
     const std::size_t share = hundredths > most ? static_cast<std::size_t>(-1) : hundredths * Percent;
-    return share > Floor ? share : Floor;
+    const std::size_t floor = Floor - floor_cut_;
+    return share > floor ? share : floor;
   }
   std::size_t slack_of(std::size_t bound) const noexcept { return (bound / 8) << widening_; }
 
@@ -193,6 +197,7 @@ class PacedRetention {
   std::size_t tolerated_ = 0;            // excess the last pass left (it could not release it)
   std::size_t last_pass_bytes_ = 0;      // bytes the last pass released
   std::size_t released_after_pass_ = 0;  // heap_released when it was done
+  std::size_t floor_cut_ = 0;            // the floor is Floor less this (share_floor)
 };
 
 }  // namespace mheap

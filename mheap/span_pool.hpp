@@ -77,6 +77,7 @@ class SpanPool {
   std::size_t inuse_bytes() const noexcept { return live_records_ * record_bytes; }  // mspan_inuse
   std::size_t committed_bytes() const noexcept { return committed_; }              // mspan_sys
   std::byte* base() const noexcept { return base_; }
+  std::size_t region_bytes() const noexcept { return capacity_; }  // the record region, committed or not
 
  private:
   // Commits the next chunk (the last one may be shorter: what is left of the region). Whatever was

@@ -22,7 +22,7 @@
 namespace mheap {
 
 template <class Config>
-class Heap;
+class HeapShard;
 
 /// A live span as Heap::span_at() saw it, by value: safe to keep after the heap's lock is dropped.
 struct SpanInfo {
@@ -61,7 +61,7 @@ class SpanRef {
 
  private:
   template <class Config>
-  friend class Heap;
+  friend class HeapShard;
 
   SpanRef(SpanHeader* span, Generation generation) noexcept : span_(span), generation_(generation) {}
 

@@ -37,6 +37,7 @@ constexpr const char* describe(SpanUse use) noexcept {
 struct SpanView {
   std::byte* base = nullptr;         ///< first byte
   std::size_t first_page = 0;        ///< index of its first page in the arena (page 0 is the arena's first)
+  std::size_t arena = 0;             ///< the arena it is in (0 but in a heap of several, mheap/arena_set.hpp)
   std::size_t npages = 0;            ///< length in pages, ≥ 1
   std::size_t bytes = 0;             ///< length in bytes
   std::size_t released_pages = 0;    ///< pages given back to the page source; only an idle free span has any.

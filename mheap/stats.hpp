@@ -8,7 +8,10 @@
 #pragma once
 #include "detail/require_cxx20.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace mheap {
 
@@ -74,5 +77,22 @@ struct HeapEvents {
   /// Every count equal.
   friend bool operator==(const HeapEvents&, const HeapEvents&) = default;
 };
+
+/// A counters type a heap of several arenas can add up (mheap/arena_set.hpp): nothing but
+/// std::uint64_t counters, as Stats and the types users derive from it are.
+template <class S>
+concept SummableStats = std::is_trivially_copyable_v<S> && sizeof(S) % sizeof(std::uint64_t) == 0 &&
+                        std::has_unique_object_representations_v<S>;
+
+/// Adds every counter of `more` to `into` (a heap's figure is the sum of its arenas').
+template <SummableStats S>
+void add_counters(S& into, const S& more) noexcept {
+  constexpr std::size_t n = sizeof(S) / sizeof(std::uint64_t);
+  std::uint64_t a[n], b[n];
+  std::memcpy(a, &into, sizeof(S));
+  std::memcpy(b, &more, sizeof(S));
+  for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
+  std::memcpy(&into, a, sizeof(S));
+}
 
 }  // namespace mheap

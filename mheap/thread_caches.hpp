@@ -86,6 +86,12 @@ struct ThreadCache {
   std::array<SpanT*, outbox_capacity> outbox{};
   std::uint32_t outbox_size = 0;            ///< spans in the outbox
   std::size_t outbox_pages = 0;             ///< their pages (at most half the cache's)
+  /// For a heap of several arenas (mheap/arena_set.hpp): the heap in which this cache's arena is
+  /// the thread's home (null: not a home). Set under the registry mutex.
+  const void* home_of = nullptr;
+  /// That heap's count of the live threads calling the arena home, which the thread's exit lowers
+  /// (under the registry mutex).
+  std::uint32_t* homes = nullptr;
   heap_hook in_heap;                        ///< the heap's list (under its lock)
   thread_hook in_thread;                    ///< the owning thread's list (under the registry mutex)
 };
@@ -152,6 +158,18 @@ class ThisThread {
     return find_or_make(h);
   }
 
+  /// The calling thread's cache in its home arena of `heap`, a heap of several arenas
+  /// (mheap/arena_set.hpp). On the thread's first call for that heap, pick() chooses the arena under
+  /// the registry mutex and returns its owner and the heap's count of threads calling it home
+  /// (raised by pick, lowered at the thread's exit). Null as cache_for().
+  template <class Pick>
+  static Cache* home_cache_for(const void* heap, Pick&& pick) noexcept {
+    Cache* c = home;
+    if (c != nullptr && c->home_of == heap && c->owner.load(std::memory_order_relaxed) != nullptr) [[likely]]
+      return c;
+    return find_or_make_home(heap, pick);
+  }
+
  private:
   // Deletes the thread's caches at its exit, after giving each back to its heap.
   struct Owned {
@@ -159,11 +177,15 @@ class ThisThread {
     ~Owned() {
       exiting = true;
       last = nullptr;
+      home = nullptr;
       std::lock_guard g(thread_cache_registry_mutex());
       while (!caches.empty()) {
         Cache& c = caches.front();
         caches.pop_front();
-        if (Owner* h = c.owner.load(std::memory_order_relaxed)) h->retire_thread_cache(c);
+        if (Owner* h = c.owner.load(std::memory_order_relaxed)) {
+          if (c.homes != nullptr) --*c.homes;  // one thread fewer calls the arena home
+          h->retire_thread_cache(c);
+        }
         delete &c;
       }
     }
@@ -182,6 +204,13 @@ class ThisThread {
       }
     }
     std::lock_guard g(thread_cache_registry_mutex());
+    return find_or_make_locked(h);
+  }
+
+  // Under the registry mutex: the thread's cache for h, made if it has none; its dead caches
+  // (their heaps are gone) deleted on the way.
+  static Cache* find_or_make_locked(Owner* h) noexcept {
+    List& mine = owned.caches;
     Cache* found = nullptr;
     for (auto it = mine.begin(); it != mine.end();) {
       Cache& c = *it;
@@ -189,6 +218,7 @@ class ThisThread {
       if (o == nullptr) {  // its heap is gone
         it = mine.erase(it);
         if (last == &c) last = nullptr;
+        if (home == &c) home = nullptr;
         delete &c;
         continue;
       }
@@ -205,6 +235,29 @@ class ThisThread {
     return found;
   }
 
+  template <class Pick>
+  [[gnu::noinline]] static Cache* find_or_make_home(const void* heap, Pick& pick) noexcept {
+    if (exiting) return nullptr;
+    for (Cache& c : owned.caches) {  // only this thread changes its list (as in find_or_make)
+      if (c.home_of == heap && c.owner.load(std::memory_order_relaxed) != nullptr) {
+        home = last = &c;
+        return &c;
+      }
+    }
+    std::lock_guard g(thread_cache_registry_mutex());
+    const auto [arena, homes] = pick();  // counts this thread in
+    Cache* c = find_or_make_locked(arena);
+    if (c == nullptr) {
+      --*homes;
+      return nullptr;
+    }
+    c->home_of = heap;
+    c->homes = homes;
+    home = last = c;
+    return c;
+  }
+
+  static inline thread_local Cache* home = nullptr;  // the home cache used last (a heap of arenas)
   static inline thread_local Cache* last = nullptr;  // trivially destructible: no guard on the fast path
   static inline thread_local bool exiting = false;
   static inline thread_local Owned owned;

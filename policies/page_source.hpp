@@ -40,6 +40,15 @@ concept GranularPageSource = requires(const S& source) {
   { source.granule() } -> std::same_as<std::size_t>;
 };
 
+/// A page source a heap can open one more of for each of its arenas (Config::arenas,
+/// mheap/arena_set.hpp): `S(s.requested())` makes a source like s, with its own memory (MmapSource:
+/// a reservation of the same size).
+template <class S>
+concept ReplicablePageSource = PageSourcePolicy<S> && requires(const S& source) {
+  { source.requested() } -> std::convertible_to<std::size_t>;
+  S(source.requested());
+};
+
 /// Optional: a source that can give committed pages back (scavenging). The heap asks only for whole
 /// granules (it rounds its request inward first), and release(p, n) returns the bytes given back:
 /// n, or anything else for "refused", and then the heap counts nothing as released. Afterwards the

@@ -3,6 +3,7 @@
 // order, tiling it; each classified as the counters see it (live per kind, cached, free with its
 // released pages, releasing); the census adding up to the MemStats of the same instant.
 #define BOOST_TEST_MODULE span_walk
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -64,15 +65,24 @@ const SpanView* view_at(const Walk& w, const void* base) {
 // What holds for every walk of a sound heap of the default kinds: the spans tile the grown arena
 // (as many bytes as the heap obtained for spans), each is described consistently, and they add up
 // to the counters of the same instant.
+// A heap of several arenas (mheap/arena_set.hpp) walks them one after the other: each tiles its own.
 template <class H>
 void check_walk(const H& heap, const Walk& w) {
-  std::size_t next = 0;
+  std::size_t next = 0, grown = 0, arena = w.spans.empty() ? 0 : w.spans.front().arena;
+  const std::byte* arena_base = w.spans.empty() ? nullptr : w.spans.front().base;
   std::uint64_t idle = 0, released = 0, gc_live = 0, stack_live = 0;
   for (const SpanView& v : w.spans) {
+    if (v.arena != arena) {  // the next arena: it starts at its page 0
+      BOOST_TEST_REQUIRE(v.first_page == 0u);
+      grown += next;
+      next = 0;
+      arena = v.arena;
+      arena_base = v.base;
+    }
     BOOST_TEST_REQUIRE(v.first_page == next, "a span starts at page " << v.first_page << ", not " << next);
     BOOST_TEST_REQUIRE(v.npages >= 1u);
     BOOST_TEST(v.bytes == v.npages * H::page_bytes);
-    BOOST_TEST(v.base == w.spans.front().base + v.first_page * H::page_bytes);
+    BOOST_TEST(v.base == arena_base + v.first_page * H::page_bytes);
     BOOST_TEST(v.released_pages <= v.npages);
     if (v.held()) {
       BOOST_TEST(v.released_pages == 0u);
@@ -94,7 +104,7 @@ void check_walk(const H& heap, const Walk& w) {
     if (v.use == SpanUse::live) (v.kind == H::span_kinds::template index_of<GC> ? gc_live : stack_live) += v.bytes;
     next = v.end_page();
   }
-  BOOST_TEST(next * H::page_bytes == w.at.Sys - w.at.MSpanSys - w.at.OtherSys);  // the grown arena, whole
+  BOOST_TEST((grown + next) * H::page_bytes == w.at.Sys - w.at.MSpanSys - w.at.OtherSys);  // the grown arenas, whole
   BOOST_TEST(idle == w.at.HeapIdle);
   BOOST_TEST(released == w.at.HeapReleased);
   BOOST_TEST(gc_live == w.at.HeapInuse);
@@ -399,7 +409,10 @@ BOOST_AUTO_TEST_CASE(spans_parked_in_other_threads_caches_are_cached) {
   BOOST_TEST(c.kinds[0].cached_spans == 2u);
   BOOST_TEST(c.kinds[1].cached_spans == 1u);
   check_census<Heap<test::MmapConfig>>(c);
-  check_walk(*heap, walk(*heap));
+  const Walk w = walk(*heap);
+  check_walk(*heap, w);
+  // The default gives each thread an arena of its own (mheap/arena_set.hpp): the walk crosses two.
+  BOOST_TEST(std::any_of(w.spans.begin(), w.spans.end(), [&](const SpanView& v) { return v.arena != w.spans.front().arena; }));
   {
     std::lock_guard lock(m);
     done = true;

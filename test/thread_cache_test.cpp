@@ -155,8 +155,13 @@ BOOST_AUTO_TEST_CASE(every_snapshot_keeps_the_identities_while_threads_run) {
   require_clean(*heap);
 }
 
+// The rule holds within an arena: in a heap of several (the default, mheap/arena_set.hpp), each
+// thread's arena grows on its own. So this is a heap of one, shared by both threads.
+struct OneArenaConfig : ThreadConfig {
+  static constexpr unsigned arenas = 1;
+};
 BOOST_AUTO_TEST_CASE(growth_takes_other_threads_parked_spans_first) {
-  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto heap = test::make_heap<Heap<OneArenaConfig>>(std::size_t{1} << 32);
   std::barrier sync(2);
   std::thread parker([&] {
     std::vector<SpanRef<GC>> spans;
@@ -229,7 +234,8 @@ BOOST_AUTO_TEST_CASE(release_all_and_a_background_scavenger_race_the_front_end) 
 
 namespace {
 // An MmapSource that refuses every commit after a chosen one (growth, page map, records alike):
-// shared by threads, so the count is atomic.
+// shared by threads, so the count is atomic; and by every source of the heap (the default opens one
+// per arena, mheap/arena_set.hpp), so the machine runs dry whichever arena asks. One heap at a time.
 class RefusingSource : public MmapSource {
  public:
   using MmapSource::MmapSource;
@@ -237,10 +243,13 @@ class RefusingSource : public MmapSource {
     if (commits_.fetch_add(1) >= refuse_after_.load()) return false;
     return MmapSource::commit(p, n);
   }
-  void refuse_after(std::size_t k) { refuse_after_ = k; }
+  void refuse_after(std::size_t k) {
+    commits_ = 0;
+    refuse_after_ = k;
+  }
 
  private:
-  std::atomic<std::size_t> commits_{0}, refuse_after_{~std::size_t{0}};
+  static inline std::atomic<std::size_t> commits_{0}, refuse_after_{~std::size_t{0}};
 };
 struct RefusingConfig : ThreadConfig {
   using PageSource = RefusingSource;

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: BSL-1.0
+/// \file
+/// mheap/arena_set.hpp — a heap of several arenas, so that threads do not share one.
+///
+/// Why: one heap shared by two threads costs 4–5× the time per operation of one thread
+/// (bench/RESULTS.md, 2026-12-07), however little the threads touch its lock: every lock the heap
+/// takes moves its free set, counters and records between the cores, ~1 µs each time. A heap per
+/// thread, with the same code path, measured 1.0×. So a heap whose Config::arenas is more than one
+/// is that many complete heaps (HeapShard, mheap/heap_shard.hpp: each with its own page source,
+/// lock, free set, span records, page map and thread caches) behind one API:
+///
+///   - alloc: from the calling thread's home arena. A thread picks its home on its first
+///     allocation: the arena the fewest live threads call home (the lowest first), made then if
+///     it is not yet (its reservation is address space only). Only if the home arena cannot give
+///     the span (its source is exhausted) are the other arenas asked, in order.
+///   - free, free_at, lookup, span_at: by the arena that holds the span's record or the address
+///     (a range check per arena made). A span freed by another thread goes back to its own arena.
+///   - scavenge, release_all, scavenge_idle, flush_cache: every arena. set_idle_retention: the
+///     bound holds per arena (each arena's idle memory within it), arenas made later included. The
+///     paced bound (mheap/paced_retention.hpp) too holds per arena, against the arena's own bytes
+///     in use, with a k-th of the floor each when k arenas are made: together they tolerate
+///     at most the percentage of all bytes in use plus the floor.
+///   - stats, mem_stats, kind_totals, events, cached_pages: the sums over the arenas, each arena's
+///     figures a snapshot of its own (mheap/consistent_stats.hpp), so every identity of
+///     mheap/stats.hpp holds in the sum; audit(): every arena's audit, failures headed by the arena.
+///     for_each_span: the arenas in address order, each walked at an instant of its own.
+///   - misuse_policy() and clock(): one object, shared by every arena (the arenas hold a pointer to
+///     it when it has state: a RecordMisuse counts every arena's reports, a ManualClock moves every
+///     arena's time); page_source() and capacity_pages(): the first arena's (all are alike).
+///
+/// What it costs: a home lookup per alloc (one thread-local load and two compares), an owner
+/// lookup per free (a range compare per arena made), and memory: each arena grows on its own, and
+/// one arena's free spans do not serve another's requests (jemalloc's trade, for the same reason).
+/// A thread alone uses one arena, so a single-threaded program sees a heap of one arena.
+#pragma once
+#include "detail/require_cxx20.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "audit.hpp"
+#include "config.hpp"
+#include "heap_shard.hpp"
+#include "mem_stats.hpp"
+#include "span_ref.hpp"
+#include "stats.hpp"
+#include "thread_caches.hpp"
+
+#if MHEAP_HAS_THREADS
+#include <mutex>
+
+namespace mheap {
+namespace detail {
+
+// A policy with state is held once, by the heap of arenas; each arena reports and reads time
+// through a pointer to it. A stateless one (AbortOnMisuse, SteadyClock) each arena holds itself.
+// Reports come from arenas under different locks: the heap's mutex keeps them one at a time, as
+// one heap lock did. (The clock is read as a single heap reads it: unsynchronized, like clock().)
+template <class P>
+struct SharedMisuse {
+  P* to = nullptr;
+  std::mutex* serial = nullptr;
+  void report(const MisuseReport& r) noexcept {
+    std::lock_guard g(*serial);
+    to->report(r);
+  }
+};
+template <class C>
+struct SharedClock {
+  C* to = nullptr;
+  std::uint64_t now() const noexcept { return to->now(); }
+};
+template <class P, template <class> class Shared>
+using shared_t = std::conditional_t<std::is_empty_v<P>, P, Shared<P>>;
+
+// The configuration of each arena: the user's, with one arena and the shared policies.
+template <class UserConfig>
+struct ArenaConfig : UserConfig {
+  using MisusePolicy = shared_t<typename UserConfig::MisusePolicy, SharedMisuse>;
+  using Clock = shared_t<typename UserConfig::Clock, SharedClock>;
+  static constexpr unsigned arenas = 1;
+};
+
+}  // namespace detail
+
+/// A heap of arena_count<UserConfig> arenas (see the file comment); the API and its costs are
+/// HeapShard's (mheap/heap_shard.hpp), plus the lookups above. Users name it Heap<UserConfig>.
+template <class UserConfig>
+class ArenaSet {
+  using Shard = HeapShard<detail::ArenaConfig<UserConfig>>;
+  using Core = typename Shard::Core;
+  using thread_cache_type = typename Shard::thread_cache_type;
+  static constexpr std::size_t count = arena_count<UserConfig>;
+  static_assert(count > 1 && count <= 64 && Shard::per_thread);
+
+ public:
+  using config_type = UserConfig;                              ///< The configuration as given.
+  using lock_type = typename Shard::lock_type;                 ///< Config::Lock (each arena has one)
+  using misuse_policy_type = typename UserConfig::MisusePolicy;  ///< Config::MisusePolicy (one, shared)
+  using clock_type = typename UserConfig::Clock;               ///< Config::Clock (one, shared)
+  using source_type = typename Shard::source_type;             ///< Config::PageSource (each arena has one)
+  using span_kinds = typename Shard::span_kinds;               ///< Config::SpanKinds
+  using span_type = typename Shard::span_type;                 ///< The span record (mheap/span.hpp)
+  using stats_type = typename Shard::stats_type;               ///< Config::Stats
+  static constexpr std::size_t max_list_pages = Shard::max_list_pages;  ///< Config::max_list_pages
+  static constexpr std::size_t page_bytes = Shard::page_bytes;          ///< The page size in bytes
+  static constexpr std::size_t page_shift = Shard::page_shift;          ///< Config::page_shift
+
+  /// Arguments go to the first arena's page source; the others are made like it when a thread
+  /// first calls them home (ReplicablePageSource). Cost: as HeapShard's constructor, once.
+  template <class... SourceArgs>
+  explicit ArenaSet(SourceArgs&&... source_args) : first_(std::forward<SourceArgs>(source_args)...) {
+    connect(first_);
+    publish(0, first_);
+  }
+  ~ArenaSet() {
+    for (std::size_t i = count - 1; i != 0; --i)
+      if (Shard* a = arenas_[i].arena.load(std::memory_order_relaxed)) a->~Shard();
+  }
+  ArenaSet(const ArenaSet&) = delete;
+  ArenaSet& operator=(const ArenaSet&) = delete;
+
+  // ---- spans --------------------------------------------------------------------------------
+  /// HeapShard::alloc, from the calling thread's home arena; then, if that one cannot give the
+  /// span, from each other arena made. Cost: + a thread-local load and two compares.
+  template <class Kind>
+  [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
+    Shard& home = home_arena();
+    if (SpanRef<Kind> r = home.template alloc<Kind>(npages, zeroed)) [[likely]]
+      return r;
+    return alloc_elsewhere<Kind>(home, npages, zeroed);
+  }
+  /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported).
+  /// Cost: + one range compare per arena made, at most.
+  template <class Kind>
+  void free(SpanRef<Kind> ref) {
+    if (ref) arena_of_record(ref.header()).free(ref);
+  }
+  /// HeapShard::free_at, in the arena holding base (any other address: misuse, reported).
+  template <class Kind>
+  void free_at(const void* base) {
+    arena_of_address(base).template free_at<Kind>(base);
+  }
+  /// HeapShard::lookup, in the arena holding p (null outside every arena).
+  const SpanHeader* lookup(const void* p) const { return arena_of_address(p).lookup(p); }
+  /// HeapShard::span_at, in the arena holding p.
+  std::optional<SpanInfo> span_at(const void* p) const { return arena_of_address(p).span_at(p); }
+  /// HeapShard::for_each_span over every arena made, in address order, each at an instant of its
+  /// own: each arena's spans tile its grown pages (SpanView::arena says which, and first_page counts
+  /// from its start). Returns the sum of their MemStats.
+  template <class Visitor>
+  MemStats for_each_span(Visitor&& visit) const {
+    std::array<const Shard*, count> made{};
+    std::size_t n = 0;
+    for_each_arena([&](const Shard& a) { made[n++] = &a; });
+    std::sort(made.begin(), made.begin() + n, [](const Shard* x, const Shard* y) {
+      return std::less<const std::byte*>()(x->arena_.base(), y->arena_.base());
+    });
+    MemStats total{};
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t index = index_of(*made[i]);
+      add_counters(total, made[i]->for_each_span([&](const SpanView& v) {
+        SpanView in_arena = v;
+        in_arena.arena = index;
+        visit(static_cast<const SpanView&>(in_arena));
+      }));
+    }
+    return total;
+  }
+
+  // ---- giving memory back -------------------------------------------------------------------
+  /// HeapShard::scavenge over the arenas in order, until max_bytes are released.
+  std::size_t scavenge(std::size_t max_bytes)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    std::size_t released = 0;
+    for_each_arena([&](Shard& a) {
+      if (released < max_bytes) released += a.scavenge(max_bytes - released);
+    });
+    return released;
+  }
+  /// HeapShard::release_all, every arena.
+  std::size_t release_all()
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    return scavenge(std::numeric_limits<std::size_t>::max());
+  }
+  /// HeapShard::scavenge_idle, every arena.
+  std::size_t scavenge_idle(std::uint64_t min_idle_ns)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    std::size_t released = 0;
+    for_each_arena([&](Shard& a) { released += a.scavenge_idle(min_idle_ns); });
+    return released;
+  }
+  /// HeapShard::set_idle_retention, every arena, and every arena made later: the bound holds per arena.
+  void set_idle_retention(std::size_t bytes)
+    requires ReleasingPageSourcePolicy<source_type>
+  {
+    std::lock_guard g(thread_cache_registry_mutex());  // arenas are made under it
+    retention_ = bytes;
+    for_each_arena([&](Shard& a) { a.set_idle_retention(bytes); });
+  }
+  clock_type& clock() noexcept { return clock_; }  ///< The clock every arena reads; unsynchronized.
+  /// HeapShard::flush_cache, every arena.
+  void flush_cache() {
+    for_each_arena([](Shard& a) { a.flush_cache(); });
+  }
+  /// HeapShard::cached_pages, summed.
+  std::size_t cached_pages() const {
+    std::size_t pages = 0;
+    for_each_arena([&](const Shard& a) { pages += a.cached_pages(); });
+    return pages;
+  }
+
+  // ---- counters and checks ------------------------------------------------------------------
+  /// The sum of every arena's snapshot: each keeps every identity, so the sum does.
+  stats_type stats() const {
+    return sum([](const Shard& a) { return a.stats(); });
+  }
+  /// The sum of every arena's MemStats.
+  MemStats mem_stats() const {
+    return sum([](const Shard& a) { return a.mem_stats(); });
+  }
+  /// The longest free span of any arena, in pages.
+  std::size_t largest_free_pages() const {
+    std::size_t pages = 0;
+    for_each_arena([&](const Shard& a) { pages = std::max(pages, a.largest_free_pages()); });
+    return pages;
+  }
+  /// Per kind, summed over the arenas.
+  std::array<KindTotals, span_kinds::size> kind_totals() const {
+    std::array<KindTotals, span_kinds::size> totals{};
+    for_each_arena([&](const Shard& a) {
+      const auto mine = a.kind_totals();
+      for (std::size_t k = 0; k < totals.size(); ++k) add_counters(totals[k], mine[k]);
+    });
+    return totals;
+  }
+  /// The event counts, summed over the arenas.
+  HeapEvents events() const {
+    return sum([](const Shard& a) { return a.events(); });
+  }
+  /// Every arena's audit; a failure is listed under "arena <index>:".
+  AuditReport audit() const {
+    AuditReport report;
+    for (std::size_t i = 0; i < count; ++i)
+      if (const Shard* a = arenas_[i].arena.load(std::memory_order_acquire)) report.merge("arena", i, a->audit());
+    return report;
+  }
+
+  misuse_policy_type& misuse_policy() noexcept { return misuse_; }  ///< The policy every arena reports to.
+  source_type& page_source() noexcept { return first_.page_source(); }  ///< The first arena's page source.
+  /// Largest span this heap can ever hand out, in pages: the first arena's (all are alike, unless a
+  /// later one's reservation fell back to less).
+  std::size_t capacity_pages() const noexcept { return first_.capacity_pages(); }
+
+ private:
+  // Arena a's misuse policy and clock, when they have state, are this heap's.
+  void connect(Shard& a) noexcept {
+    if constexpr (!std::is_empty_v<misuse_policy_type>) {
+      a.misuse_policy().to = &misuse_;
+      a.misuse_policy().serial = &misuse_serial_;
+    }
+    if constexpr (!std::is_empty_v<clock_type>) a.clock().to = &clock_;
+  }
+
+  // The calling thread's home arena (the first, if the thread can have no cache: it is exiting).
+  Shard& home_arena() noexcept {
+    thread_cache_type* c = ThisThread<thread_cache_type>::home_cache_for(this, [this] { return pick_home(); });
+    return c != nullptr ? Shard::of(*c->owner.load(std::memory_order_relaxed)) : first_;
+  }
+  // Under the registry mutex: the arena the fewest live threads call home (the lowest first),
+  // made if it is not yet, with this thread counted in.
+  std::pair<Core*, std::uint32_t*> pick_home() noexcept {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < count; ++i)
+      if (homes_[i] < homes_[best]) best = i;
+    Shard* a = arenas_[best].arena.load(std::memory_order_relaxed);
+    if (a == nullptr) {
+      a = new (&spare_[best - 1]) Shard(first_.page_source().requested());
+      connect(*a);
+      if constexpr (ReleasingPageSourcePolicy<source_type>)
+        if (retention_) a->set_idle_retention(*retention_);
+      publish(best, *a);
+      // The paced bound's floor is shared out, so the arenas together tolerate what one heap would.
+      std::size_t made = 0;
+      for_each_arena([&](Shard&) { ++made; });
+      for_each_arena([&](Shard& each) { each.share_idle_floor(made); });
+    }
+    ++homes_[best];
+    return {static_cast<Core*>(a), &homes_[best]};
+  }
+  template <class Kind>
+  [[gnu::cold]] [[gnu::noinline]] SpanRef<Kind> alloc_elsewhere(Shard& home, std::size_t npages, bool zeroed) {
+    SpanRef<Kind> r;
+    if (npages == 0) return r;
+    for_each_arena([&](Shard& a) {
+      if (!r && &a != &home) r = a.template alloc<Kind>(npages, zeroed);
+    });
+    return r;
+  }
+
+  // Arena i is made: its regions go into its entry, then the entry is published.
+  void publish(std::size_t i, Shard& a) noexcept {
+    Entry& e = arenas_[i];
+    e.records = reinterpret_cast<std::uintptr_t>(a.pool_.base());
+    e.record_bytes = a.pool_.region_bytes();
+    e.pages = reinterpret_cast<std::uintptr_t>(a.arena_.base());
+    e.page_bytes = a.arena_.capacity_pages() << page_shift;
+    e.arena.store(&a, std::memory_order_release);
+  }
+  // The arena whose record region holds s, or the first (which reports a foreign ref). Reads only
+  // the entries (the arenas' own lines are written by their threads).
+  Shard& arena_of_record(const SpanHeader* s) noexcept {
+    const auto p = reinterpret_cast<std::uintptr_t>(s);
+    for (std::size_t i = 1; i < count; ++i) {
+      const Entry& e = arenas_[i];
+      Shard* a = e.arena.load(std::memory_order_acquire);  // first: the regions are written before it
+      if (a != nullptr && p - e.records < e.record_bytes) return *a;
+    }
+    return first_;
+  }
+  // The arena whose reserved pages hold p, or the first (which reports or answers null).
+  const Shard& arena_of_address(const void* p) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    for (std::size_t i = 1; i < count; ++i) {
+      const Entry& e = arenas_[i];
+      const Shard* made = e.arena.load(std::memory_order_acquire);
+      if (made != nullptr && a - e.pages < e.page_bytes) return *made;
+    }
+    return first_;
+  }
+  Shard& arena_of_address(const void* p) noexcept {
+    return const_cast<Shard&>(std::as_const(*this).arena_of_address(p));
+  }
+
+  std::size_t index_of(const Shard& a) const noexcept {
+    std::size_t i = 0;
+    while (arenas_[i].arena.load(std::memory_order_relaxed) != &a) ++i;
+    return i;
+  }
+  // f(arena) for every arena made, in index order.
+  template <class F>
+  void for_each_arena(F&& f) const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (const Shard* a = arenas_[i].arena.load(std::memory_order_acquire)) f(*a);
+  }
+  template <class F>
+  void for_each_arena(F&& f) {
+    for (std::size_t i = 0; i < count; ++i)
+      if (Shard* a = arenas_[i].arena.load(std::memory_order_acquire)) f(*a);
+  }
+  template <class F>
+  auto sum(F&& figure) const {
+    decltype(figure(first_)) total{};
+    for_each_arena([&](const Shard& a) { add_counters(total, figure(a)); });
+    return total;
+  }
+
+  [[no_unique_address]] misuse_policy_type misuse_{};
+  std::mutex misuse_serial_;  // one report at a time (SharedMisuse)
+  [[no_unique_address]] clock_type clock_{};
+  Shard first_;
+  // arenas_[i]: arena i once made (first_ is arena 0), published with release, never unmade
+  // before the heap goes, with its regions (written before it): what free() and lookups read, on
+  // lines of their own that nothing writes once the arena is made (reading the arena's own pool
+  // would share a line its thread writes on every split). homes_[i]: the live threads
+  // whose home arena i is. Both change only under the registry mutex (mheap/thread_caches.hpp),
+  // which also orders them against thread exits.
+  struct Entry {
+    std::atomic<Shard*> arena{nullptr};
+    std::uintptr_t records = 0;    // the record region (SpanPool)
+    std::size_t record_bytes = 0;
+    std::uintptr_t pages = 0;      // the reserved pages (Arena)
+    std::size_t page_bytes = 0;
+  };
+  alignas(detail::cache_line_bytes) std::array<Entry, count> arenas_{};
+  alignas(detail::cache_line_bytes) std::array<std::uint32_t, count> homes_{};
+  std::optional<std::size_t> retention_;  // set_idle_retention's bound, for arenas made later
+  struct alignas(Shard) Spare {
+    std::byte bytes[sizeof(Shard)];
+  };
+  std::array<Spare, count - 1> spare_;  // arenas 1.. are made here
+};
+
+}  // namespace mheap
+
+#endif  // MHEAP_HAS_THREADS
