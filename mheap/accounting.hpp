@@ -132,6 +132,17 @@ constexpr std::uint64_t obtained_bytes(const StatsT& s) {
   return s.heap_sys + outside;
 }
 
+/// Adds the counters a heap keeps in `more` to `into` (a heap of several arenas adds up its
+/// arenas', mheap/arena_set.hpp): the heap's own, and each distinct counter of the kinds once.
+/// Members of a user's stats type that no kind names stay as they are in `into`.
+template <class StatsT, class Kinds>
+constexpr void add_heap_counters(StatsT& into, const StatsT& more) noexcept {
+  for (auto field : {&Stats::heap_sys, &Stats::heap_idle, &Stats::heap_inuse, &Stats::heap_released,
+                     &Stats::mspan_inuse, &Stats::mspan_sys, &Stats::other_sys})
+    into.*field += more.*field;
+  for_each_distinct_counter<StatsT, Kinds>([&]<class K, std::size_t>() { into.*(K::counter) += more.*(K::counter); });
+}
+
 // ---- rules a kind list must keep (checked when a heap is configured: mheap/config_check.hpp) ----
 namespace detail {
 template <class StatsT, class Kinds>

@@ -11,8 +11,11 @@
 ///
 ///   - alloc: from the calling thread's home arena. A thread picks its home on its first
 ///     allocation: the arena the fewest live threads call home (the lowest first), made then if
-///     it is not yet (its reservation is address space only). Only if the home arena cannot give
-///     the span (its source is exhausted) are the other arenas asked, in order.
+///     it is not yet (with operator new, nothrow: the first arena is in the heap object, the
+///     others cost nothing until made, and their reservations are address space only; its page
+///     source is a replica of the first's, ReplicablePageSource; if new fails or the replica can
+///     reserve nothing, the thread calls the first arena home). Only if the home arena cannot give the span
+///     (its source is exhausted) are the other arenas asked, in order.
 ///   - free, free_at, lookup, span_at: by the arena that holds the span's record or the address
 ///     (a range check per arena made). A span freed by another thread goes back to its own arena.
 ///   - scavenge, release_all, scavenge_idle, flush_cache: every arena. set_idle_retention: the
@@ -60,15 +63,16 @@
 namespace mheap {
 namespace detail {
 
-// A policy with state is held once, by the heap of arenas; each arena reports and reads time
-// through a pointer to it. A stateless one (AbortOnMisuse, SteadyClock) each arena holds itself.
-// Reports come from arenas under different locks: the heap's mutex keeps them one at a time, as
-// one heap lock did. (The clock is read as a single heap reads it: unsynchronized, like clock().)
+// The misuse policy is held once, by the heap of arenas, and every arena reports to it through a
+// pointer: reports come from arenas under different locks, and the heap's mutex keeps them one at
+// a time, as one heap lock did (a policy may keep state, or write something shared). A clock with
+// state (ManualClock) is held once too and read through a pointer, unsynchronized, as clock() is;
+// a stateless one (SteadyClock) each arena holds itself.
 template <class P>
 struct SharedMisuse {
   P* to = nullptr;
   std::mutex* serial = nullptr;
-  void report(const MisuseReport& r) noexcept {
+  void report(const MisuseReport& r) {
     std::lock_guard g(*serial);
     to->report(r);
   }
@@ -78,14 +82,13 @@ struct SharedClock {
   C* to = nullptr;
   std::uint64_t now() const noexcept { return to->now(); }
 };
-template <class P, template <class> class Shared>
-using shared_t = std::conditional_t<std::is_empty_v<P>, P, Shared<P>>;
 
 // The configuration of each arena: the user's, with one arena and the shared policies.
 template <class UserConfig>
 struct ArenaConfig : UserConfig {
-  using MisusePolicy = shared_t<typename UserConfig::MisusePolicy, SharedMisuse>;
-  using Clock = shared_t<typename UserConfig::Clock, SharedClock>;
+  using MisusePolicy = SharedMisuse<typename UserConfig::MisusePolicy>;
+  using Clock = std::conditional_t<std::is_empty_v<typename UserConfig::Clock>, typename UserConfig::Clock,
+                                   SharedClock<typename UserConfig::Clock>>;
   static constexpr unsigned arenas = 1;
 };
 
@@ -123,39 +126,46 @@ class ArenaSet {
   }
   ~ArenaSet() {
     for (std::size_t i = count - 1; i != 0; --i)
-      if (Shard* a = arenas_[i].arena.load(std::memory_order_relaxed)) a->~Shard();
+      delete arenas_[i].arena.load(std::memory_order_relaxed);
   }
   ArenaSet(const ArenaSet&) = delete;
   ArenaSet& operator=(const ArenaSet&) = delete;
 
   // ---- spans --------------------------------------------------------------------------------
   /// HeapShard::alloc, from the calling thread's home arena; then, if that one cannot give the
-  /// span, from each other arena made. Cost: + a thread-local load and two compares.
+  /// span, from each other arena made (each with its miss path: a request no arena can serve
+  /// costs every arena's). Cost: + a thread-local load, an atomic load and three compares.
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
-    Shard& home = home_arena();
-    if (SpanRef<Kind> r = home.template alloc<Kind>(npages, zeroed)) [[likely]]
+    thread_cache_type* tc = home_cache();
+    Shard& home = arena_of_cache(tc);
+    if (SpanRef<Kind> r = home.template alloc_with<Kind>(npages, zeroed, [tc] { return tc; })) [[likely]]
       return r;
     return alloc_elsewhere<Kind>(home, npages, zeroed);
   }
-  /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported).
-  /// Cost: + one range compare per arena made, at most.
+  /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported);
+  /// through the thread's cache if that is its home arena, else under that arena's lock.
+  /// Cost: + a range compare per arena made, at most, and the home check.
   template <class Kind>
   void free(SpanRef<Kind> ref) {
-    if (ref) arena_of_record(ref.header()).free(ref);
+    if (!ref) return;
+    Shard& a = arena_of_record(ref.header());
+    a.free_with(ref, cache_if_home(a));
   }
-  /// HeapShard::free_at, in the arena holding base (any other address: misuse, reported).
+  /// HeapShard::free_at, in the arena holding base (any other address: misuse, reported), as free().
   template <class Kind>
   void free_at(const void* base) {
-    arena_of_address(base).template free_at<Kind>(base);
+    Shard& a = arena_of_address(base);
+    a.template free_at_with<Kind>(base, cache_if_home(a));
   }
   /// HeapShard::lookup, in the arena holding p (null outside every arena).
   const SpanHeader* lookup(const void* p) const { return arena_of_address(p).lookup(p); }
   /// HeapShard::span_at, in the arena holding p.
   std::optional<SpanInfo> span_at(const void* p) const { return arena_of_address(p).span_at(p); }
   /// HeapShard::for_each_span over every arena made, in address order, each at an instant of its
-  /// own: each arena's spans tile its grown pages (SpanView::arena says which, and first_page counts
-  /// from its start). Returns the sum of their MemStats.
+  /// own. The arenas' grown pages are numbered as if laid end to end in that order, so the spans
+  /// tile [0, pages grown in all) as in a heap of one (SpanView::arena says which arena a span is
+  /// in; its base is its address). Returns the sum of their MemStats.
   template <class Visitor>
   MemStats for_each_span(Visitor&& visit) const {
     std::array<const Shard*, count> made{};
@@ -165,13 +175,18 @@ class ArenaSet {
       return std::less<const std::byte*>()(x->arena_.base(), y->arena_.base());
     });
     MemStats total{};
+    std::size_t pages_before = 0;  // the arenas walked so far, laid end to end
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t index = index_of(*made[i]);
+      std::size_t pages = 0;
       add_counters(total, made[i]->for_each_span([&](const SpanView& v) {
-        SpanView in_arena = v;
-        in_arena.arena = index;
-        visit(static_cast<const SpanView&>(in_arena));
+        SpanView in_heap = v;
+        in_heap.arena = index;
+        in_heap.first_page += pages_before;
+        pages += v.npages;
+        visit(static_cast<const SpanView&>(in_heap));
       }));
+      pages_before += pages;
     }
     return total;
   }
@@ -205,9 +220,11 @@ class ArenaSet {
   void set_idle_retention(std::size_t bytes)
     requires ReleasingPageSourcePolicy<source_type>
   {
-    std::lock_guard g(thread_cache_registry_mutex());  // arenas are made under it
-    retention_ = bytes;
-    for_each_arena([&](Shard& a) { a.set_idle_retention(bytes); });
+    {
+      std::lock_guard g(thread_cache_registry_mutex());  // arenas are made under it, and take the bound
+      retention_ = bytes;
+    }
+    for_each_arena([&](Shard& a) { a.set_idle_retention(bytes); });  // the passes: not under the mutex
   }
   clock_type& clock() noexcept { return clock_; }  ///< The clock every arena reads; unsynchronized.
   /// HeapShard::flush_cache, every arena.
@@ -224,7 +241,9 @@ class ArenaSet {
   // ---- counters and checks ------------------------------------------------------------------
   /// The sum of every arena's snapshot: each keeps every identity, so the sum does.
   stats_type stats() const {
-    return sum([](const Shard& a) { return a.stats(); });
+    stats_type total{};
+    for_each_arena([&](const Shard& a) { add_heap_counters<stats_type, span_kinds>(total, a.stats()); });
+    return total;
   }
   /// The sum of every arena's MemStats.
   MemStats mem_stats() const {
@@ -264,19 +283,26 @@ class ArenaSet {
   std::size_t capacity_pages() const noexcept { return first_.capacity_pages(); }
 
  private:
-  // Arena a's misuse policy and clock, when they have state, are this heap's.
+  // Arena a reports to this heap's misuse policy, and reads its clock when the clock has state.
   void connect(Shard& a) noexcept {
-    if constexpr (!std::is_empty_v<misuse_policy_type>) {
-      a.misuse_policy().to = &misuse_;
-      a.misuse_policy().serial = &misuse_serial_;
-    }
+    a.misuse_policy().to = &misuse_;
+    a.misuse_policy().serial = &misuse_serial_;
     if constexpr (!std::is_empty_v<clock_type>) a.clock().to = &clock_;
   }
 
-  // The calling thread's home arena (the first, if the thread can have no cache: it is exiting).
-  Shard& home_arena() noexcept {
-    thread_cache_type* c = ThisThread<thread_cache_type>::home_cache_for(this, [this] { return pick_home(); });
+  // The calling thread's cache in its home arena (null if the thread can have none: it is exiting,
+  // and then uses the first arena without one).
+  thread_cache_type* home_cache() noexcept {
+    return ThisThread<thread_cache_type>::home_cache_for(this, [this] { return pick_home(); });
+  }
+  Shard& arena_of_cache(thread_cache_type* c) noexcept {
     return c != nullptr ? Shard::of(*c->owner.load(std::memory_order_relaxed)) : first_;
+  }
+  // The thread's cache in arena a if a is its home (null: the free goes to a under its lock, so
+  // that no thread parks spans in an arena it does not allocate from).
+  thread_cache_type* cache_if_home(const Shard& a) const noexcept {
+    thread_cache_type* c = ThisThread<thread_cache_type>::home_cache_of(this);
+    return c != nullptr && c->owner.load(std::memory_order_relaxed) == static_cast<const Core*>(&a) ? c : nullptr;
   }
   // Under the registry mutex: the arena the fewest live threads call home (the lowest first),
   // made if it is not yet, with this thread counted in.
@@ -286,18 +312,32 @@ class ArenaSet {
       if (homes_[i] < homes_[best]) best = i;
     Shard* a = arenas_[best].arena.load(std::memory_order_relaxed);
     if (a == nullptr) {
-      a = new (&spare_[best - 1]) Shard(first_.page_source().requested());
-      connect(*a);
-      if constexpr (ReleasingPageSourcePolicy<source_type>)
-        if (retention_) a->set_idle_retention(*retention_);
-      publish(best, *a);
-      // The paced bound's floor is shared out, so the arenas together tolerate what one heap would.
-      std::size_t made = 0;
-      for_each_arena([&](Shard&) { ++made; });
-      for_each_arena([&](Shard& each) { each.share_idle_floor(made); });
+      a = new (std::nothrow) Shard(replica_of, std::as_const(first_.page_source()));
+      if (a != nullptr && a->capacity_pages() == 0) {  // its source could reserve nothing
+        delete a;
+        a = nullptr;
+      }
+      if (a == nullptr) {  // out of memory or address space: the first arena takes the thread in
+        best = 0;
+        a = &first_;
+      } else {
+        make(best, *a);
+      }
     }
     ++homes_[best];
     return {static_cast<Core*>(a), &homes_[best]};
+  }
+  // Arena i, just made (under the registry mutex): wired to the heap's policies and bound, published,
+  // and the paced bound's floor shared out again.
+  void make(std::size_t i, Shard& a) noexcept {
+    connect(a);
+    if constexpr (ReleasingPageSourcePolicy<source_type>)
+      if (retention_) a.set_idle_retention(*retention_);
+    publish(i, a);
+    // The paced bound's floor is shared out, so the arenas together tolerate what one heap would.
+    std::size_t made = 0;
+    for_each_arena([&](Shard&) { ++made; });
+    for_each_arena([&](Shard& each) { each.share_idle_floor(made); });
   }
   template <class Kind>
   [[gnu::cold]] [[gnu::noinline]] SpanRef<Kind> alloc_elsewhere(Shard& home, std::size_t npages, bool zeroed) {
@@ -369,8 +409,11 @@ class ArenaSet {
   [[no_unique_address]] misuse_policy_type misuse_{};
   std::mutex misuse_serial_;  // one report at a time (SharedMisuse)
   [[no_unique_address]] clock_type clock_{};
+  // Before first_: a thread exiting while first_ is being destroyed may still lower its count.
+  alignas(detail::cache_line_bytes) std::array<std::uint32_t, count> homes_{};
   Shard first_;
-  // arenas_[i]: arena i once made (first_ is arena 0), published with release, never unmade
+  // arenas_[i]: arena i once made (first_ is arena 0; the others are allocated, so that a heap of
+  // one thread is the size of one arena), published with release, never unmade
   // before the heap goes, with its regions (written before it): what free() and lookups read, on
   // lines of their own that nothing writes once the arena is made (reading the arena's own pool
   // would share a line its thread writes on every split). homes_[i]: the live threads
@@ -384,12 +427,7 @@ class ArenaSet {
     std::size_t page_bytes = 0;
   };
   alignas(detail::cache_line_bytes) std::array<Entry, count> arenas_{};
-  alignas(detail::cache_line_bytes) std::array<std::uint32_t, count> homes_{};
   std::optional<std::size_t> retention_;  // set_idle_retention's bound, for arenas made later
-  struct alignas(Shard) Spare {
-    std::byte bytes[sizeof(Shard)];
-  };
-  std::array<Spare, count - 1> spare_;  // arenas 1.. are made here
 };
 
 }  // namespace mheap

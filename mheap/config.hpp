@@ -66,9 +66,8 @@ template <class C>
 inline constexpr bool has_thread_caches =
     C::span_cache_pages != 0 && C::thread_caches && !is_single_threaded_lock<typename C::Lock>;
 
-/// Config::arenas: "default_arenas where threads have caches of their own, the page source can be
-/// opened once per arena and the counters can be added up; one arena elsewhere" (the default;
-/// arena_count resolves it).
+/// Config::arenas: "default_arenas where threads have caches of their own and the page source can
+/// be opened once per arena; one arena elsewhere" (the default; arena_count resolves it).
 inline constexpr unsigned arenas_auto = static_cast<unsigned>(-1);
 /// Arenas a heap shared by threads has by default: enough for each of up to eight threads to
 /// allocate from an arena of its own. An arena costs nothing until a thread makes it its home
@@ -79,9 +78,8 @@ inline constexpr unsigned default_arenas = 8;
 template <class C>
 inline constexpr std::size_t arena_count =
     C::arenas != arenas_auto ? C::arenas
-    : has_thread_caches<C> && ReplicablePageSource<typename C::PageSource> && SummableStats<typename C::Stats>
-        ? default_arenas
-        : 1;
+    : has_thread_caches<C> && ReplicablePageSource<typename C::PageSource> ? default_arenas
+                                                                            : 1;
 
 /// The default configuration; users derive from it and override what they need (a heap checks
 /// the result once, mheap/config_check.hpp).
@@ -125,8 +123,8 @@ struct DefaultConfig {
   /// threads then run as fast as one. The price is memory: each arena grows on its own, and one
   /// arena's free spans do not serve another's requests. A thread alone uses one arena only, so a
   /// single-threaded program sees a heap of one arena. arenas_auto (the default): default_arenas
-  /// where threads have caches of their own, else 1; more than 1 needs thread caches, a
-  /// ReplicablePageSource and counters that add up (SummableStats).
+  /// where threads have caches of their own, else 1; more than 1 needs thread caches and a
+  /// ReplicablePageSource.
   static constexpr unsigned arenas = arenas_auto;
   /// Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
   /// natively, so off by default). ASan builds poison free spans whatever this says.

@@ -174,12 +174,12 @@ constexpr int first_broken_rule_of_a_complete_config() {
     // negative, which would wrap into a long decay).
     if (std::cmp_less(C::idle_retention_decay_ms, 0) || std::cmp_greater(C::idle_retention_decay_ms, 0xffff'ffffu))
       return decay_too_long;
-    // Arenas (mheap/arena_set.hpp): a thread finds its home arena through its caches, each arena
-    // opens a source of its own, and the heap's figures are the sum of its arenas'.
+    // Arenas (mheap/arena_set.hpp): a thread finds its home arena through its caches, and each
+    // arena opens a source of its own.
     if (C::arenas != arenas_auto && (std::cmp_less(C::arenas, 1) || std::cmp_greater(C::arenas, 64)))
       return arenas_out_of_range;
     if (C::arenas != arenas_auto && C::arenas > 1 &&
-        !(has_thread_caches<C> && ReplicablePageSource<typename C::PageSource> && SummableStats<typename C::Stats>))
+        !(has_thread_caches<C> && ReplicablePageSource<typename C::PageSource>))
       return arenas_without_thread_caches;
     // Without a tree every free span must fit on a list: the source's capacity, known at compile
     // time, bounds the longest span (mheap/free_set.hpp).
@@ -273,8 +273,8 @@ struct ConfigCheck {
                 "Config::arenas must be 1 to 64, or arenas_auto (the default)");
   static_assert(Broken != arenas_without_thread_caches,
                 "Config::arenas > 1 needs thread caches (a span cache, thread_caches, a lock that is not "
-                "single-threaded), a page source each arena can open again (mheap::ReplicablePageSource) and "
-                "counters that add up (mheap::SummableStats): set arenas to 1 or arenas_auto");
+                "single-threaded) and a page source each arena can open again (mheap::ReplicablePageSource): "
+                "set arenas to 1 or arenas_auto");
   static_assert(Broken != no_tree_lists_too_short,
                 "Config::LargeSpanTree = NoTree: max_list_pages must exceed the source's capacity in pages "
                 "(PageSource::fixed_capacity >> page_shift), so every free span has a list");

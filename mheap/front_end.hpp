@@ -10,7 +10,7 @@
 //                                    used inside the thread's window (mheap/consistent_stats.hpp)
 //                                    without the lock, charging the thread's deltas.
 // The core (mheap/heap_core.hpp) owns one FrontEnd and calls it before it grows, scavenges,
-// enforces retention or snapshots its counters; the public face (mheap/heap.hpp) calls it first on
+// enforces retention or snapshots its counters; the public face (mheap/heap_shard.hpp) calls it first on
 // every alloc and free. Every function that needs the core takes it as `core`, under the lock
 // when its name says `_locked`.
 #pragma once

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap/heap_checks.hpp — how a heap checks what it is handed: an address for lookup(), a base for
-// free_at(), a ref whose claim failed, and the reports of what fails (members of Heap, declared in
-// mheap/heap.hpp; the misuses themselves in policies/misuse.hpp). Every check reads the page map
+// free_at(), a ref whose claim failed, and the reports of what fails (members of HeapShard, declared in
+// mheap/heap_shard.hpp; the misuses themselves in policies/misuse.hpp). Every check reads the page map
 // and the record's generation: O(1), whatever the caller passes.
 #pragma once
 #include "detail/require_cxx20.hpp"

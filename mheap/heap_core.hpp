@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap/heap_core.hpp — the heap's state, and everything it does to spans under its lock.
 //
-// Heap (mheap/heap.hpp) is the public face: it takes the lock, validates what callers hand it and
+// HeapShard (mheap/heap_shard.hpp) is the public face of one arena (Heap<Config>, mheap/heap.hpp,
+// is one HeapShard or several): it takes the lock, validates what callers hand it and
 // reports misuse, then calls in here, where everything runs with the lock held (release_locked()
 // drops it around the page source's release calls, alloc_span_locked() while it waits for them).
 // The parts it composes have headers of their own (docs/architecture.md).
@@ -92,7 +93,7 @@ class HeapCore {
 
   // What the heap must do before it goes: let go of the threads' caches, and take back the
   // sanitizer marks it put on its range. Without either, nothing: a heap on a StaticArena is then
-  // trivially destructible, and a static one registers nothing to run at exit (mheap/heap.hpp).
+  // trivially destructible, and a static one registers nothing to run at exit (mheap/heap_shard.hpp).
   static constexpr bool has_teardown = per_thread || detail::marks_memory<Config::valgrind_annotations>;
 
  protected:

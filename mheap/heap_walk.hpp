@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap/heap_walk.hpp — Heap::for_each_span(): every span of the grown arena, in address order, as
-// the counters see it (declared and documented in mheap/heap.hpp; the census and the printers in
+// the counters see it (declared and documented in mheap/heap_shard.hpp; the census and the printers in
 // mheap/span_census.hpp and mheap/report.hpp build on it).
 #pragma once
 #include "detail/require_cxx20.hpp"

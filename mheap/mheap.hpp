@@ -3,6 +3,7 @@
 /// mheap/mheap.hpp — the whole public surface of mheap, in one include.
 //
 //   Heap<Config>             mheap/heap.hpp       alloc / free / lookup / scavenge / stats / audit
+//                            (the API: mheap/heap_shard.hpp; several arenas: mheap/arena_set.hpp)
 //   BackgroundScavenger<H>   mheap/background_scavenger.hpp   Go's periodic scavenger, on request
 //   SpanRef<Kind>            mheap/span_ref.hpp   what alloc hands out
 //   MemoryResource<H, Kind>  mheap/memory_resource.hpp   std::pmr::memory_resource over a heap's spans

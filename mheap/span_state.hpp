@@ -26,7 +26,7 @@
 // | in_use/    | even       | parked: idle, kept whole for its kind  | a span cache's stack for its | as while live                  |
 // |   manual   |            |                                        | kind and length              |                                |
 //
-// Transitions (→ new state: function; the core is mheap/heap_core.hpp, the face mheap/heap.hpp):
+// Transitions (→ new state: function; the core is mheap/heap_core.hpp, the face mheap/heap_shard.hpp):
 //   unused → free          grow() (fresh pages), cut_tail() (the tail of a split)
 //   free → free            grow(): the free span ending the arena takes the fresh pages in (same base)
 //   unused → unused        grow(): a spare record taken and retired at once, first in line for cut_tail()

@@ -36,8 +36,10 @@ constexpr const char* describe(SpanUse use) noexcept {
 /// One span of the grown arena, copied under the heap lock by Heap::for_each_span().
 struct SpanView {
   std::byte* base = nullptr;         ///< first byte
-  std::size_t first_page = 0;        ///< index of its first page in the arena (page 0 is the arena's first)
-  std::size_t arena = 0;             ///< the arena it is in (0 but in a heap of several, mheap/arena_set.hpp)
+  /// Index of its first page in the arena (page 0 is the arena's first); in a heap of several
+  /// arenas, in the arenas' grown pages laid end to end (mheap/arena_set.hpp).
+  std::size_t first_page = 0;
+  std::size_t arena = 0;             ///< the arena it is in (0 but in a heap of several)
   std::size_t npages = 0;            ///< length in pages, ≥ 1
   std::size_t bytes = 0;             ///< length in bytes
   std::size_t released_pages = 0;    ///< pages given back to the page source; only an idle free span has any.

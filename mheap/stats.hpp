@@ -78,14 +78,17 @@ struct HeapEvents {
   friend bool operator==(const HeapEvents&, const HeapEvents&) = default;
 };
 
-/// A counters type a heap of several arenas can add up (mheap/arena_set.hpp): nothing but
-/// std::uint64_t counters, as Stats and the types users derive from it are.
+namespace detail {
+// A struct of std::uint64_t counters and nothing else (KindTotals, HeapEvents, MemStats).
 template <class S>
-concept SummableStats = std::is_trivially_copyable_v<S> && sizeof(S) % sizeof(std::uint64_t) == 0 &&
-                        std::has_unique_object_representations_v<S>;
+concept AllCounters = std::is_trivially_copyable_v<S> && sizeof(S) % sizeof(std::uint64_t) == 0 &&
+                      std::has_unique_object_representations_v<S>;
+}  // namespace detail
 
-/// Adds every counter of `more` to `into` (a heap's figure is the sum of its arenas').
-template <SummableStats S>
+/// Adds every count of `more` to `into`: KindTotals, HeapEvents and MemStats, whose members are all
+/// std::uint64_t (a heap of several arenas adds up its arenas', mheap/arena_set.hpp). A Stats type
+/// is added up by add_heap_counters (mheap/accounting.hpp), which knows which members are counters.
+template <detail::AllCounters S>
 void add_counters(S& into, const S& more) noexcept {
   constexpr std::size_t n = sizeof(S) / sizeof(std::uint64_t);
   std::uint64_t a[n], b[n];

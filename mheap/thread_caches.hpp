@@ -30,7 +30,8 @@
 ///
 /// A thread that must grow the heap, scavenge, enforce the retention bound or audit stops the
 /// front end (mheap/consistent_stats.hpp) and then reads or flushes every thread's cache itself:
-/// parked spans never make the heap grow, however many threads park them.
+/// parked spans never make the heap grow, however many threads park them (in a heap of several
+/// arenas, mheap/arena_set.hpp: never make their arena grow).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -169,6 +170,14 @@ class ThisThread {
       return c;
     return find_or_make_home(heap, pick);
   }
+  /// The calling thread's cache in its home arena of `heap`, if it has one (never made here: a
+  /// thread that only frees into a heap has no home in it).
+  static Cache* home_cache_of(const void* heap) noexcept {
+    Cache* c = home;
+    if (c != nullptr && c->home_of == heap && c->owner.load(std::memory_order_relaxed) != nullptr) [[likely]]
+      return c;
+    return find_home(heap);
+  }
 
  private:
   // Deletes the thread's caches at its exit, after giving each back to its heap.
@@ -235,15 +244,22 @@ class ThisThread {
     return found;
   }
 
-  template <class Pick>
-  [[gnu::noinline]] static Cache* find_or_make_home(const void* heap, Pick& pick) noexcept {
+  // The thread's home cache in heap from its list, without the mutex (only this thread changes its
+  // list, as in find_or_make), or null.
+  [[gnu::noinline]] static Cache* find_home(const void* heap) noexcept {
     if (exiting) return nullptr;
-    for (Cache& c : owned.caches) {  // only this thread changes its list (as in find_or_make)
+    for (Cache& c : owned.caches) {
       if (c.home_of == heap && c.owner.load(std::memory_order_relaxed) != nullptr) {
-        home = last = &c;
+        home = &c;
         return &c;
       }
     }
+    return nullptr;
+  }
+  template <class Pick>
+  [[gnu::noinline]] static Cache* find_or_make_home(const void* heap, Pick& pick) noexcept {
+    if (Cache* c = find_home(heap)) return c;
+    if (exiting) return nullptr;
     std::lock_guard g(thread_cache_registry_mutex());
     const auto [arena, homes] = pick();  // counts this thread in
     Cache* c = find_or_make_locked(arena);

@@ -46,7 +46,7 @@ class MmapSource {
   /// floor_bytes (or reserve_bytes itself, when that is below the floor).
   explicit MmapSource(std::size_t reserve_bytes = default_reserve_bytes,
                       std::size_t floor_bytes = default_floor_bytes) noexcept
-      : requested_(reserve_bytes) {
+      : requested_(reserve_bytes), floor_(floor_bytes) {
     const std::size_t floor = floor_bytes < reserve_bytes ? floor_bytes : reserve_bytes;
     int error = EINVAL;
     for (std::size_t size = reserve_bytes; size != 0 && size >= floor; size = round_down(size / 2)) {
@@ -68,6 +68,10 @@ class MmapSource {
     (void)error;
 #endif
   }
+  /// A source like `like`, for another arena of its heap (ReplicablePageSource): a reservation of
+  /// the size `like` obtained, with its floor.
+  MmapSource(replica_of_t, const MmapSource& like) noexcept
+      : MmapSource(like.capacity_ != 0 ? like.capacity_ : like.requested_, like.floor_) {}
   /// Unmaps the whole reservation.
   ~MmapSource() {
     if (base_ != nullptr) ::munmap(base_, capacity_);
@@ -146,6 +150,7 @@ class MmapSource {
   std::byte* base_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t requested_ = 0;
+  std::size_t floor_ = 0;  // the smallest reservation the constructor settled for
 };
 
 }  // namespace mheap

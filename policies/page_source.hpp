@@ -14,6 +14,7 @@
 #include "../mheap/detail/require_cxx20.hpp"
 
 #include <concepts>
+#include <type_traits>
 #include <cstddef>
 
 namespace mheap {
@@ -40,14 +41,17 @@ concept GranularPageSource = requires(const S& source) {
   { source.granule() } -> std::same_as<std::size_t>;
 };
 
-/// A page source a heap can open one more of for each of its arenas (Config::arenas,
-/// mheap/arena_set.hpp): `S(s.requested())` makes a source like s, with its own memory (MmapSource:
-/// a reservation of the same size).
-template <class S>
-concept ReplicablePageSource = PageSourcePolicy<S> && requires(const S& source) {
-  { source.requested() } -> std::convertible_to<std::size_t>;
-  S(source.requested());
+/// The tag of a page source's replica constructor: `S(replica_of, s)`.
+struct replica_of_t {
+  explicit replica_of_t() = default;
 };
+inline constexpr replica_of_t replica_of{};  ///< see ReplicablePageSource
+
+/// Optional: a page source a heap can open one more of for each of its arenas (Config::arenas,
+/// mheap/arena_set.hpp). `S(replica_of, s)` makes a source like s (the same size, the same
+/// settings) with memory of its own; MmapSource: a reservation of the size s obtained.
+template <class S>
+concept ReplicablePageSource = PageSourcePolicy<S> && std::is_constructible_v<S, replica_of_t, const S&>;
 
 /// Optional: a source that can give committed pages back (scavenging). The heap asks only for whole
 /// granules (it rounds its request inward first), and release(p, n) returns the bytes given back:

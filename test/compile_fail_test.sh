@@ -63,7 +63,7 @@ for file in "$cases_dir"/*.cpp; do
   for entry in "${compilers[@]}"; do
     cxx=${entry%%|*}
     read -ra diag_flags <<<"${entry#*|}"
-    # From the root, so messages name mheap/heap.hpp rather than a long runfiles path.
+    # From the root, so messages name mheap/heap_shard.hpp rather than a long runfiles path.
     (cd "$root" && "$cxx" -std=c++20 -fsyntax-only "${diag_flags[@]}" -I. "test/compile_fail/$name.cpp") >"$out" 2>&1
     status=$?
     count=$(grep -cE '(^|: )(fatal )?error: ' "$out")

@@ -38,7 +38,7 @@ cxx=${CXX:-g++}
 # fails fast: it checks every counter after each operation and audits every 10th, on three
 # configurations, custom kinds among them (20,000 operations take about a second). scavenge_test
 # kills most of the rest (the release engine and the idle rule), paced_retention_test the paced
-# bound's; the others kill what needs a specific layout, cache bound or kind; bad_input_test the
+# bound's, arena_test the arenas' (mheap/arena_set.hpp); the others kill what needs a specific layout, cache bound or kind; bad_input_test the
 # exact misuse a page boundary in free memory gets, constinit_test a StaticArena built over
 # garbage, lock_test a lock that loses a sleeper (it hangs: killed by the timeout),
 # release_granule_test a page source coarser than a heap page. Every source
@@ -47,6 +47,7 @@ tests=(
   "model_check_test MHEAP_MODEL_OPS=20000"
   "scavenge_test"
   "paced_retention_test"
+  "arena_test"
   "span_layout_test"
   "span_cache_test"
   "custom_kinds_test"

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: BSL-1.0
+// A heap of several arenas (mheap/arena_set.hpp), the default where threads have caches: each
+// thread allocates from an arena of its own, a span goes back to its own arena whoever frees it,
+// misuse is reported once to the one policy, the clock and the retention bound reach every arena,
+// an exhausted arena borrows from the others, and a thread's home passes to the next thread when it
+// exits. Run under TSan too (tag concurrent).
+#define BOOST_TEST_MODULE arena
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "test/test_support.hpp"
+
+using namespace mheap;
+using mheap::test::kPage;
+using mheap::test::require_clean;
+
+namespace {
+using GC = GCSpanPolicy;
+struct ArenaConfig : DefaultConfig {
+  using MisusePolicy = RecordMisuse;
+  static constexpr bool internal_checks = true;
+};
+using H = Heap<ArenaConfig>;
+static_assert(arena_count<ArenaConfig> == default_arenas && default_arenas > 1);
+static_assert(arena_count<DefaultConfig> == default_arenas);  // what Heap<> is
+// One arena, no arena code: a single-threaded lock, or no thread caches.
+struct NullLockConfig : DefaultConfig {
+  using Lock = NullLock;
+};
+struct NoThreadCachesConfig : DefaultConfig {
+  static constexpr bool thread_caches = false;
+};
+static_assert(arena_count<NullLockConfig> == 1 && std::is_base_of_v<HeapShard<NullLockConfig>, Heap<NullLockConfig>>);
+static_assert(arena_count<NoThreadCachesConfig> == 1);
+
+// The arena each live span of the heap is in, by base.
+template <class Heap>
+std::size_t arena_of(const Heap& heap, const void* base) {
+  std::size_t arena = ~std::size_t{0};
+  heap.for_each_span([&](const SpanView& v) {
+    if (v.base == base) arena = v.arena;
+  });
+  return arena;
+}
+// The arenas that hold any span.
+template <class Heap>
+std::set<std::size_t> arenas_in_use(const Heap& heap) {
+  std::set<std::size_t> arenas;
+  heap.for_each_span([&](const SpanView& v) { arenas.insert(v.arena); });
+  return arenas;
+}
+// Sums of the walk, to hold the summed counters to.
+struct Walked {
+  std::uint64_t live = 0, idle = 0;
+};
+template <class Heap>
+Walked walked(const Heap& heap) {
+  Walked w;
+  heap.for_each_span([&](const SpanView& v) { (v.use == SpanUse::live ? w.live : w.idle) += v.bytes; });
+  return w;
+}
+}  // namespace
+
+// Three threads alive at once get three arenas; the heap's counters are their sums.
+BOOST_AUTO_TEST_CASE(each_thread_allocates_from_an_arena_of_its_own) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto mine = heap->alloc<GC>(3);
+  std::barrier sync(3);
+  std::vector<SpanRef<GC>> theirs(2);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      theirs[t] = heap->alloc<GC>(5 + t);
+      sync.arrive_and_wait();  // both alive at once: neither inherits the other's home
+      sync.arrive_and_wait();
+    });
+  sync.arrive_and_wait();
+  const std::size_t a0 = arena_of(*heap, mine.base()), a1 = arena_of(*heap, theirs[0].base()),
+                    a2 = arena_of(*heap, theirs[1].base());
+  BOOST_TEST(a0 == 0u);  // the first thread to use the heap has the first arena
+  BOOST_TEST((a1 != a0 && a2 != a0 && a1 != a2));
+  BOOST_TEST(arenas_in_use(*heap).size() == 3u);
+  const Stats s = heap->stats();
+  const Walked w = walked(*heap);
+  BOOST_TEST(s.heap_inuse == (3 + 5 + 6) * kPage);
+  BOOST_TEST(s.heap_inuse == w.live);
+  BOOST_TEST(s.heap_idle == w.idle);
+  BOOST_TEST(s.heap_idle + s.heap_inuse == s.heap_sys);
+  BOOST_TEST(heap->kind_totals()[0].allocs == 3u);
+  BOOST_TEST(heap->mem_stats().HeapInuse == s.heap_inuse);
+  require_clean(*heap);
+  sync.arrive_and_wait();
+  for (auto& t : threads) t.join();
+  for (auto r : theirs) heap->free(r);  // from the main thread: back to their own arenas
+  heap->free(mine);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  BOOST_TEST(heap->kind_totals()[0].frees == 3u);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
+// Spans freed by a thread of another arena, short and long, go back whole to their own arena:
+// its idle memory, not the freeing thread's.
+BOOST_AUTO_TEST_CASE(spans_freed_from_another_arena_go_back_to_their_own) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto anchor = heap->alloc<GC>(1);  // the main thread takes arena 0
+  std::vector<SpanRef<GC>> spans;
+  std::thread([&] {
+    for (std::size_t i = 0; i < 64; ++i) spans.push_back(heap->alloc<GC>(i % 8 == 0 ? 200 : 1 + i % 5));
+  }).join();
+  const std::size_t theirs = arena_of(*heap, spans[0].base());
+  BOOST_TEST(theirs != 0u);
+  std::vector<void*> bases;
+  for (auto r : spans) bases.push_back(r.base());
+  for (auto r : spans) heap->free(r);  // the main thread: its cache is arena 0's, the spans are not
+  heap->flush_cache();
+  std::uint64_t idle_there = 0, idle_here = 0;
+  heap->for_each_span([&](const SpanView& v) {
+    if (v.idle()) (v.arena == theirs ? idle_there : idle_here) += v.bytes;
+  });
+  std::uint64_t freed = 0;
+  for (std::size_t i = 0; i < 64; ++i) freed += (i % 8 == 0 ? 200 : 1 + i % 5) * kPage;
+  BOOST_TEST(idle_there >= freed);
+  BOOST_TEST(heap->lookup(bases[0]) == nullptr);
+  BOOST_TEST(heap->stats().heap_inuse == kPage);
+  heap->free(anchor);
+  require_clean(*heap);
+}
+
+// Two threads, in arenas other than the span's, race to free it: one frees it, the other's free
+// is reported, once, to the heap's one policy; nothing else changes.
+BOOST_AUTO_TEST_CASE(a_double_free_raced_across_arenas_frees_once_and_reports_once) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  std::vector<SpanRef<GC>> spans;
+  std::thread([&] {
+    for (int i = 0; i < 200; ++i) spans.push_back(heap->alloc<GC>(1 + i % 3));
+  }).join();
+  std::barrier sync(2);
+  auto racer = [&] {
+    for (auto r : spans) {
+      sync.arrive_and_wait();
+      heap->free(r);
+    }
+  };
+  std::thread a(racer), b(racer);
+  a.join();
+  b.join();
+  BOOST_TEST(heap->misuse_policy().count == spans.size());
+  BOOST_TEST((heap->misuse_policy().last.what == Misuse::double_free));
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  BOOST_TEST(heap->events().misuses == spans.size());
+  require_clean(*heap);
+}
+
+// Refs and addresses from elsewhere are misuse, reported; lookups answer for every arena.
+BOOST_AUTO_TEST_CASE(foreign_refs_and_addresses_are_reported_and_lookups_find_every_arena) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto other = test::make_heap<H>(std::size_t{1} << 30);
+  auto here = heap->alloc<GC>(2);
+  SpanRef<GC> there_ref;
+  std::thread([&] { there_ref = heap->alloc<GC>(4); }).join();
+  BOOST_TEST(arena_of(*heap, there_ref.base()) != arena_of(*heap, here.base()));
+  // lookup and span_at from the main thread find the other arena's span, interior pages too.
+  BOOST_TEST(heap->lookup(static_cast<std::byte*>(there_ref.base()) + 3 * kPage) == there_ref.header());
+  BOOST_TEST(heap->span_at(there_ref.base())->npages == 4u);
+  int local = 0;
+  BOOST_TEST(heap->lookup(&local) == nullptr);
+  // A ref of another heap, and an address no arena holds.
+  auto foreign = other->alloc<GC>(1);
+  heap->free(foreign);
+  BOOST_TEST(heap->misuse_policy().count == 1u);
+  BOOST_TEST((heap->misuse_policy().last.what == Misuse::foreign_span));
+  heap->free_at<GC>(&local);
+  BOOST_TEST(heap->misuse_policy().count == 2u);
+  // free_at of the other arena's span, by its base, from this thread.
+  heap->free_at<GC>(there_ref.base());
+  BOOST_TEST(!there_ref.live());
+  heap->free(here);
+  other->free(foreign);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+  require_clean(*other);
+}
+
+// A thread that exits hands its home on: the next thread takes the arena nobody calls home, the
+// one it left, rather than making another.
+BOOST_AUTO_TEST_CASE(a_thread_that_exits_leaves_its_arena_to_the_next) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto mine = heap->alloc<GC>(1);
+  std::vector<SpanRef<GC>> spans;
+  for (int t = 0; t < 5; ++t)
+    std::thread([&] { spans.push_back(heap->alloc<GC>(2)); }).join();
+  std::set<std::size_t> arenas;
+  for (auto r : spans) arenas.insert(arena_of(*heap, r.base()));
+  BOOST_TEST(arenas.size() == 1u);
+  BOOST_TEST(*arenas.begin() == 1u);
+  BOOST_TEST(arenas_in_use(*heap).size() == 2u);
+  for (auto r : spans) heap->free(r);
+  heap->free(mine);
+  require_clean(*heap);
+}
+
+// A home arena that cannot give a span (its reservation is full) borrows from the other arenas;
+// the heap is exhausted only when every arena made is.
+BOOST_AUTO_TEST_CASE(an_exhausted_arena_borrows_from_the_others) {
+  auto heap = test::make_heap<H>(std::size_t{64} << 20);  // each arena: 64 MiB of address space
+  const std::size_t span_pages = heap->capacity_pages() / 4;
+  std::vector<SpanRef<GC>> spans{heap->alloc<GC>(span_pages)};  // the main thread's home: arena 0
+  SpanRef<GC> keep;
+  std::thread([&] { keep = heap->alloc<GC>(1); }).join();  // makes arena 1
+  while (auto r = heap->alloc<GC>(span_pages)) spans.push_back(r);
+  std::set<std::size_t> arenas;
+  for (auto r : spans) arenas.insert(arena_of(*heap, r.base()));
+  BOOST_TEST(arenas.size() == 2u);  // the main thread's arena 0, then arena 1
+  BOOST_TEST(spans.size() > 4u);    // more than one arena can hold
+  require_clean(*heap);
+  for (auto r : spans) heap->free(r);
+  heap->free(keep);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
+// The clock is one, whatever arena reads it: time moved through clock() ages the idle spans of
+// an arena the caller never touched, and scavenge_idle releases them.
+struct ManualClockConfig : ArenaConfig {
+  using Clock = ManualClock;
+};
+BOOST_AUTO_TEST_CASE(the_clock_and_the_retention_bound_reach_every_arena) {
+  auto heap = test::make_heap<Heap<ManualClockConfig>>(std::size_t{1} << 32);
+  static_assert(arena_count<ManualClockConfig> > 1);
+  auto mine = heap->alloc<GC>(1);
+  std::thread([&] {
+    std::vector<SpanRef<GC>> spans;
+    for (int i = 0; i < 16; ++i) spans.push_back(heap->alloc<GC>(256));
+    for (auto r : spans) heap->free(r);
+  }).join();
+  BOOST_TEST(heap->scavenge_idle(1'000'000'000) == 0u);  // not idle long enough: no time has passed
+  heap->clock().advance(2'000'000'000);
+  BOOST_TEST(heap->scavenge_idle(1'000'000'000) >= 16 * 256 * kPage);
+  heap->free(mine);
+  require_clean(*heap);
+
+  // A bound set before an arena is made holds in it too.
+  auto bounded = test::make_heap<H>(std::size_t{1} << 32);
+  auto anchor = bounded->alloc<GC>(1);
+  bounded->set_idle_retention(0);
+  std::thread([&] {
+    std::vector<SpanRef<GC>> spans;
+    for (int i = 0; i < 16; ++i) spans.push_back(bounded->alloc<GC>(256));
+    for (auto r : spans) bounded->free(r);
+  }).join();
+  BOOST_TEST(arenas_in_use(*bounded).size() == 2u);
+  const Stats s = bounded->stats();
+  BOOST_TEST(s.heap_idle - s.heap_released <= bounded->cached_pages() * kPage);
+  bounded->free(anchor);
+  require_clean(*bounded);
+}
+
+// The paced bound holds per arena, with the floor shared out: two arenas made, each tolerates half
+// of it, so that together they keep what one heap would. (Released at once: no decay.)
+struct PacedAtOnceConfig : ArenaConfig {
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;
+};
+BOOST_AUTO_TEST_CASE(arenas_share_the_paced_bounds_floor) {
+  auto heap = test::make_heap<Heap<PacedAtOnceConfig>>(std::size_t{1} << 32);
+  constexpr std::size_t floor = PacedAtOnceConfig::idle_retention_floor_bytes;
+  constexpr std::size_t span_pages = 256;  // 2 MiB: long, past every span cache
+  std::vector<SpanRef<GC>> spans;
+  for (std::size_t bytes = 0; bytes < floor * 3 / 4; bytes += span_pages * kPage) spans.push_back(heap->alloc<GC>(span_pages));
+  SpanRef<GC> other;
+  std::thread([&] { other = heap->alloc<GC>(1); }).join();  // a second arena: half the floor each
+  BOOST_TEST(heap->events().release_calls == 0u);
+  for (auto r : spans) heap->free(r);  // 48 MiB idle in arena 0, past its half of the floor
+  std::uint64_t unreleased_in_first = 0;
+  heap->for_each_span([&](const SpanView& v) {
+    if (v.arena == 0 && v.idle()) unreleased_in_first += v.bytes - v.released_pages * kPage;
+  });
+  BOOST_TEST(heap->events().release_calls > 0u);
+  BOOST_TEST(unreleased_in_first <= floor / 2 + floor / 2 / 8);
+  heap->free(other);
+  require_clean(*heap);
+}
