@@ -28,7 +28,12 @@ struct MutexLockConfig : NullLockConfig {
 struct AdaptiveLockConfig : NullLockConfig {
   using Lock = mheap::AdaptiveLock;
 };
-// The same lock without per-thread caches: what the front end buys (one span cache, under the lock).
+// One heap shared by every thread (one arena), with thread caches: what the arenas buy.
+struct AdaptiveLockOneArenaConfig : AdaptiveLockConfig {
+  static constexpr unsigned arenas = 1;
+};
+// The same lock without per-thread caches (and so one arena): what the front end buys (one span
+// cache, under the lock).
 struct AdaptiveLockOneCacheConfig : AdaptiveLockConfig {
   static constexpr bool thread_caches = false;
 };

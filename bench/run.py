@@ -32,8 +32,9 @@ KBATCH = 256  # ops per benchmark iteration (bench/workloads.hpp kBatch)
 # benchmark variant, label); benchmark name threads/<variant>/<n>.
 THREAD_COUNTS = [1, 2, 4, 8]
 THREAD_ROWS = [
-    ("mheap", "adaptivelock", "mheap, AdaptiveLock, thread caches (default)"),
-    ("mheap", "adaptivelock_one_cache", "mheap, AdaptiveLock, one cache under the lock"),
+    ("mheap", "adaptivelock", "mheap, AdaptiveLock, thread caches, 8 arenas (default)"),
+    ("mheap", "adaptivelock_one_arena", "mheap, AdaptiveLock, thread caches, one arena"),
+    ("mheap", "adaptivelock_one_cache", "mheap, AdaptiveLock, one arena, one cache under the lock"),
     ("mheap", "spinlock", "mheap, SpinLock, thread caches"),
     ("mheap", "mutexlock", "mheap, MutexLock, thread caches"),
     ("mheap", "heap_per_thread", "mheap, NullLock heap per thread"),
@@ -435,6 +436,10 @@ def main():
     t2 = tmed("mheap", "adaptivelock", 2, "total_ns_per_op")
     th_targets.append(("2 threads: per-thread ns/op ≤ 1.3× the one-thread ns/op", a2 <= 1.3 * a1,
                        f"{a2:.1f} vs {a1:.1f} ns/op = {a2 / a1:.2f}×"))
+    for peer in ("tcmalloc", "mimalloc"):
+        p2 = tmed(peer, "shared", 2, "ns_per_op")
+        th_targets.append((f"2 threads: no slower than {peer}'s 2 threads (per-thread ns/op)", a2 <= p2,
+                           f"{a2:.1f} vs {p2:.1f} ns/op"))
     for n in [x for x in THREAD_COUNTS if x > 2]:
         tn = tmed("mheap", "adaptivelock", n, "total_ns_per_op")
         # "Throughput no lower" = total ns/op no higher.

@@ -11,30 +11,36 @@
 ///
 ///   - alloc: from the calling thread's home arena. A thread picks its home on its first
 ///     allocation: the arena the fewest live threads call home (the lowest first), made then if
-///     it is not yet (with operator new, nothrow: the first arena is in the heap object, the
-///     others cost nothing until made, and their reservations are address space only; its page
-///     source is a replica of the first's, ReplicablePageSource; if new fails or the replica can
-///     reserve nothing, the thread calls the first arena home). Only if the home arena cannot give the span
-///     (its source is exhausted) are the other arenas asked, in order.
-///   - free, free_at, lookup, span_at: by the arena that holds the span's record or the address
-///     (a range check per arena made). A span freed by another thread goes back to its own arena.
+///     it is not yet. The first arena is in the heap object; the others are allocated when made
+///     (operator new, nothrow), with a replica of the first's page source (ReplicablePageSource:
+///     for MmapSource, a reservation of the same size, address space only). If that fails, the
+///     thread calls the first arena home. Only if the home arena cannot give the span (its source
+///     is exhausted) are the other arenas asked, in order.
+///   - free, free_at, lookup, span_at: in the arena that holds the span's record or the address (a
+///     range check per arena made). A span freed by another thread goes back to its own arena:
+///     through the thread's cache if that arena is the thread's home, else under its lock, so that
+///     no thread parks spans in an arena it does not allocate from.
 ///   - scavenge, release_all, scavenge_idle, flush_cache: every arena. set_idle_retention: the
 ///     bound holds per arena (each arena's idle memory within it), arenas made later included. The
 ///     paced bound (mheap/paced_retention.hpp) too holds per arena, against the arena's own bytes
-///     in use, with a k-th of the floor each when k arenas are made: together they tolerate
-///     at most the percentage of all bytes in use plus the floor.
+///     in use, with a k-th of the floor each once k arenas are made (arenas are never unmade, so
+///     the share stays): together they tolerate at most the percentage of all bytes in use plus
+///     the floor.
 ///   - stats, mem_stats, kind_totals, events, cached_pages: the sums over the arenas, each arena's
 ///     figures a snapshot of its own (mheap/consistent_stats.hpp), so every identity of
 ///     mheap/stats.hpp holds in the sum; audit(): every arena's audit, failures headed by the arena.
 ///     for_each_span: the arenas in address order, each walked at an instant of its own.
-///   - misuse_policy() and clock(): one object, shared by every arena (the arenas hold a pointer to
-///     it when it has state: a RecordMisuse counts every arena's reports, a ManualClock moves every
-///     arena's time); page_source() and capacity_pages(): the first arena's (all are alike).
+///   - misuse_policy(): one object every arena reports to, one report at a time; clock(): one
+///     object, which every arena reads when it has state (a ManualClock moves every arena's time);
+///     page_source() and capacity_pages(): the first arena's (the others are made alike, but a
+///     replica's reservation may fall back to less).
 ///
-/// What it costs: a home lookup per alloc (one thread-local load and two compares), an owner
-/// lookup per free (a range compare per arena made), and memory: each arena grows on its own, and
-/// one arena's free spans do not serve another's requests (jemalloc's trade, for the same reason).
-/// A thread alone uses one arena, so a single-threaded program sees a heap of one arena.
+/// What it costs: a home lookup per alloc (a thread-local load, an atomic load, three compares), an
+/// owner lookup per free (a range compare per arena made, and the home lookup), and memory: each
+/// arena grows on its own, and one arena's free spans do not serve another's requests (jemalloc's
+/// trade, for the same reason). A thread alone uses one arena, so a single-threaded program sees a
+/// heap of one arena. Arenas are made under the process-wide registry mutex of
+/// mheap/thread_caches.hpp (at most arenas - 1 times per heap).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -334,7 +340,8 @@ class ArenaSet {
     if constexpr (ReleasingPageSourcePolicy<source_type>)
       if (retention_) a.set_idle_retention(*retention_);
     publish(i, a);
-    // The paced bound's floor is shared out, so the arenas together tolerate what one heap would.
+    // The paced bound's floor is shared out: the arenas together tolerate at most the percentage of
+    // all their bytes in use plus the floor.
     std::size_t made = 0;
     for_each_arena([&](Shard&) { ++made; });
     for_each_arena([&](Shard& each) { each.share_idle_floor(made); });

@@ -78,7 +78,7 @@ class PacedRetention {
     return !off_ && unreleased_after > bound ? unreleased_after - bound : 0;
   }
   /// A heap of k arenas (mheap/arena_set.hpp) gives each a k-th of the floor, so that together
-  /// they tolerate what one heap would. 1: the whole floor.
+  /// their floors add up to one heap's. 1: the whole floor.
   void share_floor(std::size_t k) noexcept { floor_cut_ = Floor - Floor / k; }
   static constexpr std::uint32_t clock_period = 32;  ///< over-bound frees per clock read, at most
   /// Whether an episode above the bound is running (an allocation from the free set asks, to end it).
