@@ -35,17 +35,20 @@
 ///     page_source() and capacity_pages(): the first arena's (the others are made alike, but a
 ///     replica's reservation may fall back to less).
 ///
-/// What it costs: a home lookup per alloc (a thread-local load, an atomic load, three compares), an
-/// owner lookup per free (a range compare per arena made, and the home lookup), and memory: each
+/// What it costs: a home lookup per alloc (a thread-local load, two atomic loads, four compares), an
+/// owner lookup per free (an atomic load and a range compare per arena slot but the first, and the
+/// home lookup), and memory: each
 /// arena grows on its own, and one arena's free spans do not serve another's requests (jemalloc's
 /// trade, for the same reason). A thread alone uses one arena, so a single-threaded program sees a
 /// heap of one arena. Arenas are made under the process-wide registry mutex of
-/// mheap/thread_caches.hpp (at most arenas - 1 times per heap).
+/// mheap/thread_caches.hpp (at most arenas - 1 times per heap: an arena whose source reserved
+/// nothing stays made, holding nothing, and is never picked again).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -143,26 +146,38 @@ class ArenaSet {
   /// costs every arena's). Cost: + a thread-local load, an atomic load and three compares.
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
-    thread_cache_type* tc = home_cache();
-    Shard& home = arena_of_cache(tc);
-    if (SpanRef<Kind> r = home.template alloc_with<Kind>(npages, zeroed, [tc] { return tc; })) [[likely]]
-      return r;
-    return alloc_elsewhere<Kind>(home, npages, zeroed);
+    // Checked here, once: an arena would say it again on each path into it.
+    static_assert(span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
+    if constexpr (span_kinds::template contains<Kind>) {
+      thread_cache_type* tc = home_cache();
+      Shard& home = arena_of_cache(tc);
+      if (SpanRef<Kind> r = home.template alloc_with<Kind>(npages, zeroed, [tc] { return tc; })) [[likely]]
+        return r;
+      return alloc_elsewhere<Kind>(home, npages, zeroed);
+    } else {
+      return {};
+    }
   }
   /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported);
   /// through the thread's cache if that is its home arena, else under that arena's lock.
   /// Cost: + a range compare per arena made, at most, and the home check.
   template <class Kind>
   void free(SpanRef<Kind> ref) {
-    if (!ref) return;
-    Shard& a = arena_of_record(ref.header());
-    a.free_with(ref, cache_if_home(a));
+    static_assert(span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
+    if constexpr (span_kinds::template contains<Kind>) {
+      if (!ref) return;
+      Shard& a = arena_of_record(ref.header());
+      a.free_with(ref, [&] { return cache_if_home(a); });
+    }
   }
   /// HeapShard::free_at, in the arena holding base (any other address: misuse, reported), as free().
   template <class Kind>
   void free_at(const void* base) {
-    Shard& a = arena_of_address(base);
-    a.template free_at_with<Kind>(base, cache_if_home(a));
+    static_assert(span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
+    if constexpr (span_kinds::template contains<Kind>) {
+      Shard& a = arena_of_address(base);
+      a.template free_at_with<Kind>(base, cache_if_home(a));
+    }
   }
   /// HeapShard::lookup, in the arena holding p (null outside every arena).
   const SpanHeader* lookup(const void* p) const { return arena_of_address(p).lookup(p); }
@@ -319,15 +334,11 @@ class ArenaSet {
     Shard* a = arenas_[best].arena.load(std::memory_order_relaxed);
     if (a == nullptr) {
       a = new (std::nothrow) Shard(replica_of, std::as_const(first_.page_source()));
-      if (a != nullptr && a->capacity_pages() == 0) {  // its source could reserve nothing
-        delete a;
-        a = nullptr;
-      }
-      if (a == nullptr) {  // out of memory or address space: the first arena takes the thread in
-        best = 0;
+      if (a != nullptr) make(best, *a);
+      if (a == nullptr || a->capacity_pages() == 0) {  // out of memory or address space:
+        if (a != nullptr) homes_[best] = unusable;   // its source reserved nothing: never again
+        best = 0;                                     // the first arena takes the thread in
         a = &first_;
-      } else {
-        make(best, *a);
       }
     }
     ++homes_[best];
@@ -341,7 +352,8 @@ class ArenaSet {
       if (retention_) a.set_idle_retention(*retention_);
     publish(i, a);
     // The paced bound's floor is shared out: the arenas together tolerate at most the percentage of
-    // all their bytes in use plus the floor.
+    // all their bytes in use plus the floor. (An arena whose source reserved nothing holds no
+    // idle byte; it is counted all the same.)
     std::size_t made = 0;
     for_each_arena([&](Shard&) { ++made; });
     for_each_arena([&](Shard& each) { each.share_idle_floor(made); });
@@ -350,8 +362,8 @@ class ArenaSet {
   [[gnu::cold]] [[gnu::noinline]] SpanRef<Kind> alloc_elsewhere(Shard& home, std::size_t npages, bool zeroed) {
     SpanRef<Kind> r;
     if (npages == 0) return r;
-    for_each_arena([&](Shard& a) {
-      if (!r && &a != &home) r = a.template alloc<Kind>(npages, zeroed);
+    for_each_arena([&](Shard& a) {  // under each arena's lock: no thread cache in an arena not its home
+      if (!r && &a != &home) r = a.template alloc_with<Kind>(npages, zeroed, [] { return static_cast<thread_cache_type*>(nullptr); });
     });
     return r;
   }
@@ -418,6 +430,8 @@ class ArenaSet {
   [[no_unique_address]] clock_type clock_{};
   // Before first_: a thread exiting while first_ is being destroyed may still lower its count.
   alignas(detail::cache_line_bytes) std::array<std::uint32_t, count> homes_{};
+  // homes_[i] of an arena made whose source reserved nothing: no thread picks it (nor makes it again).
+  static constexpr std::uint32_t unusable = std::numeric_limits<std::uint32_t>::max() / 2;
   Shard first_;
   // arenas_[i]: arena i once made (first_ is arena 0; the others are allocated, so that a heap of
   // one thread is the size of one arena), published with release, never unmade

@@ -123,8 +123,8 @@ struct DefaultConfig {
   /// threads then run as fast as one. The price is memory: each arena grows on its own, and one
   /// arena's free spans do not serve another's requests. A thread alone uses one arena only, so a
   /// single-threaded program sees a heap of one arena. arenas_auto (the default): default_arenas
-  /// where threads have caches of their own, else 1; more than 1 needs thread caches and a
-  /// ReplicablePageSource.
+  /// where threads have caches of their own and the page source is a ReplicablePageSource, else 1;
+  /// more than 1 needs both.
   static constexpr unsigned arenas = arenas_auto;
   /// Mark free spans NOACCESS for Valgrind's memcheck (a dozen instructions per request even
   /// natively, so off by default). ASan builds poison free spans whatever this says.
@@ -137,8 +137,9 @@ struct DefaultConfig {
   /// split and counter update; a failure aborts naming it. Off: no instruction, no byte. The test
   /// configurations turn them on.
   static constexpr bool internal_checks = false;
-  /// Idle bytes not yet released that a free may leave behind (set_idle_retention changes it).
-  /// Default: none (keep everything); a fixed bound also turns the paced bound below off.
+  /// Idle bytes not yet released that a free may leave behind (set_idle_retention changes it), per
+  /// arena in a heap of several (see arenas). Default: none (keep everything); a fixed bound also
+  /// turns the paced bound below off.
   static constexpr std::size_t idle_retention_bytes = static_cast<std::size_t>(-1);
   /// The paced bound (mheap/paced_retention.hpp; Go 1.13+ keeps retained memory
   /// near its heap goal to the same end): idle bytes not yet released are kept within this

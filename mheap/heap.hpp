@@ -9,7 +9,7 @@
 ///   several     (the default where threads have caches of their own): an ArenaSet,
 ///               mheap/arena_set.hpp: as many HeapShards, a thread allocating from its home arena
 ///               and freeing to the span's own, behind the same API.
-/// A configuration of one arena compiles no arena code and holds no arena byte.
+/// A configuration of one arena compiles no arena code: Heap<Config> is the HeapShard itself.
 #pragma once
 #include "detail/require_cxx20.hpp"
 

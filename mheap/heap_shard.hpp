@@ -120,7 +120,7 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
   /// (see set_idle_retention).
   template <class Kind>
   void free(SpanRef<Kind> ref) {
-    free_with(ref, front_.this_thread_cache(*this));
+    free_with(ref, [this] { return front_.this_thread_cache(*this); });
   }
 
   /// Frees the live span of Kind whose first byte is base (a C-style interface for callers that keep
@@ -359,11 +359,12 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
     }
   }
 
-  // free() into the thread cache tc (null: none, the free goes to the heap under the lock; a heap
-  // of several arenas passes null for a span of another arena than the thread's home, so that no
-  // thread parks spans in an arena it does not allocate from).
-  template <class Kind>
-  void free_with(SpanRef<Kind> ref, thread_cache_type* tc) {
+  // free() into the thread cache thread_cache() names, asked once the ref has passed the checks
+  // (null: none, the free goes to the heap under the lock; a heap of several arenas names none
+  // for a span of another arena than the thread's home, so that no thread parks spans in an arena
+  // it does not allocate from).
+  template <class Kind, class ThreadCacheOf>
+  void free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_cache) {
     static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
     if constexpr (config_ok) {
       if (!ref) return;
@@ -372,6 +373,7 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
       auto* s = static_cast<span_type*>(ref.span_);
       // The claim is the check: only the generation this ref was handed out with turns even, and
       // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
+      thread_cache_type* tc = thread_cache();
       bool claimed = false;
       if constexpr (per_thread) {
         if (tc != nullptr) {

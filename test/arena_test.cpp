@@ -284,3 +284,31 @@ BOOST_AUTO_TEST_CASE(arenas_share_the_paced_bounds_floor) {
   heap->free(other);
   require_clean(*heap);
 }
+
+// A replica source that reserves nothing (an address-space limit): the arena is made, holds
+// nothing, and is never picked again; the thread calls the first arena home.
+namespace {
+class NoReplicaSource : public MmapSource {
+ public:
+  using MmapSource::MmapSource;
+  NoReplicaSource(replica_of_t, const NoReplicaSource&) noexcept : MmapSource(0) {}
+};
+struct NoReplicaConfig : ArenaConfig {
+  using PageSource = NoReplicaSource;
+};
+}  // namespace
+BOOST_AUTO_TEST_CASE(an_arena_whose_source_reserves_nothing_is_passed_over) {
+  static_assert(arena_count<NoReplicaConfig> > 1);
+  auto heap = test::make_heap<Heap<NoReplicaConfig>>(std::size_t{1} << 30);
+  auto mine = heap->alloc<GC>(1);
+  std::vector<SpanRef<GC>> theirs;
+  for (int t = 0; t < 3; ++t)
+    std::thread([&] { theirs.push_back(heap->alloc<GC>(2)); }).join();
+  for (auto r : theirs) BOOST_TEST(static_cast<bool>(r));
+  BOOST_TEST(arenas_in_use(*heap).size() == 1u);  // every span in the first arena
+  require_clean(*heap);
+  for (auto r : theirs) heap->free(r);
+  heap->free(mine);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  require_clean(*heap);
+}
