@@ -143,7 +143,8 @@ class ArenaSet {
   // ---- spans --------------------------------------------------------------------------------
   /// HeapShard::alloc, from the calling thread's home arena; then, if that one cannot give the
   /// span, from each other arena made (each with its miss path: a request no arena can serve
-  /// costs every arena's). Cost: + a thread-local load, an atomic load and three compares.
+  /// costs every arena's). Cost: + the home lookup (a thread-local load, two atomic loads, four
+  /// compares).
   template <class Kind>
   [[nodiscard]] SpanRef<Kind> alloc(std::size_t npages, bool zeroed = false) {
     // Checked here, once: an arena would say it again on each path into it.
@@ -160,7 +161,7 @@ class ArenaSet {
   }
   /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported);
   /// through the thread's cache if that is its home arena, else under that arena's lock.
-  /// Cost: + a range compare per arena made, at most, and the home check.
+  /// Cost: + an atomic load and a range compare per arena slot but the first, and the home lookup.
   template <class Kind>
   void free(SpanRef<Kind> ref) {
     static_assert(span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
