@@ -9,40 +9,22 @@
 /// is that many complete heaps (HeapShard, mheap/heap_shard.hpp: each with its own page source,
 /// lock, free set, span records, page map and thread caches) behind one API:
 ///
-///   - alloc: from the calling thread's home arena. A thread picks its home on its first
-///     allocation: the arena the fewest live threads call home (the lowest first), made then if
-///     it is not yet. The first arena is in the heap object; the others are allocated when made
-///     (operator new, nothrow), with a replica of the first's page source (ReplicablePageSource:
-///     for MmapSource, a reservation of the same size, address space only). If that fails, the
-///     thread calls the first arena home. Only if the home arena cannot give the span (its source
-///     is exhausted) are the other arenas asked, in order.
-///   - free, free_at, lookup, span_at: in the arena that holds the span's record or the address (a
-///     range check per arena made). A span freed by another thread goes back to its own arena:
-///     through the thread's cache if that arena is the thread's home, else under its lock, so that
-///     no thread parks spans in an arena it does not allocate from.
-///   - scavenge, release_all, scavenge_idle, flush_cache: every arena. set_idle_retention: the
-///     bound holds per arena (each arena's idle memory within it), arenas made later included. The
-///     paced bound (mheap/paced_retention.hpp) too holds per arena, against the arena's own bytes
-///     in use, with a k-th of the floor each once k arenas are made (arenas are never unmade, so
-///     the share stays): together they tolerate at most the percentage of all bytes in use plus
-///     the floor.
-///   - stats, mem_stats, kind_totals, events, cached_pages: the sums over the arenas, each arena's
-///     figures a snapshot of its own (mheap/consistent_stats.hpp), so every identity of
-///     mheap/stats.hpp holds in the sum; audit(): every arena's audit, failures headed by the arena.
-///     for_each_span: the arenas in address order, each walked at an instant of its own.
-///   - misuse_policy(): one object every arena reports to, one report at a time; clock(): one
-///     object, which every arena reads when it has state (a ManualClock moves every arena's time);
-///     page_source() and capacity_pages(): the first arena's (the others are made alike, but a
-///     replica's reservation may fall back to less).
+///   - alloc: from the calling thread's home arena, the one the fewest live threads call home
+///     when it first allocates (made then, from a replica of the first arena's page source,
+///     ReplicablePageSource); the other arenas only when the home cannot give the span.
+///   - free, free_at, lookup, span_at: in the arena holding the span's record or the address; a
+///     free uses the thread's cache only in its home arena.
+///   - counters and audit: every arena's, added up (each a snapshot of its own, so every identity
+///     holds in the sum); releasing and retention: every arena, each bound held per arena.
+///   - misuse_policy() and clock(): one object every arena reaches; page_source() and
+///     capacity_pages(): the first arena's.
 ///
 /// What it costs: a home lookup per alloc (a thread-local load, two atomic loads, four compares), an
 /// owner lookup per free (an atomic load and a range compare per arena slot but the first, and the
-/// home lookup), and memory: each
-/// arena grows on its own, and one arena's free spans do not serve another's requests (jemalloc's
-/// trade, for the same reason). A thread alone uses one arena, so a single-threaded program sees a
-/// heap of one arena. Arenas are made under the process-wide registry mutex of
-/// mheap/thread_caches.hpp (at most arenas - 1 times per heap: an arena whose source reserved
-/// nothing stays made, holding nothing, and is never picked again).
+/// home lookup), and memory: each arena grows on its own, and one arena's free spans do not serve
+/// another's requests (jemalloc's trade, for the same reason). A single-threaded program sees a
+/// heap of one arena. Arenas are made under the registry mutex of mheap/thread_caches.hpp, at
+/// most arenas - 1 times per heap (one whose source reserved nothing stays made, empty, unpicked).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -58,6 +40,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "arena_config.hpp"
 #include "audit.hpp"
 #include "config.hpp"
 #include "heap_shard.hpp"
@@ -70,39 +53,6 @@
 #include <mutex>
 
 namespace mheap {
-namespace detail {
-
-// The misuse policy is held once, by the heap of arenas, and every arena reports to it through a
-// pointer: reports come from arenas under different locks, and the heap's mutex keeps them one at
-// a time, as one heap lock did (a policy may keep state, or write something shared). A clock with
-// state (ManualClock) is held once too and read through a pointer, unsynchronized, as clock() is;
-// a stateless one (SteadyClock) each arena holds itself.
-template <class P>
-struct SharedMisuse {
-  P* to = nullptr;
-  std::mutex* serial = nullptr;
-  void report(const MisuseReport& r) {
-    std::lock_guard g(*serial);
-    to->report(r);
-  }
-};
-template <class C>
-struct SharedClock {
-  C* to = nullptr;
-  std::uint64_t now() const noexcept { return to->now(); }
-};
-
-// The configuration of each arena: the user's, with one arena and the shared policies.
-template <class UserConfig>
-struct ArenaConfig : UserConfig {
-  using MisusePolicy = SharedMisuse<typename UserConfig::MisusePolicy>;
-  using Clock = std::conditional_t<std::is_empty_v<typename UserConfig::Clock>, typename UserConfig::Clock,
-                                   SharedClock<typename UserConfig::Clock>>;
-  static constexpr unsigned arenas = 1;
-};
-
-}  // namespace detail
-
 /// A heap of arena_count<UserConfig> arenas (see the file comment); the API and its costs are
 /// HeapShard's (mheap/heap_shard.hpp), plus the lookups above. Users name it Heap<UserConfig>.
 template <class UserConfig>
@@ -112,6 +62,16 @@ class ArenaSet {
   using thread_cache_type = typename Shard::thread_cache_type;
   static constexpr std::size_t count = arena_count<UserConfig>;
   static_assert(count > 1 && count <= 64 && Shard::per_thread);
+  // An arena, published with release after its regions: what free() and lookups read, on lines
+  // nothing writes once it is made (the arena's own pool shares a line its thread writes on every
+  // split).
+  struct Entry {
+    std::atomic<Shard*> arena{nullptr};
+    std::uintptr_t records = 0;  // the record region (SpanPool)
+    std::size_t record_bytes = 0;
+    std::uintptr_t pages = 0;  // the reserved pages (Arena)
+    std::size_t page_bytes = 0;
+  };
 
  public:
   using config_type = UserConfig;                              ///< The configuration as given.
@@ -167,7 +127,7 @@ class ArenaSet {
     static_assert(span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
     if constexpr (span_kinds::template contains<Kind>) {
       if (!ref) return;
-      Shard& a = arena_of_record(ref.header());
+      Shard& a = arena_holding(ref.header(), &Entry::records, &Entry::record_bytes);
       a.free_with(ref, [&] { return cache_if_home(a); });
     }
   }
@@ -176,14 +136,16 @@ class ArenaSet {
   void free_at(const void* base) {
     static_assert(span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
     if constexpr (span_kinds::template contains<Kind>) {
-      Shard& a = arena_of_address(base);
+      Shard& a = arena_holding(base, &Entry::pages, &Entry::page_bytes);
       a.template free_at_with<Kind>(base, cache_if_home(a));
     }
   }
   /// HeapShard::lookup, in the arena holding p (null outside every arena).
-  const SpanHeader* lookup(const void* p) const { return arena_of_address(p).lookup(p); }
+  const SpanHeader* lookup(const void* p) const { return arena_holding(p, &Entry::pages, &Entry::page_bytes).lookup(p); }
   /// HeapShard::span_at, in the arena holding p.
-  std::optional<SpanInfo> span_at(const void* p) const { return arena_of_address(p).span_at(p); }
+  std::optional<SpanInfo> span_at(const void* p) const {
+    return arena_holding(p, &Entry::pages, &Entry::page_bytes).span_at(p);
+  }
   /// HeapShard::for_each_span over every arena made, in address order, each at an instant of its
   /// own. The arenas' grown pages are numbered as if laid end to end in that order, so the spans
   /// tile [0, pages grown in all) as in a heap of one (SpanView::arena says which arena a span is
@@ -378,29 +340,20 @@ class ArenaSet {
     e.page_bytes = a.arena_.capacity_pages() << page_shift;
     e.arena.store(&a, std::memory_order_release);
   }
-  // The arena whose record region holds s, or the first (which reports a foreign ref). Reads only
-  // the entries (the arenas' own lines are written by their threads).
-  Shard& arena_of_record(const SpanHeader* s) noexcept {
-    const auto p = reinterpret_cast<std::uintptr_t>(s);
+  // The arena whose region holds p (records: a span's record; pages: an address), or the first,
+  // which reports a foreign ref or address, or answers null. Reads only the entries (the arenas'
+  // own lines are written by their threads).
+  const Shard& arena_holding(const void* p, std::uintptr_t Entry::*base, std::size_t Entry::*bytes) const noexcept {
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
     for (std::size_t i = 1; i < count; ++i) {
       const Entry& e = arenas_[i];
-      Shard* a = e.arena.load(std::memory_order_acquire);  // first: the regions are written before it
-      if (a != nullptr && p - e.records < e.record_bytes) return *a;
+      const Shard* a = e.arena.load(std::memory_order_acquire);  // first: the regions are written before it
+      if (a != nullptr && at - e.*base < e.*bytes) return *a;
     }
     return first_;
   }
-  // The arena whose reserved pages hold p, or the first (which reports or answers null).
-  const Shard& arena_of_address(const void* p) const noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    for (std::size_t i = 1; i < count; ++i) {
-      const Entry& e = arenas_[i];
-      const Shard* made = e.arena.load(std::memory_order_acquire);
-      if (made != nullptr && a - e.pages < e.page_bytes) return *made;
-    }
-    return first_;
-  }
-  Shard& arena_of_address(const void* p) noexcept {
-    return const_cast<Shard&>(std::as_const(*this).arena_of_address(p));
+  Shard& arena_holding(const void* p, std::uintptr_t Entry::*base, std::size_t Entry::*bytes) noexcept {
+    return const_cast<Shard&>(std::as_const(*this).arena_holding(p, base, bytes));
   }
 
   std::size_t index_of(const Shard& a) const noexcept {
@@ -435,19 +388,9 @@ class ArenaSet {
   static constexpr std::uint32_t unusable = std::numeric_limits<std::uint32_t>::max() / 2;
   Shard first_;
   // arenas_[i]: arena i once made (first_ is arena 0; the others are allocated, so that a heap of
-  // one thread is the size of one arena), published with release, never unmade
-  // before the heap goes, with its regions (written before it): what free() and lookups read, on
-  // lines of their own that nothing writes once the arena is made (reading the arena's own pool
-  // would share a line its thread writes on every split). homes_[i]: the live threads
-  // whose home arena i is. Both change only under the registry mutex (mheap/thread_caches.hpp),
-  // which also orders them against thread exits.
-  struct Entry {
-    std::atomic<Shard*> arena{nullptr};
-    std::uintptr_t records = 0;    // the record region (SpanPool)
-    std::size_t record_bytes = 0;
-    std::uintptr_t pages = 0;      // the reserved pages (Arena)
-    std::size_t page_bytes = 0;
-  };
+  // one thread is the size of one arena), never unmade before the heap goes. homes_[i]: the live
+  // threads whose home arena i is. Both change only under the registry mutex
+  // (mheap/thread_caches.hpp), which also orders them against thread exits.
   alignas(detail::cache_line_bytes) std::array<Entry, count> arenas_{};
   std::optional<std::size_t> retention_;  // set_idle_retention's bound, for arenas made later
 };

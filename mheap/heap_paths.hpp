@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSL-1.0
+// mheap/heap_paths.hpp — the paths behind HeapShard's alloc(), free() and free_at() (declared and
+// documented in mheap/heap_shard.hpp), each with the thread cache to use named by its caller: the
+// calling thread's own for a HeapShard, the thread's cache in its home arena (or none) for a heap
+// of several arenas (mheap/arena_set.hpp).
+#pragma once
+#include "detail/require_cxx20.hpp"
+
+#include <cstddef>
+#include <cstring>
+
+#include "heap_shard.hpp"
+
+namespace mheap {
+
+// alloc() with the thread cache thread_cache() names (null: none; a heap of several arenas
+// passes the thread's cache in its home arena).
+template <class UserConfig>
+template <class Kind, class ThreadCacheOf>
+SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed, ThreadCacheOf&& thread_cache) {
+  static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::alloc: Config::SpanKinds does not list this Kind");
+  if constexpr (config_ok) {
+    // One compare for both (npages == 0 wraps). Too long, or a constant-initialised heap's first
+    // call: ask under the lock, which lays the heap out if it has not been (laid_out_ is read
+    // only under the lock, so threads racing to the first call do not race on it).
+    if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
+      if (npages == 0 || !this->lay_out_on_first_use(npages)) return {};
+    span_type* s = nullptr;
+    if constexpr (per_thread) {
+      thread_cache_type* tc = thread_cache();
+      if (tc != nullptr && npages < cache_type::max_pages) {
+        s = front_.template alloc_from_thread_cache<Kind>(*this, *tc, npages, zeroed);
+        if (s == nullptr) return {};
+      }
+    }
+    if (s == nullptr) {
+      detail::LockGuard guard(lock_);
+      s = front_.template pop_locked<Kind>(*this, npages);  // the heap's one cache, if it has one
+      if (s == nullptr) {
+        s = alloc_span_locked(npages);
+        if (s == nullptr) return {};
+        this->template make_live<Kind>(s);
+      }
+      if (zeroed && s->needzero) events_.zeroed_bytes += npages << page_shift;
+    }
+    // The span is ours alone now: clear it without holding up other threads.
+    const bool dirty = s->needzero;
+    detail::unpoison_memory<Config::valgrind_annotations>(s->base, npages << page_shift, !dirty || zeroed);
+    if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
+    return SpanRef<Kind>(s, generation::load(s->generation));
+  } else {
+    return {};
+  }
+}
+
+// free() into the thread cache thread_cache() names, asked once the ref has passed the checks
+// (null: none, the free goes to the heap under the lock; a heap of several arenas names none
+// for a span of another arena than the thread's home, so that no thread parks spans in an arena
+// it does not allocate from).
+template <class UserConfig>
+template <class Kind, class ThreadCacheOf>
+void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_cache) {
+  static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free: Config::SpanKinds does not list this Kind");
+  if constexpr (config_ok) {
+    if (!ref) return;
+    if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
+      return report_locked(Misuse::foreign_span, ref.base(), Kind::name);  // the span, read through its own heap
+    auto* s = static_cast<span_type*>(ref.span_);
+    // The claim is the check: only the generation this ref was handed out with turns even, and
+    // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.
+    thread_cache_type* tc = thread_cache();
+    bool claimed = false;
+    if constexpr (per_thread) {
+      if (tc != nullptr) {
+        using Step = typename front_end_type::FreeStep;
+        const Step step = front_.template free_without_lock<Kind>(*tc, s, ref.generation_);
+        if (step == Step::parked) return;
+        if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
+        claimed = step == Step::claimed;
+      }
+    }
+    detail::LockGuard guard(lock_);
+    if constexpr (per_thread)
+      if (tc != nullptr) front_.drain_outbox_locked(*this, *tc);  // this thread holds the lock anyway
+    if (claimed && tc != nullptr) {  // claimed: in tc's window
+      front_end_type::arrived_locked(*tc);
+    } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {
+      return report_bad_free_locked(s, ref.generation_, Kind::name);
+    }
+    free_claimed_locked<Kind>(s, tc);
+  }
+}
+
+// free_at() into the thread cache tc (null: none), as free_with().
+template <class UserConfig>
+template <class Kind>
+void HeapShard<UserConfig>::free_at_with(const void* base, thread_cache_type* tc) {
+  static_assert(!config_ok || span_kinds::template contains<Kind>, "Heap::free_at: Config::SpanKinds does not list this Kind");
+  if constexpr (config_ok) {
+    detail::LockGuard guard(lock_);
+    if (span_type* s = claim_at_locked<Kind>(base)) free_claimed_locked<Kind>(s, tc);
+  }
+}
+
+}  // namespace mheap
