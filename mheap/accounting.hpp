@@ -64,7 +64,7 @@ inline void keep_counter_updates_apart() noexcept { std::atomic_signal_fence(std
 }  // namespace detail
 
 template <SpanKind Kind, bool Checks = false, class StatsT>
-void charge(StatsT& s, std::uint64_t bytes) noexcept {
+[[gnu::always_inline]] inline void charge(StatsT& s, std::uint64_t bytes) noexcept {
   detail::internal_check<Checks>([&] { return s.heap_idle >= bytes; }, "charge: heap_idle would wrap below zero");
   s.heap_idle -= bytes;
   detail::keep_counter_updates_apart();
@@ -78,7 +78,7 @@ void charge(StatsT& s, std::uint64_t bytes) noexcept {
 }
 
 template <SpanKind Kind, bool Checks = false, class StatsT>
-void credit(StatsT& s, std::uint64_t bytes) noexcept {
+[[gnu::always_inline]] inline void credit(StatsT& s, std::uint64_t bytes) noexcept {
   detail::internal_check<Checks>([&] { return s.*(Kind::counter) >= bytes; },
                                  "credit: the kind's counter would wrap below zero");
   s.heap_idle += bytes;

@@ -72,9 +72,9 @@ class FrontEnd {
     if constexpr (has_cache && !per_thread) {
       SpanT* s = cache_.pop(span_kinds::template index_of<Kind>, n);
       if (s != nullptr) {
-        unpark(s);
         charge<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
         core.totals_[span_kinds::template index_of<Kind>].count_alloc(std::uint64_t{n} << page_shift);
+        unpark(s);  // last: the caller reads the generation back, and no counter store comes between
       }
       return s;
     } else {

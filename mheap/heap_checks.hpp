@@ -65,11 +65,13 @@ void HeapShard<UserConfig>::report_bad_free_locked(const span_type* s, Generatio
   const Generation now = generation::load(s->generation);
   report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
 }
-/// A misuse found before the lock was taken, reported under it.
+/// A foreign ref, found before the lock was taken, reported under it with the address its record
+/// gives (read through its own heap).
 template <class UserConfig>
-void HeapShard<UserConfig>::report_locked(Misuse what, const void* address, const char* kind) {
+template <class Kind>
+void HeapShard<UserConfig>::report_foreign_locked(SpanRef<Kind> ref) {
   detail::LockGuard guard(lock_);
-  report(what, address, kind);
+  report(Misuse::foreign_span, ref.base(), Kind::name);
 }
 
 }  // namespace mheap

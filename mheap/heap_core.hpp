@@ -249,6 +249,16 @@ class HeapCore {
     totals_[span_kinds::template index_of<Kind>].count_alloc(s->npages << page_shift);
   }
 
+  // A span of n pages from the free set (grown if need be), made live as Kind; null if there is
+  // none. Out of line: alloc()'s path through a span cache hit then calls nothing, so it needs no
+  // saved registers and no stack frame.
+  template <class Kind>
+  [[gnu::noinline]] span_type* alloc_live_locked(std::size_t n) {
+    span_type* s = alloc_span_locked(n);
+    if (s != nullptr) make_live<Kind>(s);
+    return s;
+  }
+
 
   // A span of Kind and n pages for a thread whose stack is empty, parked (the caller unparks it).
   // One at a time: taking several at once (half a stack) measured slower on the thread benchmark

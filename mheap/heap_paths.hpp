@@ -25,29 +25,32 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
     // only under the lock, so threads racing to the first call do not race on it).
     if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
       if (npages == 0 || !this->lay_out_on_first_use(npages)) return {};
+    // The generation the ref carries is read as soon as the span is live, before any other
+    // counter store: the compiler then keeps the value it just stored in a register instead of
+    // loading it back (the hot pair's longest chain runs through this word).
     span_type* s = nullptr;
+    Generation live = 0;
     if constexpr (per_thread) {
       thread_cache_type* tc = thread_cache();
       if (tc != nullptr && npages < cache_type::max_pages) {
         s = front_.template alloc_from_thread_cache<Kind>(*this, *tc, npages, zeroed);
         if (s == nullptr) return {};
+        live = generation::load(s->generation);
       }
     }
     if (s == nullptr) {
       detail::LockGuard guard(lock_);
       s = front_.template pop_locked<Kind>(*this, npages);  // the heap's one cache, if it has one
-      if (s == nullptr) {
-        s = alloc_span_locked(npages);
-        if (s == nullptr) return {};
-        this->template make_live<Kind>(s);
-      }
+      if (s == nullptr) [[unlikely]]
+        if ((s = this->template alloc_live_locked<Kind>(npages)) == nullptr) return {};
+      live = generation::load(s->generation);
       if (zeroed && s->needzero) events_.zeroed_bytes += npages << page_shift;
     }
     // The span is ours alone now: clear it without holding up other threads.
     const bool dirty = s->needzero;
     detail::unpoison_memory<Config::valgrind_annotations>(s->base, npages << page_shift, !dirty || zeroed);
     if (zeroed && dirty) std::memset(s->base, 0, npages << page_shift);
-    return SpanRef<Kind>(s, generation::load(s->generation));
+    return SpanRef<Kind>(s, live);
   } else {
     return {};
   }
@@ -64,7 +67,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
   if constexpr (config_ok) {
     if (!ref) return;
     if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
-      return report_locked(Misuse::foreign_span, ref.base(), Kind::name);  // the span, read through its own heap
+      return report_foreign_locked(ref);
     auto* s = static_cast<span_type*>(ref.span_);
     // The claim is the check: only the generation this ref was handed out with turns even, and
     // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.

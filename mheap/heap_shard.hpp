@@ -337,7 +337,9 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
   [[gnu::cold]] [[gnu::noinline]] void report_bad_free(const span_type* s, Generation ref_generation, const char* kind);
   [[gnu::cold]] [[gnu::noinline]] void report_bad_free_locked(const span_type* s, Generation ref_generation,
                                                               const char* kind);
-  [[gnu::cold]] [[gnu::noinline]] void report_locked(Misuse what, const void* address, const char* kind);
+  // By value: free() then keeps its ref in registers (a reference to it would put it on the stack).
+  template <class Kind>
+  [[gnu::cold]] [[gnu::noinline]] void report_foreign_locked(SpanRef<Kind> ref);
 
   // A claimed span, under the lock: parked in the caller's cache (its thread's, or the heap's one)
   // if it is short and there is room, else merged into the free set.
