@@ -13,16 +13,18 @@
 // cuts all threads at one instant, as Go's consistentHeapStats.read does:
 //
 //   the cache's thread, per operation         the heap, under its lock
-//   seq odd           (seq_cst)               epoch += 2       (seq_cst)   [stop: set bit 0]
+//   seq odd           (light side)            epoch += 2       (seq_cst)   [stop: set bit 0]
+//                                             heavy side
 //   e = epoch         (seq_cst)               per cache: wait while seq is odd (seq_cst)
 //   if e is stopped: seq even, take the lock  per cache: take buffer[old parity], zero it
 //   use the cache; buffer[e parity] += bytes
 //   seq even          (release)
 //
 // Either the thread's epoch load sees the new epoch (its operation lands after the cut) or the
-// heap's load of seq sees it odd and waits for the operation to finish before the cut (the
-// store-load order both sides need is what seq_cst gives; it costs the thread one locked
-// instruction on a line nobody else writes). An operation that happened before another thread's
+// heap's load of seq sees it odd and waits for the operation to finish before the cut. Both sides
+// need their store ordered before their load; mheap/detail/asymmetric_fence.hpp puts that cost on
+// the heap's side (one membarrier(2) call per cut or stop on Linux), so the thread's side is a
+// plain store; elsewhere both are seq_cst. An operation that happened before another thread's
 // operation in the old buffer is itself in the old buffer, so a fold is a consistent cut: a
 // snapshot counts a span as live exactly when it was live at the cut.
 //
@@ -40,6 +42,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include "detail/asymmetric_fence.hpp"
 #include "detail/cpu_relax.hpp"
 #include "detail/lock_guard.hpp"
 #include "../policies/lock.hpp"  // MHEAP_HAS_THREADS
@@ -76,11 +79,16 @@ struct KindDelta {
 template <std::size_t Kinds>
 class alignas(detail::cache_line_bytes) CacheWindow {
  public:
+  /// Made by its owning thread, before its cache is registered with a heap: so the fence is chosen
+  /// before any window exists (mheap/detail/asymmetric_fence.hpp).
+  CacheWindow() noexcept : owner_(this_thread()) { detail::AsymmetricFence::enable(); }
+  /// Whether the calling thread owns this window (the only thread that opens it).
+  bool mine() const noexcept { return owner_ == this_thread(); }
   /// The owning thread, before it touches its cache: false (and nothing open) when the front end
   /// is stopped; the caller then takes the heap lock instead.
   bool open(const FrontEndEpoch& epoch) noexcept {
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
-    seq_.store(s + 1, std::memory_order_seq_cst);
+    detail::AsymmetricFence::store_before_loads(seq_, s + 1);
     const std::uint32_t e = epoch.value.load(std::memory_order_seq_cst);
     if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed)) {
       seq_.store(s + 2, std::memory_order_release);
@@ -105,7 +113,8 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// The owning thread, done with its cache: closes the window (release).
   void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
-  /// The heap, under its lock, after changing the epoch: waits until this thread's window is closed.
+  /// The heap, under its lock, after changing the epoch and then detail::AsymmetricFence::heavy():
+  /// waits until this thread's window is closed.
   void wait_closed() const noexcept {
     for (unsigned spins = 0; seq_.load(std::memory_order_seq_cst) & 1; ++spins) {
 #if MHEAP_HAS_THREADS
@@ -157,7 +166,14 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     }
   }
 
+  // The address of a thread-local byte: which thread this is, with no system call.
+  static const void* this_thread() noexcept {
+    static thread_local const char tag = 0;
+    return &tag;
+  }
+
   std::atomic<std::uint64_t> seq_{0};  // odd while the owner is inside a window
+  const void* owner_;                  // this_thread() of the owning thread
   std::size_t buffer_ = 0;             // the owner's: which buffer this window adds to
   std::array<std::array<Slot, Kinds>, 2> buffers_{};
 };

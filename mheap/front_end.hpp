@@ -196,6 +196,7 @@ class FrontEnd {
     explicit Stop(const FrontEnd& f) noexcept : f_(f) {
       if constexpr (per_thread) {
         f_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
+        f_.after_epoch_moved();
         f_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
       }
     }
@@ -208,6 +209,16 @@ class FrontEnd {
    private:
     const FrontEnd& f_;
   };
+
+  // The heap's side of the window handshake (mheap/consistent_stats.hpp), after it moved the
+  // epoch and before it waits for the windows: from here on it sees every window opened before
+  // the move. Only other threads' windows can be open (the caller, holding the lock, has closed
+  // its own), so an arena only its own thread calls home pays no system call.
+  void after_epoch_moved() const noexcept {
+    bool others = false;
+    threads_.for_each([&](const thread_cache_type& c) { others = others || !c.window.mine(); });
+    if (others) detail::AsymmetricFence::heavy();
+  }
 
   // While a retention bound is set, threads use their caches only under the lock, where every free
   // is checked against it (a lock-free free could not be).
@@ -248,6 +259,7 @@ class FrontEnd {
   void fold_locked(const Core& core) const noexcept {
     if constexpr (per_thread) {
       const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
+      after_epoch_moved();
       threads_.for_each([&](thread_cache_type& c) {
         c.window.wait_closed();
         c.window.take(old, [&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });

@@ -330,3 +330,18 @@ BOOST_AUTO_TEST_CASE(caches_follow_heaps_through_destruction_and_reuse_of_an_add
   require_clean(*slot);
   require_clean(other);
 }
+
+// The fence of the window handshake (mheap/detail/asymmetric_fence.hpp): on Linux a compiler barrier
+// on the threads' side and one membarrier(2) call on the heap's, which every case above then ran
+// on; with MHEAP_NO_MEMBARRIER both sides seq_cst. This file's second target,
+// thread_cache_symmetric_fence_test, defines it and runs every case on that path.
+BOOST_AUTO_TEST_CASE(the_window_fence_is_the_one_this_build_chose) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 30);
+  std::thread([&] { heap->free(heap->alloc<GC>(1)); }).join();  // a new thread's cache: the fence is chosen
+#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
+  BOOST_TEST(detail::AsymmetricFence::asymmetric());  // Linux 4.14 or later, and not refused here
+#else
+  BOOST_TEST(!detail::AsymmetricFence::asymmetric());
+#endif
+  require_clean(*heap);
+}

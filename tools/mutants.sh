@@ -38,11 +38,12 @@ cxx=${CXX:-g++}
 # fails fast: it checks every counter after each operation and audits every 10th, on three
 # configurations, custom kinds among them (20,000 operations take about a second). scavenge_test
 # kills most of the rest (the release engine and the idle rule), paced_retention_test the paced
-# bound's, arena_test the arenas' (mheap/arena_set.hpp); the others kill what needs a specific layout, cache bound or kind; bad_input_test the
-# exact misuse a page boundary in free memory gets, constinit_test a StaticArena built over
-# garbage, lock_test a lock that loses a sleeper (it hangs: killed by the timeout),
-# release_granule_test a page source coarser than a heap page. Every source
-# includes the library, so every binary is rebuilt for every mutant it reaches: the fewer, the faster.
+# bound's, arena_test the arenas' (mheap/arena_set.hpp); the others kill what needs a specific
+# layout, cache bound or kind; bad_input_test the exact misuse a page boundary in free memory gets,
+# constinit_test a StaticArena built over garbage, lock_test a lock that loses a sleeper (it hangs:
+# killed by the timeout), release_granule_test a page source coarser than a heap page,
+# thread_cache_test the window's fence. Every source includes the library, so every binary is
+# rebuilt for every mutant it reaches: the fewer, the faster.
 tests=(
   "model_check_test MHEAP_MODEL_OPS=20000"
   "scavenge_test"
@@ -55,6 +56,7 @@ tests=(
   "constinit_test"
   "lock_test"
   "release_granule_test"
+  "thread_cache_test"
 )
 cxxflags=(-std=c++20 -O0 -w -DBOOST_TEST_DYN_LINK)  # -O0: builds, not runs, take the time
 ldflags=(-lboost_unit_test_framework -pthread)
