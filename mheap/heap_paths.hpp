@@ -41,8 +41,13 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
     if (s == nullptr) {
       detail::LockGuard guard(lock_);
       s = front_.template pop_locked<Kind>(*this, npages);  // the heap's one cache, if it has one
-      if (s == nullptr) [[unlikely]]
-        if ((s = this->template alloc_live_locked<Kind>(npages)) == nullptr) return {};
+      if (s == nullptr) [[unlikely]] {
+        if constexpr (front_end_type::has_cache)
+          s = this->template alloc_live_after_cache_miss_locked<Kind>(npages);
+        else
+          s = this->template alloc_live_locked<Kind>(npages);
+        if (s == nullptr) return {};
+      }
       live = generation::load(s->generation);
       if (zeroed && s->needzero) events_.zeroed_bytes += npages << page_shift;
     }
