@@ -166,7 +166,11 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     }
   }
 
-  // The address of a thread-local byte: which thread this is, with no system call.
+  // The address of a thread-local byte: which thread this is, with no system call. Two live threads
+  // never share it; a thread started after another's exit may get the same address, but by then the
+  // exited thread's caches have left every heap's list (ThisThread's Owned, at thread exit), so no
+  // listed window can be mistaken for the caller's. (After fork(), a child's thread may match a
+  // parent thread's cache left in a list; that cache's thread does not exist, and never opens it.)
   static const void* this_thread() noexcept {
     static thread_local const char tag = 0;
     return &tag;

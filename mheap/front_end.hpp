@@ -45,6 +45,7 @@ class FrontEnd {
  public:
   static constexpr bool has_cache = Config::span_cache_pages != 0;
   static constexpr bool per_thread = has_thread_caches<Config>;
+  static constexpr bool has_heap_cache = has_cache && !per_thread;  // the heap's one cache, under its lock
   using cache_type = std::conditional_t<has_cache, SpanCache<SpanT, span_kinds::size, Config::max_list_pages>,
                                         NoSpanCache<SpanT>>;
   using thread_cache_type = ThreadCache<Core, SpanT, span_kinds::size, Config::max_list_pages>;
@@ -69,7 +70,7 @@ class FrontEnd {
   // A parked span of Kind and n pages, made live, the heap's counters charged; or null.
   template <class Kind>
   SpanT* pop_locked(Core& core, std::size_t n) noexcept {
-    if constexpr (has_cache && !per_thread) {
+    if constexpr (has_heap_cache) {
       SpanT* s = cache_.pop(span_kinds::template index_of<Kind>, n);
       if (s != nullptr) {
         charge<Kind, Core::counter_checks>(core.stats_, std::uint64_t{n} << page_shift);
@@ -98,7 +99,7 @@ class FrontEnd {
     return true;
   }
   cache_type* heap_cache() noexcept {
-    if constexpr (has_cache && !per_thread)
+    if constexpr (has_heap_cache)
       return &cache_;
     else
       return nullptr;
@@ -337,7 +338,7 @@ class FrontEnd {
 #endif
   // The heap's one span cache, or the registry of its threads' caches, or neither. Mutable: a
   // snapshot moves the epoch and takes the threads' deltas, which changes no counter's value.
-  [[no_unique_address]] std::conditional_t<has_cache && !per_thread, cache_type, detail::Absent<0>> cache_;
+  [[no_unique_address]] std::conditional_t<has_heap_cache, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
 };
 

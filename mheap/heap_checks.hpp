@@ -66,10 +66,11 @@ void HeapShard<UserConfig>::report_bad_free_locked(const span_type* s, Generatio
   report(Misuse::double_free, now == ref_generation + 1 ? s->base : nullptr, kind);
 }
 /// A foreign ref, found before the lock was taken, reported under it with the address its record
-/// gives (read through its own heap).
+/// gives (ref.base(): the record is another heap's, read without that heap's lock, so the address
+/// may be stale by the time it is reported; it is for the report only).
 template <class UserConfig>
 template <class Kind>
-void HeapShard<UserConfig>::report_foreign_locked(SpanRef<Kind> ref) {
+void HeapShard<UserConfig>::report_foreign(SpanRef<Kind> ref) {
   detail::LockGuard guard(lock_);
   report(Misuse::foreign_span, ref.base(), Kind::name);
 }

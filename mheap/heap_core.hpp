@@ -261,7 +261,8 @@ class HeapCore {
   // nothing, so it needs no saved registers and no stack frame (one of the changes that took the
   // hot 1-page pair from 5.6 to 4.8 ns, bench/RESULTS.md of 2026-12-07). A heap without a cache
   // calls alloc_live_locked() inline: every allocation comes that way, and the call would cost
-  // 16 B on a Cortex-M4 (docs/embedded.md).
+  // 16 B on a Cortex-M4 (docs/embedded.md), as does a heap whose caches are its threads' (its
+  // path under the lock never finds a cache).
   template <class Kind>
   [[gnu::noinline]] span_type* alloc_live_after_cache_miss_locked(std::size_t n) {
     return alloc_live_locked<Kind>(n);

@@ -25,9 +25,9 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
     // only under the lock, so threads racing to the first call do not race on it).
     if (npages - 1 >= arena_.capacity_pages()) [[unlikely]]
       if (npages == 0 || !this->lay_out_on_first_use(npages)) return {};
-    // The generation the ref carries is read as soon as the span is live, before any other
-    // counter store: the compiler then keeps the value it just stored in a register instead of
-    // loading it back (the hot pair's longest chain runs through this word).
+    // The generation the ref carries is read once the span is live, before the zeroing: after a
+    // memset call it would be loaded back from memory, and the hot pair's longest chain runs
+    // through this word (a cache hit unparks last, so there the compiler keeps the stored value).
     span_type* s = nullptr;
     Generation live = 0;
     if constexpr (per_thread) {
@@ -40,14 +40,14 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
     }
     if (s == nullptr) {
       detail::LockGuard guard(lock_);
-      s = front_.template pop_locked<Kind>(*this, npages);  // the heap's one cache, if it has one
-      if (s == nullptr) [[unlikely]] {
-        if constexpr (front_end_type::has_cache)
+      if constexpr (front_end_type::has_heap_cache) {
+        s = front_.template pop_locked<Kind>(*this, npages);
+        if (s == nullptr) [[unlikely]]
           s = this->template alloc_live_after_cache_miss_locked<Kind>(npages);
-        else
-          s = this->template alloc_live_locked<Kind>(npages);
-        if (s == nullptr) return {};
+      } else {  // no cache under the lock (none, or the threads' own): every call comes this way
+        s = this->template alloc_live_locked<Kind>(npages);
       }
+      if (s == nullptr) return {};
       live = generation::load(s->generation);
       if (zeroed && s->needzero) events_.zeroed_bytes += npages << page_shift;
     }
@@ -72,7 +72,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
   if constexpr (config_ok) {
     if (!ref) return;
     if (!pool_.owns(ref.span_)) [[unlikely]]  // before the cast: a foreign record may be another type
-      return report_foreign_locked(ref);
+      return report_foreign(ref);
     auto* s = static_cast<span_type*>(ref.span_);
     // The claim is the check: only the generation this ref was handed out with turns even, and
     // only once (mheap/detail/shared_word.hpp). Its kind is in its type, so it cannot be wrong.

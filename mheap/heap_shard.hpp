@@ -299,8 +299,16 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
     return Census<Core>::run(*this);
   }
 
+  /// Reports a misuse only its caller can see (an adapter's Misuse::wrong_size, mheap/span_heap.hpp)
+  /// as the heap reports its own: counted in events().misuses and handed to the misuse policy under
+  /// the lock, so that it never runs at the same time as another report. Cost: the lock.
+  void report_misuse(const MisuseReport& r) {
+    detail::LockGuard guard(lock_);
+    this->report(r.what, r.address, r.kind_name);
+  }
+
   // These three hand out the heap's own objects without its lock: use them while no other
-  // thread uses the heap (tests, set-up).
+  // thread uses the heap (tests, set-up); report_misuse() is the way to report while it is in use.
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }  ///< The policy misuse is reported to.
   source_type& page_source() noexcept { return source_; }  ///< The page source the heap was constructed with.
   /// Largest span this heap can ever hand out, in pages (0 when the reservation failed). Cost: O(1),
@@ -339,7 +347,7 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
                                                               const char* kind);
   // By value: free() then keeps its ref in registers (a reference to it would put it on the stack).
   template <class Kind>
-  [[gnu::cold]] [[gnu::noinline]] void report_foreign_locked(SpanRef<Kind> ref);
+  [[gnu::cold]] [[gnu::noinline]] void report_foreign(SpanRef<Kind> ref);
 
   // A claimed span, under the lock: parked in the caller's cache (its thread's, or the heap's one)
   // if it is short and there is room, else merged into the free set.

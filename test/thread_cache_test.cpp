@@ -13,6 +13,12 @@
 
 #include "test/test_support.hpp"
 
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 using namespace mheap;
 using mheap::test::kPage;
 using mheap::test::require_clean;
@@ -333,15 +339,52 @@ BOOST_AUTO_TEST_CASE(caches_follow_heaps_through_destruction_and_reuse_of_an_add
 
 // The fence of the window handshake (mheap/detail/asymmetric_fence.hpp): on Linux a compiler barrier
 // on the threads' side and one membarrier(2) call on the heap's, which every case above then ran
-// on; with MHEAP_NO_MEMBARRIER both sides seq_cst. This file's second target,
-// thread_cache_symmetric_fence_test, defines it and runs every case on that path.
-BOOST_AUTO_TEST_CASE(the_window_fence_is_the_one_this_build_chose) {
+// on; with MHEAP_NO_MEMBARRIER, or where the kernel refuses the command, both sides seq_cst. This
+// file's second target, thread_cache_symmetric_fence_test, defines it and runs every case that way.
+namespace {
+bool kernel_grants_membarrier() {
+#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
+  const long supported = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  constexpr long needed = MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
+  return supported >= 0 && (supported & needed) == needed &&
+         ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_window_fence_is_the_one_this_build_and_kernel_allow) {
   auto heap = test::make_heap<H>(std::size_t{1} << 30);
   std::thread([&] { heap->free(heap->alloc<GC>(1)); }).join();  // a new thread's cache: the fence is chosen
-#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
-  BOOST_TEST(detail::AsymmetricFence::asymmetric());  // Linux 4.14 or later, and not refused here
-#else
-  BOOST_TEST(!detail::AsymmetricFence::asymmetric());
-#endif
+  BOOST_TEST(detail::AsymmetricFence::asymmetric() == kernel_grants_membarrier());
+  require_clean(*heap);
+}
+
+// The heap's side costs a system call only when another thread may be inside a window: a cut with
+// only the caller's cache in the heap makes none; with another thread's cache there, one.
+BOOST_AUTO_TEST_CASE(a_cut_calls_membarrier_only_when_another_thread_has_a_cache_there) {
+  using Shared = Heap<OneArenaConfig>;  // one arena: both threads' caches in it
+  auto heap = test::make_heap<Shared>(std::size_t{1} << 30);
+  const std::uint64_t per_call = detail::AsymmetricFence::asymmetric() ? 1 : 0;
+  heap->free(heap->alloc<GC>(1));  // this thread's cache
+  std::uint64_t before = detail::AsymmetricFence::heavy_calls();
+  (void)heap->stats();
+  BOOST_TEST(detail::AsymmetricFence::heavy_calls() == before);
+  std::barrier sync(2);
+  std::thread other([&] {
+    heap->free(heap->alloc<GC>(1));  // another thread's cache in the same heap
+    sync.arrive_and_wait();          // listed
+    sync.arrive_and_wait();          // the cut is done
+  });
+  sync.arrive_and_wait();
+  before = detail::AsymmetricFence::heavy_calls();
+  (void)heap->stats();
+  BOOST_TEST(detail::AsymmetricFence::heavy_calls() == before + per_call);
+  sync.arrive_and_wait();
+  other.join();  // its cache goes back to the heap and leaves the list
+  before = detail::AsymmetricFence::heavy_calls();
+  (void)heap->stats();
+  BOOST_TEST(detail::AsymmetricFence::heavy_calls() == before);
   require_clean(*heap);
 }

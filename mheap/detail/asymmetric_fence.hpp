@@ -19,18 +19,18 @@
 // (enable()). Both sides stay as they were before, a seq_cst store and a seq_cst read-modify-write,
 // where the kernel lacks the command or refuses it (old kernels, some sandboxes, Valgrind), off
 // Linux, and where the program defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on
-// unlisted system calls, and for the tests of this path; define it for the whole program). The
-// choice is made once, before any window exists, so no window of the other kind is ever open when
-// the heap reads it.
+// unlisted system calls, and for the tests of this path; a program that defines it in some files
+// only is still correct, as both sides read one flag). The choice is made once, before any window
+// exists, so no window of the other kind is ever open when the heap reads it.
 #pragma once
 #include "require_cxx20.hpp"
 
 #include <atomic>
+#include <cstdint>
 
 #include "internal_check.hpp"
 
-#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
-#define MHEAP_DETAIL_MEMBARRIER 1
+#if defined(__linux__)
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -47,10 +47,12 @@ class AsymmetricFence {
     static const bool registered = register_process();
     (void)registered;
   }
-  /// Whether the frequent side is a compiler barrier (membarrier(2) registered).
+  /// Whether the frequent side is a compiler barrier (membarrier(2) registered). One flag for the
+  /// whole program, read by both sides: so translation units built with and without
+  /// MHEAP_NO_MEMBARRIER still agree (the macro only keeps enable() from registering).
   static bool asymmetric() noexcept { return on_.load(std::memory_order_relaxed); }
-  /// The frequent side: word = v, ordered before the loads that follow it (which the caller makes
-  /// seq_cst loads: a plain load on x86-64, and so a compiler barrier too).
+  /// The frequent side: word = v, ordered before the loads that follow it (seq_cst loads, as the
+  /// symmetric side needs; the signal fence keeps the compiler from moving the store past them).
   template <class T>
   static void store_before_loads(std::atomic<T>& word, T v) noexcept {
     if (asymmetric()) {
@@ -63,16 +65,20 @@ class AsymmetricFence {
   /// The rare side, after its store (a seq_cst read-modify-write) and before its loads: every
   /// store a thread made before its own side's loads is visible after this returns.
   static void heavy() noexcept {
-#if defined(MHEAP_DETAIL_MEMBARRIER)
-    if (asymmetric())
+#if defined(__linux__)
+    if (asymmetric()) {
+      heavy_calls_.fetch_add(1, std::memory_order_relaxed);
       if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
         internal_check_failed("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after the process registered for it");
+    }
 #endif
   }
+  /// System calls heavy() has made (tests: that a heap calls it when, and only when, it must).
+  static std::uint64_t heavy_calls() noexcept { return heavy_calls_.load(std::memory_order_relaxed); }
 
  private:
   static bool register_process() noexcept {
-#if defined(MHEAP_DETAIL_MEMBARRIER)
+#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
     const long supported = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     constexpr long needed = MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     if (supported < 0 || (supported & needed) != needed) return false;
@@ -85,6 +91,7 @@ class AsymmetricFence {
 #endif
   }
   static inline std::atomic<bool> on_{false};
+  static inline std::atomic<std::uint64_t> heavy_calls_{0};
 };
 
 }  // namespace mheap::detail
