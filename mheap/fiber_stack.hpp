@@ -167,7 +167,7 @@ class FiberStackAllocator {
       return;
     }
     if (span->npages != span_pages_ || sctx.size != usable_bytes(base)) {
-      heap_->misuse_policy().report(MisuseReport{Misuse::wrong_size, base, StackSpanPolicy::name});
+      report_adapter_misuse(*heap_, MisuseReport{Misuse::wrong_size, base, StackSpanPolicy::name});
       return;
     }
     if constexpr (can_guard) {

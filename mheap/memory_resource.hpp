@@ -120,7 +120,7 @@ class MemoryResource final : public std::pmr::memory_resource {
       if (p != base)
         heap_->template free_at<Kind>(p);  // inside a span, not a block's start: not_span_base
       else
-        heap_->misuse_policy().report(MisuseReport{Misuse::wrong_size, p, Kind::name});
+        report_adapter_misuse(*heap_, MisuseReport{Misuse::wrong_size, p, Kind::name});
       return;
     }
     heap_->template free_at<Kind>(base);

@@ -25,7 +25,8 @@ namespace mheap {
 ///   heap.free_at<Kind>(p)         frees the live span of Kind based at p; any other p is reported
 ///                                 to the misuse policy and changes nothing;
 ///   heap.span_at(p)               a copy of the live span holding p, or nothing;
-///   heap.misuse_policy()          where an adapter reports a misuse only it can see (Misuse::wrong_size).
+///   heap.misuse_policy()          where an adapter reports a misuse only it can see (Misuse::wrong_size),
+///                                 unless the heap has heap.report_misuse(r) (report_adapter_misuse).
 /// Whether H serves Kind is a separate question (SpanHeapServes), so the two can fail apart.
 template <class H, class Kind>
 concept SpanHeapFor = SpanKind<Kind> && requires(H& heap, std::size_t n, const void* p, const MisuseReport& r) {
@@ -36,6 +37,18 @@ concept SpanHeapFor = SpanKind<Kind> && requires(H& heap, std::size_t n, const v
   { heap.span_at(p) } -> std::same_as<std::optional<SpanInfo>>;
   heap.misuse_policy().report(r);
 };
+
+/// Reports r, a misuse only an adapter can see, to heap's policy: through heap.report_misuse(r)
+/// where the heap has it (Heap<Config>: counted, and never at the same time as another report, as
+/// threads may be using the heap), else straight to heap.misuse_policy() (a heap of the caller's
+/// own, which then answers for its policy's thread safety itself).
+template <class H>
+void report_adapter_misuse(H& heap, const MisuseReport& r) {
+  if constexpr (requires { heap.report_misuse(r); })
+    heap.report_misuse(r);
+  else
+    heap.misuse_policy().report(r);
+}
 
 /// Whether heap type H lists Kind among the kinds it serves (its Config::SpanKinds).
 template <class H, class Kind>

@@ -202,7 +202,7 @@ class ThisThread {
 
   [[gnu::noinline]] static Cache* find_or_make(Owner* h) noexcept {
     if (exiting) return nullptr;
-    List& mine = owned.caches;
+    List& mine = owned().caches;
     // A thread moving between heaps finds its cache without the mutex: only this thread changes
     // its list, and a heap's destructor only clears `owner` (a heap built since at the same address
     // was published to this thread after that store, so it reads null, never a stale match).
@@ -219,7 +219,7 @@ class ThisThread {
   // Under the registry mutex: the thread's cache for h, made if it has none; its dead caches
   // (their heaps are gone) deleted on the way.
   static Cache* find_or_make_locked(Owner* h) noexcept {
-    List& mine = owned.caches;
+    List& mine = owned().caches;
     Cache* found = nullptr;
     for (auto it = mine.begin(); it != mine.end();) {
       Cache& c = *it;
@@ -248,7 +248,7 @@ class ThisThread {
   // list, as in find_or_make), or null.
   [[gnu::noinline]] static Cache* find_home(const void* heap) noexcept {
     if (exiting) return nullptr;
-    for (Cache& c : owned.caches) {
+    for (Cache& c : owned().caches) {
       if (c.home_of == heap && c.owner.load(std::memory_order_relaxed) != nullptr) {
         home = &c;
         return &c;
@@ -276,7 +276,14 @@ class ThisThread {
   static inline thread_local Cache* home = nullptr;  // the home cache used last (a heap of arenas)
   static inline thread_local Cache* last = nullptr;  // trivially destructible: no guard on the fast path
   static inline thread_local bool exiting = false;
-  static inline thread_local Owned owned;
+  // In a function, not a static data member: GCC (12 and earlier; its bug 66944) emits one guard
+  // variable under one name for every thread_local static member with a destructor, and fails with
+  // "redefinition of __tls_guard" in a program that uses two heap configurations with thread caches
+  // in one translation unit. Only the slow paths above reach it (the fast ones read `last`, `home`).
+  static Owned& owned() noexcept {
+    static thread_local Owned mine;
+    return mine;
+  }
 };
 
 #endif  // MHEAP_HAS_THREADS

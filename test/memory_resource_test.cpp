@@ -395,6 +395,33 @@ BOOST_AUTO_TEST_CASE(mismatched_deallocations_are_reported_and_free_nothing) {
   require_clean(*heap);
 }
 
+// A wrong size only the resource can see is reported the way the heap reports its own misuse:
+// counted in events().misuses, and never at the same time as another report, here while threads
+// double-free spans of the same heap. Unserialized, TSan finds the race on the policy's counts
+// (the policy records misuse, it is not thread-safe); uncounted, the last check fails.
+BOOST_AUTO_TEST_CASE(wrong_sizes_from_threads_are_reported_once_each_with_the_heaps_own_reports) {
+  auto heap = test::make_heap<MmapHeap>(kReserve);
+  MemoryResource<MmapHeap> resource(*heap);
+  constexpr unsigned kThreads = 3, kRounds = 300;
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      void* p = resource.allocate(2 * kPage);
+      for (unsigned i = 0; i < kRounds; ++i) {
+        resource.deallocate(p, 5 * kPage);  // reported by the resource: wrong_size
+        const auto r = heap->alloc<GCSpanPolicy>(1);
+        heap->free(r);
+        heap->free(r);  // reported by the heap: double_free
+      }
+      resource.deallocate(p, 2 * kPage);
+    });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(heap->misuse_policy().count == 2u * kThreads * kRounds);
+  BOOST_TEST(heap->events().misuses == 2u * kThreads * kRounds);
+  BOOST_TEST(heap_inuse(*heap) == 0u);
+  require_clean(*heap);
+}
+
 BOOST_AUTO_TEST_CASE(a_wrong_size_aborts_under_the_default_policy) {
   const test::ChildResult r = test::run_in_child([] {
     auto heap = test::make_heap<Heap<>>(std::size_t{256} << 20);  // not on an ASan fake stack: over-aligned
