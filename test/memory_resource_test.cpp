@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap::MemoryResource (mheap/memory_resource.hpp): std::pmr containers and the standard pool
 // resources drawing their memory from a heap, page rounding and alignment, equality, exhaustion,
-// and deallocations that do not match what was allocated. The audit runs after every step.
+// and deallocations that do not match what was allocated. The audit runs after every step. The
+// file uses two heap configurations with thread caches (Heap<> and MmapHeap), one through a
+// MemoryResource: GCC 12 did not compile that while mheap/thread_caches.hpp kept a thread_local
+// static data member with a destructor (GCC bug 66944).
 #define BOOST_TEST_MODULE memory_resource
 #include <algorithm>
 #include <cstddef>
