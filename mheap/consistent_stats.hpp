@@ -85,8 +85,10 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// Whether the calling thread owns this window (the only thread that opens it).
   bool mine() const noexcept { return owner_ == this_thread(); }
   /// The owning thread, before it touches its cache: false (and nothing open) when the front end
-  /// is stopped; the caller then takes the heap lock instead.
-  bool open(const FrontEndEpoch& epoch) noexcept {
+  /// is stopped; the caller then takes the heap lock instead. (open() and close() are forced
+  /// inline: g++ called them out of line from free(), 37.3 → 35.6 ns per op on the default heap's
+  /// one-thread bench, 2026-12-07.)
+  [[gnu::always_inline]] bool open(const FrontEndEpoch& epoch) noexcept {
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
     detail::AsymmetricFence::store_before_loads(seq_, s + 1);
     const std::uint32_t e = epoch.value.load(std::memory_order_seq_cst);
@@ -111,7 +113,7 @@ class alignas(detail::cache_line_bytes) CacheWindow {
     bump(d.frees, 1);
   }
   /// The owning thread, done with its cache: closes the window (release).
-  void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  [[gnu::always_inline]] void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
   /// The heap, under its lock, after changing the epoch and then detail::AsymmetricFence::heavy():
   /// waits until this thread's window is closed.
