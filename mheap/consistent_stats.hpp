@@ -13,8 +13,8 @@
 // cuts all threads at one instant, as Go's consistentHeapStats.read does:
 //
 //   the cache's thread, per operation         the heap, under its lock
-//   seq odd           (light side)            epoch += 2       (seq_cst)   [stop: set bit 0]
-//                                             heavy side
+//   seq odd           (plain store *)         epoch += 2       (seq_cst)   [stop: set bit 0]
+//                                             membarrier(2) *, if another thread has a cache here
 //   e = epoch         (seq_cst)               per cache: wait while seq is odd (seq_cst)
 //   if e is stopped: seq even, take the lock  per cache: take buffer[old parity], zero it
 //   use the cache; buffer[e parity] += bytes
@@ -22,9 +22,9 @@
 //
 // Either the thread's epoch load sees the new epoch (its operation lands after the cut) or the
 // heap's load of seq sees it odd and waits for the operation to finish before the cut. Both sides
-// need their store ordered before their load; mheap/detail/asymmetric_fence.hpp puts that cost on
-// the heap's side (one membarrier(2) call per cut or stop on Linux), so the thread's side is a
-// plain store; elsewhere both are seq_cst. An operation that happened before another thread's
+// need their store ordered before their load (*): mheap/detail/asymmetric_fence.hpp puts that cost
+// on the heap's side (on Linux one membarrier(2) call per cut or stop, none when no other thread
+// has a cache in the heap), so the thread's side is a plain store; otherwise both are seq_cst. An operation that happened before another thread's
 // operation in the old buffer is itself in the old buffer, so a fold is a consistent cut: a
 // snapshot counts a span as live exactly when it was live at the cut.
 //

@@ -25,6 +25,7 @@
 #include "config.hpp"
 #include "consistent_stats.hpp"
 #include "detail/absent.hpp"
+#include "detail/asymmetric_fence.hpp"
 #include "detail/lock_guard.hpp"
 #include "detail/shared_word.hpp"
 #include "sanitizers.hpp"
@@ -197,7 +198,7 @@ class FrontEnd {
     explicit Stop(const FrontEnd& f) noexcept : f_(f) {
       if constexpr (per_thread) {
         f_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
-        f_.after_epoch_moved();
+        f_.see_other_threads_windows();
         f_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
       }
     }
@@ -215,7 +216,7 @@ class FrontEnd {
   // epoch and before it waits for the windows: from here on it sees every window opened before
   // the move. Only other threads' windows can be open (the caller, holding the lock, has closed
   // its own), so an arena only its own thread calls home pays no system call.
-  void after_epoch_moved() const noexcept {
+  void see_other_threads_windows() const noexcept {
     bool others = false;
     threads_.for_each([&](const thread_cache_type& c) { others = others || !c.window.mine(); });
     if (others) detail::AsymmetricFence::heavy();
@@ -260,7 +261,7 @@ class FrontEnd {
   void fold_locked(const Core& core) const noexcept {
     if constexpr (per_thread) {
       const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
-      after_epoch_moved();
+      see_other_threads_windows();
       threads_.for_each([&](thread_cache_type& c) {
         c.window.wait_closed();
         c.window.take(old, [&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });

@@ -276,7 +276,7 @@ class ThisThread {
   static inline thread_local Cache* home = nullptr;  // the home cache used last (a heap of arenas)
   static inline thread_local Cache* last = nullptr;  // trivially destructible: no guard on the fast path
   static inline thread_local bool exiting = false;
-  // In a function, not a static data member: GCC (12 and earlier; its bug 66944) emits one guard
+  // In a function, not a static data member: GCC (12 here; its bug 66944) emits one guard
   // variable under one name for every thread_local static member with a destructor, and fails with
   // "redefinition of __tls_guard" in a program that uses two heap configurations with thread caches
   // in one translation unit. Only the slow paths above reach it (the fast ones read `last`, `home`).

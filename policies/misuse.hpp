@@ -53,6 +53,8 @@ struct MisuseReport {
 
 /// What a heap's Config::MisusePolicy must be: default-constructible, with report(const MisuseReport&).
 /// If report() returns, the call that misused the heap returns without effect (an empty result).
+/// report() runs under the heap's lock (the adapters' reports too, Heap::report_misuse), one report
+/// at a time: it must not call into the heap.
 template <class P>
 concept MisuseHandler = std::default_initializable<P> && requires(P& policy, const MisuseReport& report) {
   policy.report(report);

@@ -401,7 +401,7 @@ BOOST_AUTO_TEST_CASE(mismatched_deallocations_are_reported_and_free_nothing) {
 // A wrong size only the resource can see is reported the way the heap reports its own misuse:
 // counted in events().misuses, and never at the same time as another report, here while threads
 // double-free spans of the same heap. Unserialized, TSan finds the race on the policy's counts
-// (the policy records misuse, it is not thread-safe); uncounted, the last check fails.
+// (the policy records misuse, it is not thread-safe); uncounted, the events().misuses check fails.
 BOOST_AUTO_TEST_CASE(wrong_sizes_from_threads_are_reported_once_each_with_the_heaps_own_reports) {
   auto heap = test::make_heap<MmapHeap>(kReserve);
   MemoryResource<MmapHeap> resource(*heap);

@@ -16,12 +16,13 @@
 // store, one system call: either a thread's store came before the barrier it was made to execute,
 // and the heap's loads after the call see it, or its load comes after that barrier, and sees the
 // heap's store. The process registers for the command once, before the first window exists
-// (enable()). Both sides stay as they were before, a seq_cst store and a seq_cst read-modify-write,
-// where the kernel lacks the command or refuses it (old kernels, some sandboxes, Valgrind), off
-// Linux, and where the program defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on
-// unlisted system calls, and for the tests of this path; a program that defines it in some files
-// only is still correct, as both sides read one flag). The choice is made once, before any window
-// exists, so no window of the other kind is ever open when the heap reads it.
+// (enable()). Otherwise both sides are seq_cst (a store, and a read-modify-write): where the kernel
+// lacks the command or refuses it (old kernels, some sandboxes, Valgrind), off Linux, and where the
+// program defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on unlisted system calls, and
+// for the tests of this path). Define it for the whole program: it decides whether the process
+// registers, and enable() is one inline function (both sides read one flag, so the order holds
+// however it was decided). The choice is made once, before any window exists, so no window of the
+// other kind is ever open when the heap reads it.
 #pragma once
 #include "require_cxx20.hpp"
 
@@ -30,7 +31,8 @@
 
 #include "internal_check.hpp"
 
-#if defined(__linux__)
+#if defined(__linux__) && __has_include(<linux/membarrier.h>)
+#define MHEAP_DETAIL_HAS_MEMBARRIER 1
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,11 +67,11 @@ class AsymmetricFence {
   /// The rare side, after its store (a seq_cst read-modify-write) and before its loads: every
   /// store a thread made before its own side's loads is visible after this returns.
   static void heavy() noexcept {
-#if defined(__linux__)
+#if defined(MHEAP_DETAIL_HAS_MEMBARRIER)
     if (asymmetric()) {
-      heavy_calls_.fetch_add(1, std::memory_order_relaxed);
       if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
         internal_check_failed("membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after the process registered for it");
+      heavy_calls_.fetch_add(1, std::memory_order_relaxed);
     }
 #endif
   }
@@ -78,7 +80,7 @@ class AsymmetricFence {
 
  private:
   static bool register_process() noexcept {
-#if defined(__linux__) && !defined(MHEAP_NO_MEMBARRIER)
+#if defined(MHEAP_DETAIL_HAS_MEMBARRIER) && !defined(MHEAP_NO_MEMBARRIER)
     const long supported = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     constexpr long needed = MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     if (supported < 0 || (supported & needed) != needed) return false;
