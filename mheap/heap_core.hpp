@@ -268,7 +268,6 @@ class HeapCore {
     return alloc_live_locked<Kind>(n);
   }
 
-
   // A span of Kind and n pages for a thread whose stack is empty, parked (the caller unparks it).
   // One at a time: taking several at once (half a stack) measured slower on the thread benchmark
   // (116 against 73 ns/op, 2026-11-29): spans parked ahead of need leave longer requests without a
