@@ -48,7 +48,6 @@
 #include "span_ref.hpp"
 #include "stats.hpp"
 #include "thread_caches.hpp"
-
 #if MHEAP_HAS_THREADS
 #include <mutex>
 
@@ -260,9 +259,7 @@ class ArenaSet {
     return report;
   }
 
-  /// HeapShard::report_misuse, through the first arena (counted there; serialized with every
-  /// arena's reports).
-  void report_misuse(const MisuseReport& r) { first_.report_misuse(r); }
+  void report_misuse(const MisuseReport& r) { first_.report_misuse(r); }  ///< HeapShard's, counted in the first arena.
   misuse_policy_type& misuse_policy() noexcept { return misuse_; }  ///< The policy every arena reports to.
   source_type& page_source() noexcept { return first_.page_source(); }  ///< The first arena's page source.
   /// Largest span this heap can ever hand out, in pages: the first arena's (all are alike, unless a
