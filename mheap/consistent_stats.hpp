@@ -24,9 +24,10 @@
 // heap's load of seq sees it odd and waits for the operation to finish before the cut. Both sides
 // need their store ordered before their load (*): mheap/detail/asymmetric_fence.hpp puts that cost
 // on the heap's side (on Linux one membarrier(2) call per cut or stop, none when no other thread
-// has a cache in the heap), so the thread's side is a plain store; otherwise both are seq_cst. An operation that happened before another thread's
-// operation in the old buffer is itself in the old buffer, so a fold is a consistent cut: a
-// snapshot counts a span as live exactly when it was live at the cut.
+// has a cache in the heap), so the thread's side is a plain store; otherwise both are seq_cst.
+// An operation that happened before another thread's operation in the old buffer is itself in the
+// old buffer, so a fold is a consistent cut: a snapshot counts a span as live exactly when it was
+// live at the cut.
 //
 // Stopping uses the same handshake: with bit 0 of the epoch set and every window closed, no thread
 // touches its cache without the heap lock, so the lock holder may read and flush every cache
