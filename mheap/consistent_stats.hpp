@@ -12,19 +12,21 @@
 // deltas one after the other could count a span as freed before it was allocated. A fold therefore
 // cuts all threads at one instant, as Go's consistentHeapStats.read does:
 //
-//   the cache's thread, per operation         the heap, under its lock
-//   seq odd           (plain store *)         epoch += 2       (seq_cst)   [stop: set bit 0]
-//                                             membarrier(2) *, if another thread has a cache here
-//   e = epoch         (seq_cst)               per cache: wait while seq is odd (seq_cst)
-//   if e is stopped: seq even, take the lock  per cache: take buffer[old parity], zero it
+//   the cache's thread, per operation          the heap, under its lock
+//   f = epoch          (relaxed: which fence)  epoch += step     (seq_cst)   [stop: set bit 0]
+//   seq odd            (store *)               membarrier(2) *, on the asymmetric fence, if
+//   e = epoch          (seq_cst)                 another thread has a cache here
+//   if e != f: full fence, e = epoch           per cache: wait while seq is odd (seq_cst)
+//   if e is stopped: seq even, take the lock   per cache: take buffer[old parity], zero it
 //   use the cache; buffer[e parity] += bytes
 //   seq even          (release)
 //
 // Either the thread's epoch load sees the new epoch (its operation lands after the cut) or the
 // heap's load of seq sees it odd and waits for the operation to finish before the cut. Both sides
-// need their store ordered before their load (*): mheap/detail/asymmetric_fence.hpp puts that cost
-// on the heap's side (on Linux one membarrier(2) call per cut or stop, none when no other thread
-// has a cache in the heap), so the thread's side is a plain store; otherwise both are seq_cst.
+// need their store ordered before their load (*): mheap/detail/asymmetric_fence.hpp either puts
+// that cost on the heap's side (on Linux one membarrier(2) call per cut or stop, none when no other
+// thread has a cache in the heap), so the thread's side is a plain store, or leaves both seq_cst;
+// each heap chooses from how often it is cut (mheap/window_fence.hpp, the epoch's bit 2).
 // An operation that happened before another thread's operation in the old buffer is itself in the
 // old buffer, so a fold is a consistent cut: a snapshot counts a span as live exactly when it was
 // live at the cut.
@@ -56,13 +58,16 @@ namespace mheap {
 
 /// The epoch every thread reads: on a cache line of its own, written only under the heap lock.
 /// Bit 0: the front end is stopped (for a moment); bit 1: it is bypassed (while a retention bound is
-/// set, every free must be checked against it under the lock); bit 2: which buffer the threads'
-/// deltas go to.
+/// set, every free must be checked against it under the lock); bit 2: the windows' fence is
+/// symmetric (each thread's store is seq_cst, and a cut needs no membarrier(2): mheap/window_fence.hpp
+/// sets it while the heap is cut often); bit 3: which buffer the threads' deltas go to. A new heap
+/// starts symmetric: the asymmetric fence needs the process registered, which the first window does.
 struct alignas(detail::cache_line_bytes) FrontEndEpoch {
-  static constexpr std::uint32_t stopped = 1;   ///< bit 0: the front end is stopped
-  static constexpr std::uint32_t bypassed = 2;  ///< bit 1: the front end is bypassed
-  static constexpr std::uint32_t step = 4;      ///< one cut; bit 2 picks the delta buffer
-  std::atomic<std::uint32_t> value{0};          ///< the epoch
+  static constexpr std::uint32_t stopped = 1;    ///< bit 0: the front end is stopped
+  static constexpr std::uint32_t bypassed = 2;   ///< bit 1: the front end is bypassed
+  static constexpr std::uint32_t symmetric = 4;  ///< bit 2: windows open with a seq_cst store
+  static constexpr std::uint32_t step = 8;       ///< one cut; bit 3 picks the delta buffer
+  std::atomic<std::uint32_t> value{symmetric};   ///< the epoch
 };
 
 /// What one thread's window holds for one kind since the last fold: the bytes it charged net of
@@ -91,8 +96,15 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// one-thread bench, 2026-12-07.)
   [[gnu::always_inline]] bool open(const FrontEndEpoch& epoch) noexcept {
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
-    detail::AsymmetricFence::store_before_loads(seq_, s + 1);
-    const std::uint32_t e = epoch.value.load(std::memory_order_seq_cst);
+    const std::uint32_t fence = epoch.value.load(std::memory_order_relaxed);
+    detail::AsymmetricFence::store_before_loads(seq_, s + 1, !(fence & FrontEndEpoch::symmetric));
+    std::uint32_t e = epoch.value.load(std::memory_order_seq_cst);
+    if (e != fence) [[unlikely]] {
+      // The heap moved the epoch between the two loads, perhaps to the symmetric fence, whose cuts
+      // make no membarrier(2) call: a light store must not stay unordered into them.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      e = epoch.value.load(std::memory_order_seq_cst);
+    }
     if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed)) {
       seq_.store(s + 2, std::memory_order_release);
       return false;
@@ -116,10 +128,12 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// The owning thread, done with its cache: closes the window (release).
   [[gnu::always_inline]] void close() noexcept { seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
-  /// The heap, under its lock, after changing the epoch and then detail::AsymmetricFence::heavy():
-  /// waits until this thread's window is closed.
-  void wait_closed() const noexcept {
-    for (unsigned spins = 0; seq_.load(std::memory_order_seq_cst) & 1; ++spins) {
+  /// The heap, under its lock, after changing the epoch and then (on the asymmetric fence)
+  /// detail::AsymmetricFence::heavy(): waits until this thread's window is closed. Returns the
+  /// window's seq then, which grows by 2 per window opened (mheap/window_fence.hpp counts them).
+  std::uint64_t wait_closed() const noexcept {
+    std::uint64_t seq;
+    for (unsigned spins = 0; (seq = seq_.load(std::memory_order_seq_cst)) & 1; ++spins) {
 #if MHEAP_HAS_THREADS
       if (spins >= 64) {
         std::this_thread::yield();  // the thread may have been preempted inside its window
@@ -128,7 +142,10 @@ class alignas(detail::cache_line_bytes) CacheWindow {
 #endif
       detail::cpu_relax();
     }
+    return seq;
   }
+  /// The owning thread, or the heap with the window closed: the window's seq (2 per window opened).
+  std::uint64_t seq() const noexcept { return seq_.load(std::memory_order_relaxed); }
   /// The heap, under its lock, with this window closed since the epoch moved off `old`: the
   /// deltas of buffer (old parity), f(k, KindDelta) for each kind that moved, zeroed.
   template <class F>

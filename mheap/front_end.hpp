@@ -32,6 +32,7 @@
 #include "span_cache.hpp"
 #include "span_state.hpp"
 #include "thread_caches.hpp"
+#include "window_fence.hpp"
 #include "../policies/lock.hpp"
 
 namespace mheap {
@@ -126,7 +127,7 @@ class FrontEnd {
       tc.window.close();
     }
     detail::LockGuard guard(core.lock_);
-    drain_outbox_locked(core, tc);
+    visit_locked(core, tc);
     SpanT* s = tc.spans.pop(k, n);
     if (s == nullptr) s = core.template refill_locked<Kind>(n);
     if (s == nullptr) return nullptr;
@@ -171,6 +172,12 @@ class FrontEnd {
     return FreeStep::claimed;
   }
 
+  // The calling thread, holding the heap lock for its cache: its outbox goes to the free set, and
+  // the visit counts towards the window fence's choice (mheap/window_fence.hpp).
+  void visit_locked(Core& core, thread_cache_type& tc) noexcept {
+    drain_outbox_locked(core, tc);
+    fence_.visit_locked(threads_.epoch);
+  }
   // The thread's outbox into the free set (parked → free, merged): by the thread whenever it holds
   // the heap lock, by the heap while the front end is stopped.
   void drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
@@ -196,11 +203,7 @@ class FrontEnd {
   class [[nodiscard]] Stop {
    public:
     explicit Stop(const FrontEnd& f) noexcept : f_(f) {
-      if constexpr (per_thread) {
-        f_.threads_.epoch.value.fetch_or(FrontEndEpoch::stopped, std::memory_order_seq_cst);
-        f_.see_other_threads_windows();
-        f_.threads_.for_each([](const thread_cache_type& c) { c.window.wait_closed(); });
-      }
+      if constexpr (per_thread) f_.move_epoch_locked([](std::uint32_t old) { return old | FrontEndEpoch::stopped; });
     }
     ~Stop() {
       if constexpr (per_thread) f_.threads_.epoch.value.fetch_and(~FrontEndEpoch::stopped, std::memory_order_release);
@@ -212,14 +215,24 @@ class FrontEnd {
     const FrontEnd& f_;
   };
 
-  // The heap's side of the window handshake (mheap/consistent_stats.hpp), after it moved the
-  // epoch and before it waits for the windows: from here on it sees every window opened before
-  // the move. Only other threads' windows can be open (the caller, holding the lock, has closed
-  // its own), so an arena only its own thread calls home pays no system call.
-  void see_other_threads_windows() const noexcept {
+  // The heap's side of the window handshake (mheap/consistent_stats.hpp), for a cut or a stop:
+  // the epoch moves from old to next(old), with this heap's window fence (mheap/window_fence.hpp);
+  // then, on the asymmetric fence, one membarrier(2) call makes every window opened before the move
+  // visible; then every window is waited out. Only other threads' windows can be open (the caller,
+  // holding the lock, has closed its own), so an arena only its own thread calls home pays no
+  // system call. Returns old.
+  template <class Next>
+  std::uint32_t move_epoch_locked(Next next) const noexcept {
+    FrontEndEpoch& epoch = threads_.epoch;
+    const std::uint32_t old = epoch.value.load(std::memory_order_relaxed);  // only the lock holder writes it
     bool others = false;
     threads_.for_each([&](const thread_cache_type& c) { others = others || !c.window.mine(); });
-    if (others) detail::AsymmetricFence::heavy();
+    epoch.value.store(fence_.with_fence(next(old)), std::memory_order_seq_cst);
+    if (WindowFence::heavy_needed(old, others)) detail::AsymmetricFence::heavy();
+    std::uint64_t seq_sum = 0;
+    threads_.for_each([&](const thread_cache_type& c) { seq_sum += c.window.wait_closed(); });
+    fence_.after_cut(epoch, seq_sum, others);
+    return old;
   }
 
   // While a retention bound is set, threads use their caches only under the lock, where every free
@@ -260,10 +273,8 @@ class FrontEnd {
   // The threads' deltas, cut at one instant, into the heap's counters (mheap/consistent_stats.hpp).
   void fold_locked(const Core& core) const noexcept {
     if constexpr (per_thread) {
-      const std::uint32_t old = threads_.epoch.value.fetch_add(FrontEndEpoch::step, std::memory_order_seq_cst);
-      see_other_threads_windows();
+      const std::uint32_t old = move_epoch_locked([](std::uint32_t e) { return e + FrontEndEpoch::step; });
       threads_.for_each([&](thread_cache_type& c) {
-        c.window.wait_closed();
         c.window.take(old, [&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
       });
     } else {
@@ -303,12 +314,16 @@ class FrontEnd {
   }
 
   // ThisThread (through the core) calls these two under the registry mutex, with the heap lock.
-  void link_locked(thread_cache_type& c) noexcept { threads_.link(c); }
+  void link_locked(thread_cache_type& c) noexcept {
+    threads_.link(c);
+    fence_.linked_locked(threads_.epoch);
+  }
   void retire_locked(Core& core, thread_cache_type& c) noexcept {
     drain_outbox_locked(core, c);
     core.flush_locked(c.spans);
     c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
+    fence_.retired_locked(c.window.seq());
     threads_.unlink(c);
   }
 
@@ -341,6 +356,7 @@ class FrontEnd {
   // snapshot moves the epoch and takes the threads' deltas, which changes no counter's value.
   [[no_unique_address]] std::conditional_t<has_heap_cache, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
+  [[no_unique_address]] mutable std::conditional_t<per_thread, WindowFence, detail::Absent<2>> fence_;
 };
 
 }  // namespace mheap

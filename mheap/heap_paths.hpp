@@ -89,7 +89,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
     }
     detail::LockGuard guard(lock_);
     if constexpr (per_thread)
-      if (tc != nullptr) front_.drain_outbox_locked(*this, *tc);  // this thread holds the lock anyway
+      if (tc != nullptr) front_.visit_locked(*this, *tc);  // this thread holds the lock anyway
     if (claimed && tc != nullptr) {  // claimed: in tc's window
       front_end_type::arrived_locked(*tc);
     } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {

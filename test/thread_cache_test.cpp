@@ -388,3 +388,57 @@ BOOST_AUTO_TEST_CASE(a_cut_calls_membarrier_only_when_another_thread_has_a_cache
   BOOST_TEST(detail::AsymmetricFence::heavy_calls() == before);
   require_clean(*heap);
 }
+
+// Which side pays is chosen per heap from how often it is cut (mheap/window_fence.hpp): a heap cut
+// again after fewer than WindowFence::enter_below windows makes one more call (the cut that
+// switches) and then none while its cuts stay that frequent; at least leave_at windows between two
+// cuts, or leave_after_visits lock visits by the threads' caches with no cut, switch it back, and
+// its cuts call membarrier(2) again. Without the command (the symmetric target) no cut makes one.
+BOOST_AUTO_TEST_CASE(a_heap_cut_often_stops_calling_membarrier_and_starts_again_when_cuts_grow_rare) {
+  using Shared = Heap<OneArenaConfig>;
+  auto heap = test::make_heap<Shared>(std::size_t{1} << 30);
+  const std::uint64_t per_call = detail::AsymmetricFence::asymmetric() ? 1 : 0;
+  heap->free(heap->alloc<GC>(1));  // this thread's cache
+  heap->free(heap->alloc<GC>(1024));  // grown once: the other thread's refills below need no growth
+  enum class Work { none, windows, visits, done };
+  std::atomic<Work> work{Work::none};
+  std::barrier sync(2);
+  std::thread other([&] {
+    heap->free(heap->alloc<GC>(1));  // another thread's cache in the same heap
+    for (;;) {
+      sync.arrive_and_wait();  // told what to do
+      const Work w = work.load();
+      if (w == Work::done) return;
+      if (w == Work::windows)  // 2 windows per pair, no lock: the span comes back to the cache
+        for (std::uint64_t i = 0; i < WindowFence::leave_at; ++i) heap->free(heap->alloc<GC>(1));
+      if (w == Work::visits)  // a span too long for the cache goes back under the lock: a visit each
+        for (std::uint32_t i = 0; i < WindowFence::leave_after_visits; ++i) heap->free(heap->alloc<GC>(200));
+      sync.arrive_and_wait();  // done
+    }
+  });
+  auto let_other = [&](Work w) {
+    work.store(w);
+    sync.arrive_and_wait();
+    if (w != Work::done) sync.arrive_and_wait();
+  };
+  auto calls_for = [&](int snapshots) {
+    const std::uint64_t before = detail::AsymmetricFence::heavy_calls();
+    for (int i = 0; i < snapshots; ++i) {
+      const Stats s = heap->stats();
+      BOOST_TEST(s.heap_idle + s.heap_inuse == s.heap_sys);
+    }
+    return detail::AsymmetricFence::heavy_calls() - before;
+  };
+  let_other(Work::none);  // listed
+  BOOST_TEST(calls_for(10) == 2 * per_call);  // the cut that found few windows, the cut that switched
+  BOOST_TEST(calls_for(10) == 0u);
+  let_other(Work::windows);
+  BOOST_TEST(calls_for(1) == 0u);  // symmetric: this cut finds leave_at windows and switches back
+  BOOST_TEST(calls_for(1) == per_call);
+  BOOST_TEST(calls_for(10) == per_call);  // and after one more cut with few windows, symmetric again
+  let_other(Work::visits);
+  BOOST_TEST(calls_for(1) == per_call);  // the visits switched it back without a cut
+  let_other(Work::done);
+  other.join();
+  require_clean(*heap);
+}

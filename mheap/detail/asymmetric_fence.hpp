@@ -15,14 +15,17 @@
 // is switched in). So the frequent side is a compiler barrier, and the rare side, after its own
 // store, one system call: either a thread's store came before the barrier it was made to execute,
 // and the heap's loads after the call see it, or its load comes after that barrier, and sees the
-// heap's store. The process registers for the command once, before the first window exists
-// (enable()). Otherwise both sides are seq_cst (a store, and a read-modify-write): where the kernel
-// lacks the command or refuses it (old kernels, some sandboxes, Valgrind), off Linux, and where the
-// program defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on unlisted system calls, and
-// for the tests of this path). Define it for the whole program: it decides whether the process
-// registers, and enable() is one inline function (both sides read one flag, so the order holds
-// however it was decided). The choice is made once, before any window exists, so no window of the
-// other kind is ever open when the heap reads it.
+// heap's store. That call is not cheap (8.3 us with another thread of the process running, 88 ns
+// alone, measured here 2026-12-07), so each heap chooses which fence its windows use, and switches
+// when it is cut often (mheap/window_fence.hpp, which says how a switch stays ordered).
+//
+// The process registers for the command once, before the first window exists (enable()). Without
+// it both sides are always seq_cst (a store, and a read-modify-write): where the kernel lacks the
+// command or refuses it (old kernels, some sandboxes, Valgrind), off Linux, and where the program
+// defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on unlisted system calls, and for
+// the tests of this path). Define it for the whole program: it decides whether the process
+// registers, and enable() is one inline function (every heap reads one flag, so the order holds
+// however it was decided).
 #pragma once
 #include "require_cxx20.hpp"
 
@@ -49,15 +52,17 @@ class AsymmetricFence {
     static const bool registered = register_process();
     (void)registered;
   }
-  /// Whether the frequent side is a compiler barrier (membarrier(2) registered). One flag for the
-  /// whole program, read by both sides: so translation units built with and without
-  /// MHEAP_NO_MEMBARRIER still agree (the macro only keeps enable() from registering).
+  /// Whether the process is registered for the command, so that a heap may choose the light
+  /// frequent side (mheap/window_fence.hpp chooses, per heap). One flag for the whole program: the
+  /// macro only keeps enable() from registering, so translation units built with and without
+  /// MHEAP_NO_MEMBARRIER still agree.
   static bool asymmetric() noexcept { return on_.load(std::memory_order_relaxed); }
-  /// The frequent side: word = v, ordered before the loads that follow it (seq_cst loads, as the
-  /// symmetric side needs; the signal fence keeps the compiler from moving the store past them).
+  /// The frequent side: word = v, ordered before the seq_cst loads that follow it. light: the heap
+  /// that reads word calls heavy() after its own store (a compiler barrier here is enough);
+  /// otherwise a seq_cst store.
   template <class T>
-  static void store_before_loads(std::atomic<T>& word, T v) noexcept {
-    if (asymmetric()) {
+  [[gnu::always_inline]] static void store_before_loads(std::atomic<T>& word, T v, bool light) noexcept {
+    if (light) {
       word.store(v, std::memory_order_relaxed);
       std::atomic_signal_fence(std::memory_order_seq_cst);  // the heavy side orders it in the CPU
     } else {
