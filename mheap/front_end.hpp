@@ -131,9 +131,7 @@ class FrontEnd {
     SpanT* s = tc.spans.pop(k, n);
     if (s == nullptr) s = core.template refill_locked<Kind>(n);
     if (s == nullptr) return nullptr;
-    unpark(s);
-    charge<Kind, Core::counter_checks>(core.stats_, bytes);
-    core.totals_[k].count_alloc(bytes);
+    core.template unpark_and_charge_locked<Kind>(s);
     if (zeroed && s->needzero) core.events_.zeroed_bytes += bytes;
     return s;
   }

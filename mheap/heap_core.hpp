@@ -240,10 +240,15 @@ class HeapCore {
     }
   }
 
-  // free → live as Kind: parked, then owned (the generation turns odd), the counters charged.
+  // free → live as Kind: parked, then unparked and charged.
   template <class Kind>
   void make_live(span_type* s) noexcept {
     park_locked<Kind>(s);
+    unpark_and_charge_locked<Kind>(s);
+  }
+  // parked → live as Kind: owned (the generation turns odd), the heap's counters charged.
+  template <class Kind>
+  [[gnu::always_inline]] void unpark_and_charge_locked(span_type* s) noexcept {
     front_end_type::unpark(s);
     charge<Kind, counter_checks>(stats_, s->npages << page_shift);
     totals_[span_kinds::template index_of<Kind>].count_alloc(s->npages << page_shift);
