@@ -67,6 +67,9 @@ struct alignas(detail::cache_line_bytes) FrontEndEpoch {
   static constexpr std::uint32_t bypassed = 2;   ///< bit 1: the front end is bypassed
   static constexpr std::uint32_t symmetric = 4;  ///< bit 2: windows open with a seq_cst store
   static constexpr std::uint32_t step = 8;       ///< one cut; bit 3 picks the delta buffer
+  /// On the symmetric fence a thread takes the heap lock once per this many windows, cut or not,
+  /// so that the heap can switch back (mheap/window_fence.hpp).
+  static constexpr std::uint64_t windows_per_visit = 4096;
   std::atomic<std::uint32_t> value{symmetric};   ///< the epoch
 };
 
@@ -85,13 +88,15 @@ struct KindDelta {
 template <std::size_t Kinds>
 class alignas(detail::cache_line_bytes) CacheWindow {
  public:
-  /// Made by its owning thread, before its cache is registered with a heap: so the fence is chosen
-  /// before any window exists (mheap/detail/asymmetric_fence.hpp).
+  /// Made by its owning thread, before its cache is registered with a heap: so the process has
+  /// registered for membarrier(2), if it can, before a heap may choose the light store for this
+  /// window (mheap/detail/asymmetric_fence.hpp, mheap/window_fence.hpp).
   CacheWindow() noexcept : owner_(this_thread()) { detail::AsymmetricFence::enable(); }
   /// Whether the calling thread owns this window (the only thread that opens it).
   bool mine() const noexcept { return owner_ == this_thread(); }
   /// The owning thread, before it touches its cache: false (and nothing open) when the front end
-  /// is stopped; the caller then takes the heap lock instead. (open() and close() are forced
+  /// is stopped or bypassed, and once per FrontEndEpoch::windows_per_visit windows on the
+  /// symmetric fence; the caller then takes the heap lock instead. (open() and close() are forced
   /// inline: g++ called them out of line from free(), 37.3 → 35.6 ns per op on the default heap's
   /// one-thread bench, 2026-12-07.)
   [[gnu::always_inline]] bool open(const FrontEndEpoch& epoch) noexcept {
@@ -105,9 +110,11 @@ class alignas(detail::cache_line_bytes) CacheWindow {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       e = epoch.value.load(std::memory_order_seq_cst);
     }
-    if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed)) {
-      seq_.store(s + 2, std::memory_order_release);
-      return false;
+    if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed | FrontEndEpoch::symmetric)) [[unlikely]] {
+      if ((e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed)) || s % (2 * FrontEndEpoch::windows_per_visit) == 0) {
+        seq_.store(s + 2, std::memory_order_release);
+        return false;
+      }
     }
     buffer_ = (e / FrontEndEpoch::step) & 1;
     return true;
@@ -131,7 +138,7 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// The heap, under its lock, after changing the epoch and then (on the asymmetric fence)
   /// detail::AsymmetricFence::heavy(): waits until this thread's window is closed. Returns the
   /// window's seq then, which grows by 2 per window opened (mheap/window_fence.hpp counts them).
-  std::uint64_t wait_closed() const noexcept {
+  std::uint64_t wait_closed() noexcept {
     std::uint64_t seq;
     for (unsigned spins = 0; (seq = seq_.load(std::memory_order_seq_cst)) & 1; ++spins) {
 #if MHEAP_HAS_THREADS
@@ -142,10 +149,13 @@ class alignas(detail::cache_line_bytes) CacheWindow {
 #endif
       detail::cpu_relax();
     }
+    seq_at_cut_ = seq;
     return seq;
   }
   /// The owning thread, or the heap with the window closed: the window's seq (2 per window opened).
   std::uint64_t seq() const noexcept { return seq_.load(std::memory_order_relaxed); }
+  /// Under the heap lock: windows this thread opened since the heap's last cut waited for it.
+  std::uint64_t windows_since_cut() const noexcept { return (seq() - seq_at_cut_) / 2; }
   /// The heap, under its lock, with this window closed since the epoch moved off `old`: the
   /// deltas of buffer (old parity), f(k, KindDelta) for each kind that moved, zeroed.
   template <class F>
@@ -198,6 +208,7 @@ class alignas(detail::cache_line_bytes) CacheWindow {
 
   std::atomic<std::uint64_t> seq_{0};  // odd while the owner is inside a window
   const void* owner_;                  // this_thread() of the owning thread
+  std::uint64_t seq_at_cut_ = 0;       // the heap's, under its lock: seq_ when its last cut waited
   std::size_t buffer_ = 0;             // the owner's: which buffer this window adds to
   std::array<std::array<Slot, Kinds>, 2> buffers_{};
 };

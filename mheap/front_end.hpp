@@ -174,7 +174,7 @@ class FrontEnd {
   // the visit counts towards the window fence's choice (mheap/window_fence.hpp).
   void visit_locked(Core& core, thread_cache_type& tc) noexcept {
     drain_outbox_locked(core, tc);
-    fence_.visit_locked(threads_.epoch);
+    fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
   }
   // The thread's outbox into the free set (parked → free, merged): by the thread whenever it holds
   // the heap lock, by the heap while the front end is stopped.
@@ -218,18 +218,23 @@ class FrontEnd {
   // then, on the asymmetric fence, one membarrier(2) call makes every window opened before the move
   // visible; then every window is waited out. Only other threads' windows can be open (the caller,
   // holding the lock, has closed its own), so an arena only its own thread calls home pays no
-  // system call. Returns old.
+  // system call. A cut while the front end is stopped (mem_stats()) needs neither: no window is
+  // open, and any that opens sees the stop and touches nothing. Returns old.
   template <class Next>
   std::uint32_t move_epoch_locked(Next next) const noexcept {
     FrontEndEpoch& epoch = threads_.epoch;
     const std::uint32_t old = epoch.value.load(std::memory_order_relaxed);  // only the lock holder writes it
+    if (old & FrontEndEpoch::stopped) {
+      epoch.value.store(next(old), std::memory_order_relaxed);  // threads read it after the stop's release
+      return old;
+    }
     bool others = false;
     threads_.for_each([&](const thread_cache_type& c) { others = others || !c.window.mine(); });
     epoch.value.store(fence_.with_fence(next(old)), std::memory_order_seq_cst);
     if (WindowFence::heavy_needed(old, others)) detail::AsymmetricFence::heavy();
     std::uint64_t seq_sum = 0;
-    threads_.for_each([&](const thread_cache_type& c) { seq_sum += c.window.wait_closed(); });
-    fence_.after_cut(epoch, seq_sum, others);
+    threads_.for_each([&](thread_cache_type& c) { seq_sum += c.window.wait_closed(); });
+    fence_.after_cut(epoch, old, seq_sum, others);
     return old;
   }
 

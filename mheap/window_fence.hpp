@@ -4,35 +4,43 @@
 //
 // Every alloc and free through a thread cache opens a window (mheap/consistent_stats.hpp), and
 // every cut or stop of the front end (stats(), growth, scavenging, audit) waits the open ones out.
-// The order both sides need is paid either by the threads, a seq_cst store per window (about 8 ns
-// here), or by the heap, one membarrier(2) call per cut that may meet another thread's window (8.3
-// us with another thread running): mheap/detail/asymmetric_fence.hpp. Which costs less depends on
-// how many windows open between two cuts; at about a thousand they cost the same. Measured
-// (2026-12-07, one worker churning Heap<>, another thread calling stats() with 100 us pauses): 24 us
-// per stats() on the asymmetric fence, 1.1 us on the symmetric one.
+// The order both sides need is paid either by the threads, a seq_cst store per window (about 4 ns
+// here: 47 against 40 ns per alloc+free pair), or by the heap, one membarrier(2) call per cut that
+// may meet another thread's window (8.3 us with another thread running, and the interrupted
+// thread loses about as much again): mheap/detail/asymmetric_fence.hpp. Which costs less depends
+// on how many windows open between two cuts. Measured (2026-12-07, one worker churning Heap<>,
+// another thread calling stats() with pauses): at about 4,000 windows per cut the symmetric fence
+// won (2.8 against 24 us per stats(), the worker 43 against 51 ns per pair); at about 58,000 the
+// asymmetric one (the worker 36 ns per pair, 35 alone, against about 43).
 //
 // So each heap counts the windows opened between its cuts (from the windows' seqs, which it reads
 // anyway while it waits for them: nothing on the threads' side) and, after each cut:
-//   asymmetric, fewer than enter_below windows since the last cut -> symmetric from the next cut;
-//   symmetric, at least leave_at windows since the last cut        -> asymmetric at once;
-//   no other thread's cache in the heap                            -> asymmetric at once (a cut
-//                                    then needs no call: the cutting thread's own window is closed);
-// and, so that a heap whose cuts stop altogether does not stay symmetric, leave_after_visits lock
-// visits by its threads' caches with no cut in between -> asymmetric at once. Without membarrier(2)
-// (not registered, mheap/detail/asymmetric_fence.hpp) a heap is always symmetric.
+//   the interval ran asymmetric, fewer than enter_below windows -> symmetric from the next cut;
+//   the interval ran symmetric, at least leave_at windows        -> asymmetric at once;
+//   no other thread's cache in the heap                          -> asymmetric at once (a cut
+//                                  then needs no call: the cutting thread's own window is closed).
+// So that a heap whose cuts stop altogether does not stay symmetric, a thread on the symmetric
+// fence takes the lock once per FrontEndEpoch::windows_per_visit windows even when its cache could
+// serve it, and any thread's lock visit after leave_at windows of its own since the last cut
+// switches to asymmetric at once. Without membarrier(2) (not registered) a heap is always
+// symmetric. A cut made while the front end is stopped (mem_stats() folds inside a stop) waits for
+// nothing and counts nothing (FrontEnd::move_epoch_locked).
 //
-// Why a switch keeps the order. Every window reads the epoch's symmetric bit before its store, and
-// the epoch again after it (CacheWindow::open).
-//   To symmetric: the bit is set by a cut's epoch store, and that cut still calls membarrier(2)
-//     (heavy_needed() looks at the epoch before it). A window whose light store came before the
-//     barrier it was made to execute is seen open and waited out. One whose store came after it
-//     loads the new epoch after that store, finds it differs from the one it chose its store by,
-//     and executes a full fence before it loads the epoch again: its store is then ordered before
-//     every later cut. Windows that read the bit store seq_cst. So no later cut, which makes no
-//     call, can miss a light store.
-//   To asymmetric: the bit is cleared, and every cut from an epoch without it calls membarrier(2),
-//     which orders stores of either kind. Nothing to wait for.
-// Only the heap lock's holder writes the epoch, so a plain load and store under the lock suffice.
+// Why no cut that skips the call can miss a light store. Every window loads the epoch before its
+// store, and stores light only if that load showed the symmetric bit clear; it loads the epoch again
+// after the store, and if the two loads differ it executes a full fence and loads it a third time
+// (CacheWindow::open). A cut skips the call only if the epoch it moves from has the bit set, or if
+// every listed cache is its own (then no other window can be open). Take such a cut C, and a window
+// W of another thread whose store was light. W's first load saw the bit clear, so the bit was set
+// later by a cut C0 (the last before C to set it), which called membarrier(2), since the epoch it
+// moved from had the bit clear, and W's cache was listed then (it is listed before it is used, under
+// the lock). Either W's store came before the barrier its thread was made to execute, and C0 saw it
+// open and waited it out, or it came after, and W's second load saw C0's epoch or a later one: it
+// differs from the first in the bit, so W fenced and loaded again, and then either C sees W's seq
+// odd or W's third load sees C's epoch. Switching the other way needs nothing: every cut from an
+// epoch without the bit calls membarrier(2), which orders stores of either kind. Only the bit
+// matters here, not the rest of the epoch; only the heap lock's holder writes the epoch, so a plain
+// load and store under the lock suffice.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -48,9 +56,8 @@ namespace mheap {
 /// heap lock by its front end (mheap/front_end.hpp).
 class WindowFence {
  public:
-  static constexpr std::uint64_t enter_below = 8 * 1024;   ///< windows between cuts: go symmetric below
+  static constexpr std::uint64_t enter_below = 8 * 1024;  ///< windows between cuts: go symmetric below
   static constexpr std::uint64_t leave_at = 32 * 1024;    ///< windows between cuts: go asymmetric from
-  static constexpr std::uint32_t leave_after_visits = leave_at;  ///< lock visits without a cut: go asymmetric
 
   /// The epoch `next` a cut or stop is about to store, with this heap's fence bit.
   std::uint32_t with_fence(std::uint32_t next) const noexcept {
@@ -61,19 +68,22 @@ class WindowFence {
   static bool heavy_needed(std::uint32_t old, bool others) noexcept {
     return others && !(old & FrontEndEpoch::symmetric);
   }
-  /// After a cut that waited out every listed window: `seq_sum`, the sum of their seqs then;
-  /// `others`, whether any belongs to another thread than the caller.
-  void after_cut(FrontEndEpoch& epoch, std::uint64_t seq_sum, bool others) noexcept {
+  /// After a cut from epoch `old` that waited out every listed window: `seq_sum`, the sum of their
+  /// seqs then; `others`, whether any belongs to another thread than the caller. The threshold is
+  /// the one of the fence the interval ran on (old's), not of a switch this cut made.
+  void after_cut(FrontEndEpoch& epoch, std::uint32_t old, std::uint64_t seq_sum, bool others) noexcept {
     const std::uint64_t windows = (seq_sum - seq_sum_at_cut_) / 2;  // modulo 2^64, as the seqs
     seq_sum_at_cut_ = seq_sum;
-    visits_ = 0;
-    const bool now = (epoch.value.load(std::memory_order_relaxed) & FrontEndEpoch::symmetric) != 0;
-    chose_symmetric_ = others && windows < (now ? leave_at : enter_below);
-    if (now && !symmetric()) go_asymmetric(epoch);
+    const bool was_symmetric = (old & FrontEndEpoch::symmetric) != 0;
+    chose_symmetric_ = others && windows < (was_symmetric ? leave_at : enter_below);
+    if (!symmetric()) go_asymmetric(epoch);
   }
-  /// A thread's cache takes the heap lock (a refill, or a span its cache has no room for).
-  void visit_locked(FrontEndEpoch& epoch) noexcept {
-    if (chose_symmetric_ && ++visits_ >= leave_after_visits) {
+  /// A thread's cache takes the heap lock (a refill, a span its cache has no room for, or once per
+  /// FrontEndEpoch::windows_per_visit windows on the symmetric fence), having opened `windows`
+  /// windows since the last cut: enough of them, and the heap leaves the symmetric fence without
+  /// waiting for a cut that may not come.
+  void visit_locked(FrontEndEpoch& epoch, std::uint64_t windows) noexcept {
+    if (chose_symmetric_ && windows >= leave_at) {
       chose_symmetric_ = false;
       if (!symmetric()) go_asymmetric(epoch);
     }
@@ -89,13 +99,12 @@ class WindowFence {
  private:
   bool symmetric() const noexcept { return chose_symmetric_ || !detail::AsymmetricFence::asymmetric(); }
   static void go_asymmetric(FrontEndEpoch& epoch) noexcept {
-    epoch.value.store(epoch.value.load(std::memory_order_relaxed) & ~FrontEndEpoch::symmetric,
-                      std::memory_order_relaxed);
+    const std::uint32_t e = epoch.value.load(std::memory_order_relaxed);
+    if (e & FrontEndEpoch::symmetric) epoch.value.store(e & ~FrontEndEpoch::symmetric, std::memory_order_relaxed);
   }
 
-  bool chose_symmetric_ = false;     // cut often: the threads pay (the epoch's bit follows at the next cut)
+  bool chose_symmetric_ = false;      // cut often: the threads pay (the epoch's bit follows at the next cut)
   std::uint64_t seq_sum_at_cut_ = 0;  // the listed windows' seqs at the last cut, less those retired since
-  std::uint32_t visits_ = 0;          // lock visits by the threads' caches since the last cut
 };
 
 }  // namespace mheap

@@ -366,8 +366,8 @@ BOOST_AUTO_TEST_CASE(the_window_fence_is_the_one_this_build_and_kernel_allow) {
 BOOST_AUTO_TEST_CASE(a_cut_calls_membarrier_only_when_another_thread_has_a_cache_there) {
   using Shared = Heap<OneArenaConfig>;  // one arena: both threads' caches in it
   auto heap = test::make_heap<Shared>(std::size_t{1} << 30);
+  heap->free(heap->alloc<GC>(1));  // this thread's cache: the process has registered, if it can
   const std::uint64_t per_call = detail::AsymmetricFence::asymmetric() ? 1 : 0;
-  heap->free(heap->alloc<GC>(1));  // this thread's cache
   std::uint64_t before = detail::AsymmetricFence::heavy_calls();
   (void)heap->stats();
   BOOST_TEST(detail::AsymmetricFence::heavy_calls() == before);
@@ -391,54 +391,60 @@ BOOST_AUTO_TEST_CASE(a_cut_calls_membarrier_only_when_another_thread_has_a_cache
 
 // Which side pays is chosen per heap from how often it is cut (mheap/window_fence.hpp): a heap cut
 // again after fewer than WindowFence::enter_below windows makes one more call (the cut that
-// switches) and then none while its cuts stay that frequent; at least leave_at windows between two
-// cuts, or leave_after_visits lock visits by the threads' caches with no cut, switch it back, and
-// its cuts call membarrier(2) again. Without the command (the symmetric target) no cut makes one.
+// switches) and then none while its cuts stay that frequent. At least leave_at windows since the
+// last cut switch it back: at that cut, or before it at a lock visit, which a thread on the
+// symmetric fence makes once per FrontEndEpoch::windows_per_visit windows even when its cache
+// serves it. Without the command (the symmetric target) no cut makes one.
 BOOST_AUTO_TEST_CASE(a_heap_cut_often_stops_calling_membarrier_and_starts_again_when_cuts_grow_rare) {
   using Shared = Heap<OneArenaConfig>;
   auto heap = test::make_heap<Shared>(std::size_t{1} << 30);
+  heap->free(heap->alloc<GC>(1));  // this thread's cache: the process has registered, if it can
   const std::uint64_t per_call = detail::AsymmetricFence::asymmetric() ? 1 : 0;
-  heap->free(heap->alloc<GC>(1));  // this thread's cache
-  heap->free(heap->alloc<GC>(1024));  // grown once: the other thread's refills below need no growth
-  enum class Work { none, windows, visits, done };
-  std::atomic<Work> work{Work::none};
+  std::atomic<std::uint64_t> pairs{0};
   std::barrier sync(2);
   std::thread other([&] {
     heap->free(heap->alloc<GC>(1));  // another thread's cache in the same heap
     for (;;) {
-      sync.arrive_and_wait();  // told what to do
-      const Work w = work.load();
-      if (w == Work::done) return;
-      if (w == Work::windows)  // 2 windows per pair, no lock: the span comes back to the cache
-        for (std::uint64_t i = 0; i < WindowFence::leave_at; ++i) heap->free(heap->alloc<GC>(1));
-      if (w == Work::visits)  // a span too long for the cache goes back under the lock: a visit each
-        for (std::uint32_t i = 0; i < WindowFence::leave_after_visits; ++i) heap->free(heap->alloc<GC>(200));
+      sync.arrive_and_wait();  // told how many pairs
+      const std::uint64_t n = pairs.load();
+      if (n == ~std::uint64_t{0}) return;
+      for (std::uint64_t i = 0; i < n; ++i) heap->free(heap->alloc<GC>(1));  // 2 windows each, cache hits
       sync.arrive_and_wait();  // done
     }
   });
-  auto let_other = [&](Work w) {
-    work.store(w);
+  auto let_other_run = [&](std::uint64_t n) {
+    pairs.store(n);
     sync.arrive_and_wait();
-    if (w != Work::done) sync.arrive_and_wait();
+    if (n != ~std::uint64_t{0}) sync.arrive_and_wait();
   };
-  auto calls_for = [&](int snapshots) {
+  auto calls_for = [&](int snapshots, bool mem_stats = false) {
     const std::uint64_t before = detail::AsymmetricFence::heavy_calls();
     for (int i = 0; i < snapshots; ++i) {
-      const Stats s = heap->stats();
-      BOOST_TEST(s.heap_idle + s.heap_inuse == s.heap_sys);
+      if (mem_stats) {
+        const MemStats m = heap->mem_stats();
+        BOOST_TEST(m.HeapIdle + m.HeapInuse == m.HeapSys);
+      } else {
+        const Stats s = heap->stats();
+        BOOST_TEST(s.heap_idle + s.heap_inuse == s.heap_sys);
+      }
     }
     return detail::AsymmetricFence::heavy_calls() - before;
   };
-  let_other(Work::none);  // listed
-  BOOST_TEST(calls_for(10) == 2 * per_call);  // the cut that found few windows, the cut that switched
+  let_other_run(0);  // listed
+  BOOST_TEST(calls_for(1, true) == per_call);  // a stop, and a fold inside it that needs no call
+  BOOST_TEST(calls_for(10) == per_call);       // the cut that switches (few windows since the stop)
   BOOST_TEST(calls_for(10) == 0u);
-  let_other(Work::windows);
-  BOOST_TEST(calls_for(1) == 0u);  // symmetric: this cut finds leave_at windows and switches back
+  let_other_run(WindowFence::leave_at / 2 - FrontEndEpoch::windows_per_visit);  // just under leave_at windows
+  BOOST_TEST(calls_for(2) == 0u);  // still symmetric
+  let_other_run(WindowFence::leave_at * 3 / 8);                                       // 3/4 leave_at windows,
+  for (std::uint64_t i = 0; i < WindowFence::leave_at / 4; ++i) heap->free(heap->alloc<GC>(1));  // and 1/2 here
+  BOOST_TEST(calls_for(1) == 0u);         // neither thread's visits saw leave_at of its own: this cut leaves
   BOOST_TEST(calls_for(1) == per_call);
-  BOOST_TEST(calls_for(10) == per_call);  // and after one more cut with few windows, symmetric again
-  let_other(Work::visits);
-  BOOST_TEST(calls_for(1) == per_call);  // the visits switched it back without a cut
-  let_other(Work::done);
+  BOOST_TEST(calls_for(10) == per_call);  // symmetric again
+  let_other_run(WindowFence::leave_at);   // twice leave_at windows, all cache hits: left at a visit
+  BOOST_TEST(calls_for(1) == per_call);       // asymmetric already: this cut calls (and counts many windows)
+  BOOST_TEST(calls_for(10) == 2 * per_call);  // cut often again: the cut that finds few, the one that switches
+  let_other_run(~std::uint64_t{0});
   other.join();
   require_clean(*heap);
 }
