@@ -20,7 +20,7 @@
 // when it is cut often (mheap/window_fence.hpp, which says how a switch stays ordered).
 //
 // The process registers for the command once, before the first window exists (enable()). Without
-// it both sides are always seq_cst (a store, and a read-modify-write): where the kernel lacks the
+// it both sides are always seq_cst stores: where the kernel lacks the
 // command or refuses it (old kernels, some sandboxes, Valgrind), off Linux, and where the program
 // defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on unlisted system calls, and for
 // the tests of this path). Define it for the whole program: it decides whether the process
@@ -69,7 +69,7 @@ class AsymmetricFence {
       word.store(v, std::memory_order_seq_cst);
     }
   }
-  /// The rare side, after its store (a seq_cst read-modify-write) and before its loads: every
+  /// The rare side, after its store (seq_cst) and before its loads: every
   /// store a thread made before its own side's loads is visible after this returns.
   static void heavy() noexcept {
 #if defined(MHEAP_DETAIL_HAS_MEMBARRIER)
