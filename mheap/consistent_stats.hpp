@@ -17,7 +17,8 @@
 //   seq odd            (store *)               membarrier(2) *, on the asymmetric fence, if
 //   e = epoch          (seq_cst)                 another thread has a cache here
 //   if e != f: full fence, e = epoch           per cache: wait while seq is odd (seq_cst)
-//   if e is stopped: seq even, take the lock   per cache: take buffer[old parity], zero it
+//   if e is stopped (or bypassed, or asks a    per cache: take buffer[old parity], zero it
+//     visit now): seq even, take the lock      [a cut while stopped: the store alone, relaxed]
 //   use the cache; buffer[e parity] += bytes
 //   seq even          (release)
 //
@@ -60,15 +61,17 @@ namespace mheap {
 /// Bit 0: the front end is stopped (for a moment); bit 1: it is bypassed (while a retention bound is
 /// set, every free must be checked against it under the lock); bit 2: the windows' fence is
 /// symmetric (each thread's store is seq_cst, and a cut needs no membarrier(2): mheap/window_fence.hpp
-/// sets it while the heap is cut often); bit 3: which buffer the threads' deltas go to. A new heap
+/// sets it while the heap is cut often); bit 3: the heap chose that fence and may leave it, so each
+/// thread visits the lock now and then; bit 4: which buffer the threads' deltas go to. A new heap
 /// starts symmetric: the asymmetric fence needs the process registered, which the first window does.
 struct alignas(detail::cache_line_bytes) FrontEndEpoch {
   static constexpr std::uint32_t stopped = 1;    ///< bit 0: the front end is stopped
   static constexpr std::uint32_t bypassed = 2;   ///< bit 1: the front end is bypassed
   static constexpr std::uint32_t symmetric = 4;  ///< bit 2: windows open with a seq_cst store
-  static constexpr std::uint32_t step = 8;       ///< one cut; bit 3 picks the delta buffer
-  /// On the symmetric fence a thread takes the heap lock once per this many windows, cut or not,
-  /// so that the heap can switch back (mheap/window_fence.hpp).
+  static constexpr std::uint32_t visits = 8;     ///< bit 3: windows visit the lock now and then
+  static constexpr std::uint32_t step = 16;      ///< one cut; bit 4 picks the delta buffer
+  /// While bit 3 is set a thread takes the heap lock once per this many windows, cut or not, so
+  /// that the heap can switch back (mheap/window_fence.hpp).
   static constexpr std::uint64_t windows_per_visit = 4096;
   std::atomic<std::uint32_t> value{symmetric};   ///< the epoch
 };
@@ -95,8 +98,8 @@ class alignas(detail::cache_line_bytes) CacheWindow {
   /// Whether the calling thread owns this window (the only thread that opens it).
   bool mine() const noexcept { return owner_ == this_thread(); }
   /// The owning thread, before it touches its cache: false (and nothing open) when the front end
-  /// is stopped or bypassed, and once per FrontEndEpoch::windows_per_visit windows on the
-  /// symmetric fence; the caller then takes the heap lock instead. (open() and close() are forced
+  /// is stopped or bypassed, and once per FrontEndEpoch::windows_per_visit windows while the heap
+  /// asks for visits; the caller then takes the heap lock instead. (open() and close() are forced
   /// inline: g++ called them out of line from free(), 37.3 → 35.6 ns per op on the default heap's
   /// one-thread bench, 2026-12-07.)
   [[gnu::always_inline]] bool open(const FrontEndEpoch& epoch) noexcept {
@@ -110,7 +113,7 @@ class alignas(detail::cache_line_bytes) CacheWindow {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       e = epoch.value.load(std::memory_order_seq_cst);
     }
-    if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed | FrontEndEpoch::symmetric)) [[unlikely]] {
+    if (e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed | FrontEndEpoch::visits)) [[unlikely]] {
       if ((e & (FrontEndEpoch::stopped | FrontEndEpoch::bypassed)) || s % (2 * FrontEndEpoch::windows_per_visit) == 0) {
         seq_.store(s + 2, std::memory_order_release);
         return false;

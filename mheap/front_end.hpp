@@ -109,7 +109,8 @@ class FrontEnd {
 
   // ---- thread caches -------------------------------------------------------------------------------
   // alloc() of a short span: popped inside the thread's window without the lock, the thread's
-  // deltas charged; when the stack is empty or the front end is stopped, under the lock, one span
+  // deltas charged; when the stack is empty, or the window does not open (the front end stopped or
+  // bypassed, or a visit the window fence asks for), under the lock: from the stack, or one span
   // from the heap (Core::refill_locked), the heap's counters charged. Null: the heap is exhausted.
   template <class Kind>
   SpanT* alloc_from_thread_cache(Core& core, thread_cache_type& tc, std::size_t n, bool zeroed) {
@@ -145,7 +146,7 @@ class FrontEnd {
   enum class FreeStep { parked, bad_ref, claimed, not_tried };
   template <class Kind>
   FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, Generation ref_generation) {
-    if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // stopped: the caller locks
+    if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // the caller locks
     if (!generation::claim(s->generation, ref_generation)) {
       tc.window.close();
       return FreeStep::bad_ref;
@@ -201,7 +202,13 @@ class FrontEnd {
   class [[nodiscard]] Stop {
    public:
     explicit Stop(const FrontEnd& f) noexcept : f_(f) {
-      if constexpr (per_thread) f_.move_epoch_locked([](std::uint32_t old) { return old | FrontEndEpoch::stopped; });
+      if constexpr (per_thread) {
+        // Not nested: the inner stop's end would restart the threads under the outer one.
+        detail::internal_check<Config::internal_checks>(
+            [&] { return !(f_.threads_.epoch.value.load(std::memory_order_relaxed) & FrontEndEpoch::stopped); },
+            "FrontEnd::Stop: the front end is stopped already");
+        f_.move_epoch_locked([](std::uint32_t old) { return old | FrontEndEpoch::stopped; });
+      }
     }
     ~Stop() {
       if constexpr (per_thread) f_.threads_.epoch.value.fetch_and(~FrontEndEpoch::stopped, std::memory_order_release);

@@ -434,11 +434,14 @@ BOOST_AUTO_TEST_CASE(a_heap_cut_often_stops_calling_membarrier_and_starts_again_
   BOOST_TEST(calls_for(1, true) == per_call);  // a stop, and a fold inside it that needs no call
   BOOST_TEST(calls_for(10) == per_call);       // the cut that switches (few windows since the stop)
   BOOST_TEST(calls_for(10) == 0u);
-  let_other_run(WindowFence::leave_at / 2 - FrontEndEpoch::windows_per_visit);  // just under leave_at windows
-  BOOST_TEST(calls_for(2) == 0u);  // still symmetric
+  let_other_run(WindowFence::leave_at / 2 - 1);  // leave_at - 2 windows: no visit or cut sees leave_at
+  BOOST_TEST(calls_for(2) == 0u);                 // still symmetric
   let_other_run(WindowFence::leave_at * 3 / 8);                                       // 3/4 leave_at windows,
   for (std::uint64_t i = 0; i < WindowFence::leave_at / 4; ++i) heap->free(heap->alloc<GC>(1));  // and 1/2 here
   BOOST_TEST(calls_for(1) == 0u);         // neither thread's visits saw leave_at of its own: this cut leaves
+  BOOST_TEST(calls_for(1) == per_call);   // few windows since: symmetric from the next cut, but
+  let_other_run(WindowFence::leave_at / 4);  // enter_below..leave_at windows on the asymmetric fence
+  BOOST_TEST(calls_for(1) == per_call);   // the cut that would switch finds them: judged by enter_below, stays
   BOOST_TEST(calls_for(1) == per_call);
   BOOST_TEST(calls_for(10) == per_call);  // symmetric again
   let_other_run(WindowFence::leave_at);   // twice leave_at windows, all cache hits: left at a visit

@@ -5,9 +5,9 @@
 // A thread opening its cache window (mheap/consistent_stats.hpp) stores its odd seq and then loads
 // the epoch; the heap, cutting or stopping the threads, stores the epoch and then loads every
 // thread's seq. That is Dekker's pattern: each side needs its store ordered before its load, or
-// both can miss the other (store buffering), which on x86-64 costs a locked instruction (about 8 ns
-// here, on every alloc and every free of the default heap: bench threads/adaptivelock/1 measured
-// 47 ns per op with it, 40 without, 2026-12-07). The thread's side runs on every operation, the
+// both can miss the other (store buffering), which on x86-64 costs a locked instruction on every
+// alloc and every free of the default heap (bench threads/adaptivelock/1 measured 47 ns per
+// alloc+free pair with it, 40 without, 2026-12-07: about 3.5 ns per window). The thread's side runs on every operation, the
 // heap's on a fold or a stop.
 //
 // On Linux, membarrier(2)'s private expedited command makes every running thread of the process
