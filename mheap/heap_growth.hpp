@@ -74,9 +74,13 @@ std::size_t HeapCore<Config>::planned_capacity_pages() const noexcept {
 template <class Config>
 typename HeapCore<Config>::span_type* HeapCore<Config>::alloc_span_after_miss(std::size_t n, bool no_record) {
   if (!no_record) {
-    front_.fold_locked(*this);  // heap_idle exact before it is trusted below
-    if (n > (stats_.heap_idle >> page_shift) + (arena_.capacity_pages() - arena_.pages()))
-      return nullptr;  // more than every idle page and all the room left: hopeless, touch nothing
+    // More than every idle page and all the room left: hopeless, touch nothing. Only a request
+    // longer than the room can be, so only then are the threads' deltas folded in first (a cut,
+    // which with other threads' caches in the arena may cost a membarrier(2) call,
+    // mheap/window_fence.hpp); a shorter one passes the check whatever heap_idle, unfolded, says.
+    const std::size_t room = arena_.capacity_pages() - arena_.pages();
+    if (n > room) front_.fold_locked(*this);
+    if (n > (stats_.heap_idle >> page_shift) + room) return nullptr;
   }
   // Then the paced bound (Go's synchronous scavenging), once: it drops the lock to release, so the
   // flush and the wait run again (spans parked or being released meanwhile).

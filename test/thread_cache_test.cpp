@@ -192,6 +192,24 @@ BOOST_AUTO_TEST_CASE(growth_takes_other_threads_parked_spans_first) {
   require_clean(*heap);
 }
 
+// A request longer than the room left is hopeless only if the idle pages cannot make up the
+// difference, and pages a thread parked are idle only in its deltas until a fold: the heap folds
+// them in before it judges (mheap/heap_growth.hpp), and then its flush merges them with the room.
+BOOST_AUTO_TEST_CASE(a_request_longer_than_the_room_counts_the_pages_a_thread_parked) {
+  auto heap = test::make_heap<Heap<OneArenaConfig>>(std::size_t{8} << 20);
+  std::vector<SpanRef<GC>> spans;
+  for (int i = 0; i < 4; ++i) spans.push_back(heap->alloc<GC>(64));
+  for (auto r : spans) heap->free(r);  // parked in this thread's cache
+  BOOST_TEST(heap->cached_pages() == 256u);  // every grown page (no snapshot yet: nothing folded)
+  const std::size_t n = heap->capacity_pages() - 8;  // longer than the room, not than the room and the idle pages
+  auto big = heap->alloc<GC>(n);
+  BOOST_TEST(static_cast<bool>(big));
+  BOOST_TEST(heap->cached_pages() == 0u);
+  BOOST_TEST(heap->stats().heap_sys == n * kPage);  // the 256 parked pages at its start, grown by the rest
+  heap->free(big);
+  require_clean(*heap);
+}
+
 namespace {
 // Churns on `threads` threads until stop, each with its own spans, short and long, both kinds.
 template <class Heap>
