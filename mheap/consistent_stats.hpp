@@ -60,10 +60,11 @@ namespace mheap {
 /// The epoch every thread reads: on a cache line of its own, written only under the heap lock.
 /// Bit 0: the front end is stopped (for a moment); bit 1: it is bypassed (while a retention bound is
 /// set, every free must be checked against it under the lock); bit 2: the windows' fence is
-/// symmetric (each thread's store is seq_cst, and a cut needs no membarrier(2): mheap/window_fence.hpp
-/// sets it while the heap is cut often); bit 3: the heap chose that fence and may leave it, so each
-/// thread visits the lock now and then; bit 4: which buffer the threads' deltas go to. A new heap
-/// starts symmetric: the asymmetric fence needs the process registered, which the first window does.
+/// symmetric (each thread's store is seq_cst, and a cut needs no membarrier(2):
+/// mheap/window_fence.hpp sets it while the heap is cut often); bit 3: the heap chose that fence
+/// and may leave it, so each thread visits the lock now and then; bit 4: which buffer the threads'
+/// deltas go to. A new heap starts symmetric: the asymmetric fence needs the process registered,
+/// which the first window does.
 struct alignas(detail::cache_line_bytes) FrontEndEpoch {
   static constexpr std::uint32_t stopped = 1;    ///< bit 0: the front end is stopped
   static constexpr std::uint32_t bypassed = 2;   ///< bit 1: the front end is bypassed

@@ -21,10 +21,11 @@
 //                                  then needs no call: the cutting thread's own window is closed).
 // So that a heap whose cuts stop altogether does not stay symmetric, a thread on the symmetric
 // fence the heap chose (the epoch's visits bit) takes the lock once per
-// FrontEndEpoch::windows_per_visit windows even when its cache could serve it, and any thread's lock
-// visit after leave_at windows of its own since the last cut switches to asymmetric at once. Without membarrier(2) (not registered) a heap is always
-// symmetric. A cut made while the front end is stopped (mem_stats() folds inside a stop) waits for
-// nothing and counts nothing (FrontEnd::move_epoch_locked).
+// FrontEndEpoch::windows_per_visit windows even when its cache could serve it, and any thread's
+// lock visit after leave_at windows of its own since the last cut switches to asymmetric at once.
+// Without membarrier(2) (not registered) a heap is always symmetric. A cut made while the front end
+// is stopped (mem_stats() folds inside a stop) waits for nothing and counts nothing
+// (FrontEnd::move_epoch_locked).
 //
 // Why no cut that skips the call can miss a light store. Every window loads the epoch before its
 // store, and stores light only if that load showed the symmetric bit clear; it loads the epoch
@@ -86,9 +87,9 @@ class WindowFence {
     if (!symmetric()) go_asymmetric(epoch);
   }
   /// A thread's cache takes the heap lock (a refill, a span its cache has no room for, or once per
-  /// FrontEndEpoch::windows_per_visit windows on the symmetric fence), having opened `windows`
-  /// windows since the last cut: enough of them, and the heap leaves the symmetric fence without
-  /// waiting for a cut that may not come.
+  /// FrontEndEpoch::windows_per_visit windows while the epoch asks for visits), having opened
+  /// `windows` windows since the last cut: enough of them, and the heap leaves the symmetric fence
+  /// without waiting for a cut that may not come.
   void visit_locked(FrontEndEpoch& epoch, std::uint64_t windows) noexcept {
     if (chose_symmetric_ && windows >= leave_at) {
       chose_symmetric_ = false;

@@ -7,8 +7,8 @@
 // thread's seq. That is Dekker's pattern: each side needs its store ordered before its load, or
 // both can miss the other (store buffering), which on x86-64 costs a locked instruction on every
 // alloc and every free of the default heap (bench threads/adaptivelock/1 measured 47 ns per
-// alloc+free pair with it, 40 without, 2026-12-07: about 3.5 ns per window). The thread's side runs on every operation, the
-// heap's on a fold or a stop.
+// alloc+free pair with it, 40 without, 2026-12-07: about 3.5 ns per window). The thread's side runs
+// on every operation, the heap's on a fold or a stop.
 //
 // On Linux, membarrier(2)'s private expedited command makes every running thread of the process
 // execute a full memory barrier before it returns (a thread that is not running passes one when it
@@ -19,13 +19,12 @@
 // alone, measured here 2026-12-07), so each heap chooses which fence its windows use, and switches
 // when it is cut often (mheap/window_fence.hpp, which says how a switch stays ordered).
 //
-// The process registers for the command once, before the first window exists (enable()). Without
-// it both sides are always seq_cst stores: where the kernel lacks the
-// command or refuses it (old kernels, some sandboxes, Valgrind), off Linux, and where the program
-// defines MHEAP_NO_MEMBARRIER (for a seccomp filter that kills on unlisted system calls, and for
-// the tests of this path). Define it for the whole program: it decides whether the process
-// registers, and enable() is one inline function (every heap reads one flag, so the order holds
-// however it was decided).
+// The process registers for the command once, before the first window exists (enable()). Without it
+// both sides are always seq_cst stores: where the kernel lacks the command or refuses it (old
+// kernels, some sandboxes, Valgrind), off Linux, and where the program defines MHEAP_NO_MEMBARRIER
+// (for a seccomp filter that kills on unlisted system calls, and for the tests of this path).
+// Define it for the whole program: it decides whether the process registers, and enable() is one
+// inline function (every heap reads one flag, so the order holds however it was decided).
 #pragma once
 #include "require_cxx20.hpp"
 
