@@ -12,8 +12,12 @@
 ///   - alloc: from the calling thread's home arena, the one the fewest live threads call home
 ///     when it first allocates (made then, from a replica of the first arena's page source,
 ///     ReplicablePageSource); the other arenas only when the home cannot give the span.
-///   - free, free_at, lookup, span_at: in the arena holding the span's record or the address; a
-///     free uses the thread's cache only in its home arena.
+///   - free, free_at, lookup, span_at: in the arena holding the span's record or the address. A
+///     free into the thread's home arena goes through its cache; into another arena, through the
+///     thread's guest cache there (mheap/thread_caches.hpp), which holds frees in its outbox
+///     only and hands them over in batches: a thread freeing what another allocated (a pipeline)
+///     takes the span's arena lock once per batch, not once per span, and parks nothing where it
+///     does not allocate beyond that batch. free_at goes to the arena under its lock.
 ///   - counters and audit: every arena's, added up (each a snapshot of its own, so every identity
 ///     holds in the sum); releasing and retention: every arena, each bound held per arena.
 ///   - misuse_policy() and clock(): one object every arena reaches; page_source() and
@@ -119,7 +123,8 @@ class ArenaSet {
     }
   }
   /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported);
-  /// through the thread's cache if that is its home arena, else under that arena's lock.
+  /// through the thread's cache if that is its home arena, else through its guest cache there
+  /// (mheap/thread_caches.hpp: the outbox alone, one lock per outbox_capacity + 1 frees).
   /// Cost: + an atomic load and a range compare per arena slot but the first, and the home lookup.
   template <class Kind>
   void free(SpanRef<Kind> ref) {
@@ -127,7 +132,7 @@ class ArenaSet {
     if constexpr (span_kinds::template contains<Kind>) {
       if (!ref) return;
       Shard& a = arena_holding(ref.header(), &Entry::records, &Entry::record_bytes);
-      a.free_with(ref, [&] { return cache_if_home(a); });
+      a.free_with(ref, [&] { return ThisThread<thread_cache_type>::free_cache_for(static_cast<Core*>(&a)); });
     }
   }
   /// HeapShard::free_at, in the arena holding base (any other address: misuse, reported), as free().
@@ -282,8 +287,7 @@ class ArenaSet {
   Shard& arena_of_cache(thread_cache_type* c) noexcept {
     return c != nullptr ? Shard::of(*c->owner.load(std::memory_order_relaxed)) : first_;
   }
-  // The thread's cache in arena a if a is its home (null: the free goes to a under its lock, so
-  // that no thread parks spans in an arena it does not allocate from).
+  // The thread's cache in arena a if a is its home (null: free_at goes to a under its lock).
   thread_cache_type* cache_if_home(const Shard& a) const noexcept {
     thread_cache_type* c = ThisThread<thread_cache_type>::home_cache_of(this);
     return c != nullptr && c->owner.load(std::memory_order_relaxed) == static_cast<const Core*>(&a) ? c : nullptr;

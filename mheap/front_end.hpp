@@ -28,6 +28,7 @@
 #include "detail/asymmetric_fence.hpp"
 #include "detail/lock_guard.hpp"
 #include "detail/shared_word.hpp"
+#include "returned_spans.hpp"
 #include "sanitizers.hpp"
 #include "span_cache.hpp"
 #include "span_state.hpp"
@@ -139,11 +140,14 @@ class FrontEnd {
 
   // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and the
   // push, with the thread's deltas credited: on its stack, or, when that has no room, in the
-  // thread's outbox, which goes to the free set at the thread's next lock. Claim and push share
-  // one window, so a stopped front end never sees a claimed span it cannot account for; a claimed
-  // span that must go to the heap now (the outbox is full) is counted in_transit until the caller,
+  // thread's outbox, which goes to the free set at the thread's next lock. A guest (a thread
+  // freeing into an arena not its home, mheap/thread_caches.hpp) stacks nothing: when its outbox
+  // is full, the outbox and the span go onto the arena's returned stack (handed_over: the stack is
+  // over its bound, and the caller drains it under the lock). Claim and push share one window, so
+  // a stopped front end never sees a claimed span it cannot account for; a claimed span that must
+  // go to the heap now (a long one, or the outbox is full) is counted in_transit until the caller,
   // under the lock, has placed it.
-  enum class FreeStep { parked, bad_ref, claimed, not_tried };
+  enum class FreeStep { parked, handed_over, bad_ref, claimed, not_tried };
   template <class Kind>
   FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, Generation ref_generation) {
     if (!tc.window.open(threads_.epoch)) return FreeStep::not_tried;  // the caller locks
@@ -153,29 +157,44 @@ class FrontEnd {
     }
     constexpr std::size_t k = span_kinds::template index_of<Kind>;
     const std::size_t n = s->npages;
-    const bool stacked = tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
-    if (stacked || (n < cache_type::max_pages && tc.outbox_size < thread_cache_type::outbox_capacity &&
-                    tc.outbox_pages + n <= Config::span_cache_pages / 2)) {
-      if (!stacked) {
-        tc.outbox[tc.outbox_size++] = s;
-        tc.outbox_pages += n;
-      }
+    const bool stacked = !tc.guest && tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
+    const bool boxed = !stacked && n < cache_type::max_pages && tc.outbox_size < thread_cache_type::outbox_capacity &&
+                       tc.outbox_pages + n <= Config::span_cache_pages / 2;
+    const bool batch = !stacked && !boxed && tc.guest && n < cache_type::max_pages;  // with the outbox
+    if (stacked || boxed || batch) {
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // a span freed after use is dirty
       tc.window.add_free(k, std::uint64_t{n} << page_shift);
+      if (boxed) {
+        tc.outbox[tc.outbox_size++] = s;
+        tc.outbox_pages += n;
+      }
+      bool over = false;
+      if (batch) {  // a guest's full outbox and s, one batch onto the returned stack
+        over = returned_.push(tc.outbox.data(), tc.outbox_size, s) > Config::span_cache_pages;
+        tc.outbox_size = 0;
+        tc.outbox_pages = 0;
+      }
       tc.window.close();
-      return FreeStep::parked;
+      return over ? FreeStep::handed_over : FreeStep::parked;
     }
     tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     tc.window.close();
     return FreeStep::claimed;
   }
 
-  // The calling thread, holding the heap lock for its cache: its outbox goes to the free set, and
-  // the visit counts towards the window fence's choice (mheap/window_fence.hpp).
+  // The calling thread, holding the heap lock for its cache: its outbox and the spans guests
+  // returned go to the free set, and the visit counts towards the window fence's choice
+  // (mheap/window_fence.hpp).
   void visit_locked(Core& core, thread_cache_type& tc) noexcept {
     drain_outbox_locked(core, tc);
+    drain_returned_locked(core);  // the guests' batches, for this thread to allocate from
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
+  }
+  // The spans guests returned, into the free set (parked → free, merged). Under the lock.
+  void drain_returned_locked(Core& core) noexcept {
+    if constexpr (per_thread)
+      if (!returned_.empty()) returned_.drain([&](SpanT* s) { core.unpark_to_free(s); });
   }
   // The thread's outbox into the free set (parked → free, merged): by the thread whenever it holds
   // the heap lock, by the heap while the front end is stopped.
@@ -269,6 +288,8 @@ class FrontEnd {
         core.flush_locked(c.spans);
         c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
       });
+      any = any || !returned_.empty();
+      drain_returned_locked(core);  // every batch guests handed back
       return any;
     } else if constexpr (has_cache) {
       const bool any = cache_.pages() != 0;
@@ -300,13 +321,16 @@ class FrontEnd {
     else if constexpr (has_cache)
       f(cache_);
   }
-  // f(span) for every parked span in a thread's outbox (audit(): front end stopped).
+  // f(span) for every parked span in a thread's outbox or on the returned stack (audit(): front
+  // end stopped).
   template <class F>
   void for_each_in_outboxes(F&& f) const {
-    if constexpr (per_thread)
+    if constexpr (per_thread) {
       threads_.for_each([&](const thread_cache_type& c) {
         for (std::uint32_t i = 0; i < c.outbox_size; ++i) f(*c.outbox[i]);
       });
+      returned_.for_each(f);
+    }
   }
   // Pages parked in every cache and outbox (front end stopped).
   std::size_t parked_pages() const noexcept {
@@ -330,6 +354,7 @@ class FrontEnd {
   }
   void retire_locked(Core& core, thread_cache_type& c) noexcept {
     drain_outbox_locked(core, c);
+    drain_returned_locked(core);  // a guest's batches, with whatever others pushed
     core.flush_locked(c.spans);
     c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
@@ -367,6 +392,9 @@ class FrontEnd {
   [[no_unique_address]] std::conditional_t<has_heap_cache, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, WindowFence, detail::Absent<2>> fence_;
+  // What guests handed back (mheap/returned_spans.hpp), on a cache line of its own: their
+  // pushes must not evict the epoch every window reads.
+  [[no_unique_address]] std::conditional_t<per_thread, ReturnedSpans<SpanT>, detail::Absent<3>> returned_;
 };
 
 }  // namespace mheap

@@ -62,9 +62,9 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
 }
 
 // free() into the thread cache thread_cache() names, asked once the ref has passed the checks
-// (null: none, the free goes to the heap under the lock; a heap of several arenas names none
-// for a span of another arena than the thread's home, so that no thread parks spans in an arena
-// it does not allocate from).
+// (null: none, the free goes to the heap under the lock; in a heap of several arenas, a span of
+// another arena than the thread's home goes to the thread's guest cache there, whose outbox alone
+// takes it, mheap/thread_caches.hpp).
 template <class UserConfig>
 template <class Kind, class ThreadCacheOf>
 void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_cache) {
@@ -84,6 +84,11 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
         const Step step = front_.template free_without_lock<Kind>(*tc, s, ref.generation_);
         if (step == Step::parked) return;
         if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
+        if (step == Step::handed_over) [[unlikely]] {  // a guest found the returned stack over its bound
+          detail::LockGuard guard(lock_);
+          front_.drain_returned_locked(*this);
+          return this->pace_retention_locked();  // the batches grew the free set
+        }
         claimed = step == Step::claimed;
       }
     }

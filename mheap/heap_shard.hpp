@@ -357,7 +357,7 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
                                          "free: a claimed span is not held by its kind");
     const std::size_t n = s->npages;
     cache_type* cache = front_.heap_cache();
-    if constexpr (per_thread) cache = tc != nullptr ? &tc->spans : nullptr;
+    if constexpr (per_thread) cache = tc != nullptr && !tc->guest ? &tc->spans : nullptr;  // a guest stacks nothing
     if (cache == nullptr || !front_.template park_locked<Kind>(*this, *cache, s, n)) {
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // freed after use: dirty

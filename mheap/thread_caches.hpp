@@ -93,6 +93,12 @@ struct ThreadCache {
   /// That heap's count of the live threads calling the arena home, which the thread's exit lowers
   /// (under the registry mutex).
   std::uint32_t* homes = nullptr;
+  /// A guest: this cache's arena is not the thread's home, and the thread only frees into it
+  /// (ThisThread::free_cache_for). Its stacks stay empty and its frees wait in the outbox alone, so
+  /// that the thread takes the arena's lock once per outbox_capacity + 1 frees instead of once per
+  /// free, and parks no more than the outbox where it never allocates. Set (and cleared, when the
+  /// arena becomes the thread's home) by the owning thread under the registry mutex; read only by it.
+  bool guest = false;
   heap_hook in_heap;                        ///< the heap's list (under its lock)
   thread_hook in_thread;                    ///< the owning thread's list (under the registry mutex)
 };
@@ -170,13 +176,24 @@ class ThisThread {
       return c;
     return find_or_make_home(heap, pick);
   }
-  /// The calling thread's cache in its home arena of `heap`, if it has one (never made here: a
-  /// thread that only frees into a heap has no home in it).
+  /// The calling thread's cache in its home arena of `heap`, if it has one (never made here).
   static Cache* home_cache_of(const void* heap) noexcept {
     Cache* c = home;
     if (c != nullptr && c->home_of == heap && c->owner.load(std::memory_order_relaxed) != nullptr) [[likely]]
       return c;
     return find_home(heap);
+  }
+  /// The calling thread's cache for a free into `arena`, an arena of a heap of several: its home
+  /// cache if the arena is its home, else its guest cache there (Cache::guest), made on the first
+  /// free. Null as cache_for(). A thread that only frees into a heap thus has a cache in each
+  /// arena it frees into and no home.
+  static Cache* free_cache_for(Owner* arena) noexcept {
+    Cache* c = home;
+    if (c != nullptr && c->owner.load(std::memory_order_relaxed) == arena) [[likely]]
+      return c;
+    c = guest;
+    if (c != nullptr && c->owner.load(std::memory_order_relaxed) == arena) return c;
+    return find_or_make_guest(arena);
   }
 
  private:
@@ -187,6 +204,7 @@ class ThisThread {
       exiting = true;
       last = nullptr;
       home = nullptr;
+      guest = nullptr;
       std::lock_guard g(thread_cache_registry_mutex());
       while (!caches.empty()) {
         Cache& c = caches.front();
@@ -228,6 +246,7 @@ class ThisThread {
         it = mine.erase(it);
         if (last == &c) last = nullptr;
         if (home == &c) home = nullptr;
+        if (guest == &c) guest = nullptr;
         delete &c;
         continue;
       }
@@ -269,11 +288,29 @@ class ThisThread {
     }
     c->home_of = heap;
     c->homes = homes;
+    c->guest = false;  // the thread freed into this arena before: now it allocates here too
     home = last = c;
+    return c;
+  }
+  // The thread's cache in arena from its list (without the mutex, as in find_or_make; the home
+  // cache if the list holds it), else a new guest cache made under the mutex.
+  [[gnu::noinline]] static Cache* find_or_make_guest(Owner* arena) noexcept {
+    if (exiting) return nullptr;
+    for (Cache& c : owned().caches) {
+      if (c.owner.load(std::memory_order_relaxed) == arena) {
+        guest = &c;
+        return &c;
+      }
+    }
+    std::lock_guard g(thread_cache_registry_mutex());
+    Cache* c = find_or_make_locked(arena);
+    if (c != nullptr && c->home_of == nullptr) c->guest = true;
+    guest = c;
     return c;
   }
 
   static inline thread_local Cache* home = nullptr;  // the home cache used last (a heap of arenas)
+  static inline thread_local Cache* guest = nullptr;  // the guest cache used last (a heap of arenas)
   static inline thread_local Cache* last = nullptr;  // trivially destructible: no guard on the fast path
   static inline thread_local bool exiting = false;
   // In a function, not a static data member: GCC (12 here; its bug 66944) emits one guard

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <deque>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -128,6 +130,129 @@ BOOST_AUTO_TEST_CASE(spans_freed_from_another_arena_go_back_to_their_own) {
   BOOST_TEST(heap->lookup(bases[0]) == nullptr);
   BOOST_TEST(heap->stats().heap_inuse == kPage);
   heap->free(anchor);
+  require_clean(*heap);
+}
+
+// A thread freeing spans of another arena (a pipeline's consumer) is a guest there: its frees
+// wait in its outbox, then go as one batch onto the arena's returned stack, without the arena's
+// lock; the next thread to lock the arena for its cache drains the stack into the free set, and
+// so does the guest itself once the stack holds more than a cache's pages, and so does a flush.
+// Every step keeps the parked pages, the counters and the audit exact.
+BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_batches) {
+  constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;  // spans per outbox
+  constexpr std::size_t bound = ArenaConfig::span_cache_pages;  // the returned stack's, in pages
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto anchor = heap->alloc<GC>(1);  // the main thread takes arena 0
+  std::vector<SpanRef<GC>> spans;
+  std::vector<std::size_t> pages;
+  std::thread([&] {
+    for (std::size_t i = 0; i < 24 * (outbox + 1); ++i) {
+      pages.push_back(i == 5 * (outbox + 1) + 3 ? 200 : 1 + i % 4);  // one too long for an outbox
+      spans.push_back(heap->alloc<GC>(pages.back()));
+    }
+  }).join();
+  const std::size_t theirs = arena_of(*heap, spans[0].base());
+  BOOST_TEST(theirs == 1u);
+  std::uint64_t inuse = heap->stats().heap_inuse;
+  std::size_t boxed = 0, boxed_pages = 0, stacked_pages = 0, drains = 0;  // the model
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    heap->free(spans[i]);
+    const std::size_t n = pages[i];
+    if (n >= H::max_list_pages) {  // under the lock, which drains the outbox and the stack too
+      boxed = boxed_pages = stacked_pages = 0;
+    } else if (boxed < outbox) {
+      ++boxed;
+      boxed_pages += n;
+    } else {
+      stacked_pages += boxed_pages + n;
+      boxed = boxed_pages = 0;
+      if (stacked_pages > bound) {
+        stacked_pages = 0;  // the guest drained the stack itself
+        ++drains;
+      }
+    }
+    inuse -= n * kPage;
+    BOOST_TEST_REQUIRE(heap->cached_pages() == boxed_pages + stacked_pages, "after free " << i);
+    const Stats s = heap->stats();
+    BOOST_TEST(s.heap_inuse == inuse);
+    BOOST_TEST(s.heap_idle + s.heap_inuse == s.heap_sys);
+    require_clean(*heap);
+  }
+  BOOST_TEST(drains >= 1u);       // the test reached the guest's own drain...
+  BOOST_TEST(stacked_pages > 0u);  // ...and leaves spans on the stack
+  // A thread allocating in that arena (the one nobody calls home now) drains the stack.
+  SpanRef<GC> theirs_again;
+  std::thread([&] { theirs_again = heap->alloc<GC>(1); }).join();
+  BOOST_TEST(arena_of(*heap, theirs_again.base()) == theirs);
+  BOOST_TEST(heap->cached_pages() == boxed_pages);  // the main thread's outbox is its own
+  require_clean(*heap);
+  // A flush drains both; the next batch goes onto the stack again, and a flush drains it too.
+  heap->flush_cache();
+  BOOST_TEST(heap->cached_pages() == 0u);
+  std::vector<SpanRef<GC>> more;
+  std::thread([&] {
+    for (std::size_t i = 0; i < outbox + 1; ++i) more.push_back(heap->alloc<GC>(2));
+  }).join();
+  for (auto r : more) heap->free(r);
+  BOOST_TEST(heap->cached_pages() == 2 * (outbox + 1));  // all of them on the stack
+  require_clean(*heap);
+  heap->flush_cache();
+  BOOST_TEST(heap->cached_pages() == 0u);
+  heap->free(theirs_again);
+  heap->free(anchor);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  BOOST_TEST(heap->kind_totals()[0].frees == heap->kind_totals()[0].allocs);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
+// A pipeline: one thread allocates, another frees every span it is handed, while a third reads
+// the counters; every snapshot satisfies the identities, nothing is lost, the audit is clean.
+BOOST_AUTO_TEST_CASE(a_pipeline_of_two_threads_keeps_the_counters_exact) {
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  constexpr std::size_t total = 20000;
+  std::mutex m;
+  std::deque<SpanRef<GC>> queue;
+  std::atomic<bool> done{false}, refused{false};
+  std::thread producer([&] {
+    for (std::size_t i = 0; i < total; ++i) {
+      auto r = heap->alloc<GC>(1 + i % 4);
+      if (!r) refused = true;  // checked on the main thread: Boost.Test is not thread-safe
+      std::lock_guard g(m);
+      queue.push_back(r);
+    }
+  });
+  std::thread consumer([&] {
+    for (std::size_t freed = 0; freed < total;) {
+      SpanRef<GC> r;
+      {
+        std::lock_guard g(m);
+        if (queue.empty()) continue;
+        r = queue.front();
+        queue.pop_front();
+      }
+      heap->free(r);
+      ++freed;
+    }
+    done = true;
+  });
+  std::size_t snapshots = 0;
+  while (!done) {
+    const Stats s = heap->stats();
+    BOOST_TEST_REQUIRE(s.heap_idle + s.heap_inuse == s.heap_sys);
+    ++snapshots;
+  }
+  producer.join();
+  consumer.join();
+  BOOST_TEST(!refused);
+  BOOST_TEST(snapshots > 0u);
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  BOOST_TEST(heap->kind_totals()[0].allocs == total);
+  BOOST_TEST(heap->kind_totals()[0].frees == total);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+  heap->flush_cache();
+  BOOST_TEST(heap->cached_pages() == 0u);
   require_clean(*heap);
 }
 
