@@ -48,5 +48,6 @@ int main(int argc, char** argv) {
   return bench::bench_main(argc, argv, [] {
     bench::register_single_thread<BoostPeer<bip::null_mutex_family>>();
     bench::register_threads_shared<BoostPeer<bip::mutex_family>>("shared");
+    bench::register_pipeline<BoostPeer<bip::mutex_family>>("shared");
   });
 }

@@ -7,5 +7,6 @@ int main(int argc, char** argv) {
   return bench::bench_main(argc, argv, [] {
     bench::register_single_thread<bench::GlibcPeer>();
     bench::register_threads_shared<bench::GlibcPeer>("shared");
+    bench::register_pipeline<bench::GlibcPeer>("shared");
   });
 }

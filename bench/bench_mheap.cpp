@@ -2,8 +2,9 @@
 // mheap::Heap<NullLockConfig> with GCSpanPolicy, plus the thread variants (1, 2, 4, 8 threads):
 // one heap shared under SpinLock, one under MutexLock, one under AdaptiveLock (all with thread
 // caches and arenas, the default), one under AdaptiveLock with one arena, one with one cache under
-// the lock, and a NullLock heap per thread; and the release workload with no call: the default's paced bound after 1.1 s idle and
-// a few more calls, and the paced bound at 50 % releasing at once.
+// the lock, and a NullLock heap per thread; the pipeline (one thread allocates, another frees) on
+// the default and on one arena; and the release workload with no call: the default's paced bound
+// after 1.1 s idle and a few more calls, and the paced bound at 50 % releasing at once.
 #include "bench/mheap_peer.hpp"
 #include "bench/workloads.hpp"
 
@@ -19,5 +20,7 @@ int main(int argc, char** argv) {
     register_threads_shared<MheapPeer<AdaptiveLockOneArenaConfig>>("adaptivelock_one_arena");
     register_threads_shared<MheapPeer<AdaptiveLockOneCacheConfig>>("adaptivelock_one_cache");
     register_threads_private<MheapPeer<NullLockConfig>>("heap_per_thread");
+    register_pipeline<MheapPeer<AdaptiveLockConfig>>("adaptivelock");
+    register_pipeline<MheapPeer<AdaptiveLockOneArenaConfig>>("adaptivelock_one_arena");
   });
 }

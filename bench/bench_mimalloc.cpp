@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   return bench::bench_main(argc, argv, [] {
     bench::register_single_thread<bench::MimallocPeer>();
     bench::register_threads_shared<bench::MimallocPeer>("shared");
+    bench::register_pipeline<bench::MimallocPeer>("shared");
     // mi_collect(true) after 100 ms idle: longer than mimalloc's decommit_delay (25 ms).
     bench::register_release<bench::MimallocPeer>("release/idle100ms_collect", {.idle_first_ms = 100});
     // Free pages decommitted at once instead of 25 ms later (then mi_collect(true) as usual).

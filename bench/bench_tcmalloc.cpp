@@ -7,5 +7,6 @@ int main(int argc, char** argv) {
   return bench::bench_main(argc, argv, [] {
     bench::register_single_thread<bench::TcmallocPeer>();
     bench::register_threads_shared<bench::TcmallocPeer>("shared");
+    bench::register_pipeline<bench::TcmallocPeer>("shared");
   });
 }

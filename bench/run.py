@@ -44,6 +44,17 @@ THREAD_ROWS = [
     ("glibc", "shared", "glibc"),
     ("boost", "shared", "boost (mutex_family)"),
 ]
+# The pipeline (bench/workloads.hpp pipeline): one thread allocates, another frees; rows as
+# (allocator, benchmark variant, label); benchmark name pipeline/<variant>.
+PIPELINE_ROWS = [
+    ("mheap", "adaptivelock", "mheap, default (AdaptiveLock, thread caches, 8 arenas)"),
+    ("mheap", "adaptivelock_one_arena", "mheap, AdaptiveLock, thread caches, one arena"),
+    ("tcmalloc", "shared", "tcmalloc"),
+    ("jemalloc", "shared", "jemalloc"),
+    ("mimalloc", "shared", "mimalloc"),
+    ("glibc", "shared", "glibc"),
+    ("boost", "shared", "boost (mutex_family)"),
+]
 # Returning memory (bench/workloads.hpp release_cycle): (allocator, benchmark, how memory is given back).
 RELEASE = [
     ("mheap", "release/explicit", "`heap.release_all()` (Go's `debug.FreeOSMemory`)"),
@@ -89,6 +100,8 @@ def runs_for(workload):
     """(allocator, benchmark name) pairs that run this workload."""
     if workload == "release":
         return [(a, n) for a, n, _ in RELEASE]
+    if workload == "pipeline":
+        return [(a, f"pipeline/{v}") for a, v, _ in PIPELINE_ROWS]
     if workload.startswith("threads/"):  # threads/<n>: every row of the thread table at n threads
         n = workload.split("/")[1]
         return [(a, f"threads/{v}/{n}") for a, v, _ in THREAD_ROWS]
@@ -119,7 +132,7 @@ def run_one(alloc, name, rep, quick):
     # to other processes on this shared 2-core machine; includes kernel time for page faults).
     # Thread runs: wall time per op per thread (total_ns_per_op, over all threads, is kept too).
     assert b.get("time_unit", "ns") == "ns"
-    b["op_ns"] = b["ns_per_op"] if name.startswith("threads/") else b["cpu_time"] / KBATCH
+    b["op_ns"] = b["ns_per_op"] if name.startswith(("threads/", "pipeline/")) else b["cpu_time"] / KBATCH
     return b
 
 
@@ -355,7 +368,7 @@ def main():
 
     # ---- benchmarks, interleaved ------------------------------------------------------------------
     results = {}  # (alloc, name) -> list of benchmark dicts
-    all_workloads = ["release"] if args.only else workloads() + [f"threads/{n}" for n in THREAD_COUNTS] + ["release"]
+    all_workloads = ["release"] if args.only else workloads() + [f"threads/{n}" for n in THREAD_COUNTS] + ["pipeline", "release"]
     for rep in range(1, reps + 1):
         log(f"repetition {rep}/{reps} (load {loadavg()})")
         for i, w in enumerate(all_workloads):
@@ -451,6 +464,15 @@ def main():
     thread_ops_total = f"{thread_ops[0]:,.0f}" if thread_ops[0] == thread_ops[0] else "?"
     thread_ops_split = " / ".join(f"{x:,.0f}" if x == x else "?" for x in thread_ops)
     thread_counts_txt = " / ".join(str(n) for n in THREAD_COUNTS)
+
+    # ---- the pipeline ------------------------------------------------------------------------------
+    pl_lines = ["| allocator | ns per span | the queue alone |", "|---|---|---|"]
+    for alloc, variant, label in PIPELINE_ROWS:
+        name = f"pipeline/{variant}"
+        pl_lines.append(f"| {label} | {fmt_ns(med(alloc, name))} | {fmt_ns(med(alloc, name, 'queue_ns_per_op'))} |")
+    pipeline_table = "\n".join(pl_lines)
+    pipeline_spans = med("mheap", "pipeline/adaptivelock", "spans")
+    pipeline_spans_txt = f"{pipeline_spans:,.0f}" if pipeline_spans == pipeline_spans else "?"
 
     rss_lines = ["| churn, touched | peak live MiB | " + " | ".join(ALLOCS) + " |", "|---" * (len(ALLOCS) + 2) + "|"]
     for s in SLOTS:
@@ -686,6 +708,19 @@ else ran.
 
 {thread_target_table}
 
+## A pipeline: one thread allocates, another frees
+
+One thread allocates {pipeline_spans_txt} spans of the churn size mix (untouched) and hands each
+to a second thread over a bounded single-producer single-consumer queue (Boost.Lockfree, 1,024
+spans); the second frees them. Spans cross threads at every step: the allocating thread never
+frees, the freeing one never allocates (`pipeline` in `bench/workloads.hpp`). Cells: wall time per
+span from the first alloc to the last free, median over the repetitions; *the queue alone*: the
+same run without the allocator calls, in the same process just before, the floor of this workload.
+mheap's freeing thread is a guest in the allocating thread's arena: it hands spans back in
+batches onto a stack that the arena's next lock holder drains (`mheap/returned_spans.hpp`).
+
+{pipeline_table}
+
 ## Memory
 
 mheap on the churn traces (replayed untimed with `heap.stats()` read after every step). *Ideal
@@ -734,6 +769,9 @@ Raw data: `bench/out/` (JSON per run, callgrind and perf outputs, gnuplot script
     print(thread_table)
     print()
     print(thread_target_table)
+    print()
+    print("pipeline, ns per span:")
+    print(pipeline_table)
     print()
     print(release_md)
     if prof_md:

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
+#include <boost/lockfree/spsc_queue.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/trace.hpp"
@@ -55,6 +57,7 @@ struct Scale {
   // the same run time; it also makes 8 threads' share (50,000 ops, a few ms for a fast heap) only a
   // few scheduler time slices long, so oversubscribed threads overlap less than long-lived ones would.
   std::size_t thread_total_ops = 400'000;
+  std::size_t pipeline_spans = 400'000;  // workload 7: spans handed from one thread to another
   std::size_t release_mib = 1024;     // peak of the returning-memory workload
 };
 inline Scale g_scale;
@@ -394,6 +397,72 @@ void register_release(const std::string& name, ReleaseOptions opt = {}) {
       ->Iterations(1);
 }
 
+// ---- 7. a pipeline: one thread allocates, another frees ---------------------------------------
+// The producer allocates `spans` spans of the churn size mix (bench/trace.hpp churn_size, seed
+// kPipelineSeed) and hands each to the consumer over a bounded single-producer single-consumer
+// queue (Boost.Lockfree, kPipelineDepth spans); the consumer frees them. Nothing is touched, so
+// what it measures is the allocator's cost of a span crossing threads: the producer never frees,
+// the consumer never allocates. Reported: wall time from the producer's first alloc to the
+// consumer's last free, per span (ns_per_op), and the same with nothing but the queue
+// (queue_ns_per_op: a first run with the allocator calls left out, the floor of this workload).
+inline constexpr std::size_t kPipelineDepth = 1024;
+inline constexpr std::uint64_t kPipelineSeed = 0x9e3779b97f4a7c15ull;
+
+template <class A>
+double pipeline_run(A* a, const std::vector<std::uint32_t>& sizes) {
+  using handle = typename A::handle;
+  boost::lockfree::spsc_queue<std::pair<handle, std::uint32_t>, boost::lockfree::capacity<kPipelineDepth>> queue;
+  const std::size_t n = sizes.size();
+  std::atomic<bool> go{false};
+  std::thread consumer([&] {
+    while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+    for (std::size_t freed = 0; freed < n;) {
+      std::pair<handle, std::uint32_t> h;
+      if (!queue.pop(h)) continue;
+      if (a != nullptr) a->free(h.first, h.second);
+      ++freed;
+    }
+  });
+  const auto t0 = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (std::size_t i = 0; i < n; ++i) {
+    handle h{};
+    if (a != nullptr) {
+      h = a->alloc(sizes[i]);
+      if (A::base(h) == nullptr) [[unlikely]] die("pipeline alloc", sizes[i]);
+    }
+    while (!queue.push({h, sizes[i]})) {
+    }
+  }
+  consumer.join();
+  return ns_between(t0, Clock::now()) / static_cast<double>(n);
+}
+
+template <class A>
+void pipeline(benchmark::State& st, std::size_t spans) {
+  std::vector<std::uint32_t> sizes(spans);
+  Rng rng(kPipelineSeed);
+  for (auto& n : sizes) n = churn_size(rng);
+  for (auto _ : st) {
+    const double queue_ns = pipeline_run<A>(nullptr, sizes);
+    A a;
+    const double ns = pipeline_run(&a, sizes);
+    st.SetIterationTime(ns * static_cast<double>(spans) * 1e-9);
+    st.counters["ns_per_op"] = ns;
+    st.counters["queue_ns_per_op"] = queue_ns;
+    st.counters["spans"] = static_cast<double>(spans);
+  }
+}
+
+// Workload 7, pipeline/<name> (AShared must be thread-safe).
+template <class AShared>
+void register_pipeline(const std::string& name) {
+  benchmark::RegisterBenchmark(("pipeline/" + name).c_str(),
+                               [](benchmark::State& st) { pipeline<AShared>(st, g_scale.pipeline_spans); })
+      ->Iterations(1)
+      ->UseManualTime();
+}
+
 // ---- registration ------------------------------------------------------------------------------
 inline constexpr std::size_t kHotSizes[] = {1, 8, 127, 128, 1024};
 inline constexpr std::size_t kChurnSlots[] = {100, 1000, 10000};
@@ -477,6 +546,7 @@ inline int bench_main(int argc, char** argv, void (*register_all)()) {
       // Only a quarter off: with a tenth, each of 8 threads would run ~5,000 ops, well inside one
       // scheduler time slice, and the oversubscribed threads would simply run one after another.
       g_scale.thread_total_ops /= 4;
+      g_scale.pipeline_spans /= 10;
       g_scale.release_mib /= 4;
     } else {
       rest.push_back(argv[i]);

@@ -13,11 +13,9 @@
 ///     when it first allocates (made then, from a replica of the first arena's page source,
 ///     ReplicablePageSource); the other arenas only when the home cannot give the span.
 ///   - free, free_at, lookup, span_at: in the arena holding the span's record or the address. A
-///     free into the thread's home arena goes through its cache; into another arena, through the
-///     thread's guest cache there (mheap/thread_caches.hpp), which holds frees in its outbox
-///     only and hands them over in batches: a thread freeing what another allocated (a pipeline)
-///     takes the span's arena lock once per batch, not once per span, and parks nothing where it
-///     does not allocate beyond that batch. free_at goes to the arena under its lock.
+///     free goes through the thread's cache in its home arena, else through its guest cache in the
+///     span's (mheap/thread_caches.hpp), which hands spans back in batches without that arena's
+///     lock (mheap/returned_spans.hpp); free_at goes to the arena under its lock.
 ///   - counters and audit: every arena's, added up (each a snapshot of its own, so every identity
 ///     holds in the sum); releasing and retention: every arena, each bound held per arena.
 ///   - misuse_policy() and clock(): one object every arena reaches; page_source() and
@@ -66,8 +64,7 @@ class ArenaSet {
   static constexpr std::size_t count = arena_count<UserConfig>;
   static_assert(count > 1 && count <= 64 && Shard::per_thread);
   // An arena, published with release after its regions: what free() and lookups read, on lines
-  // nothing writes once it is made (the arena's own pool shares a line its thread writes on every
-  // split).
+  // nothing writes once it is made (its pool shares a line its thread writes on every split).
   struct Entry {
     std::atomic<Shard*> arena{nullptr};
     std::uintptr_t records = 0;  // the record region (SpanPool)
@@ -122,9 +119,8 @@ class ArenaSet {
       return {};
     }
   }
-  /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported);
-  /// through the thread's cache if that is its home arena, else through its guest cache there
-  /// (mheap/thread_caches.hpp: the outbox alone, one lock per outbox_capacity + 1 frees).
+  /// HeapShard::free, in the arena holding the span's record (a foreign ref: misuse, reported),
+  /// through the thread's cache if that is its home arena, else its guest cache there.
   /// Cost: + an atomic load and a range compare per arena slot but the first, and the home lookup.
   template <class Kind>
   void free(SpanRef<Kind> ref) {
@@ -329,7 +325,7 @@ class ArenaSet {
   [[gnu::cold]] [[gnu::noinline]] SpanRef<Kind> alloc_elsewhere(Shard& home, std::size_t npages, bool zeroed) {
     SpanRef<Kind> r;
     if (npages == 0) return r;
-    for_each_arena([&](Shard& a) {  // under each arena's lock: no thread cache in an arena not its home
+    for_each_arena([&](Shard& a) {  // under each arena's lock: no thread allocates through a guest cache
       if (!r && &a != &home) r = a.template alloc_with<Kind>(npages, zeroed, [] { return static_cast<thread_cache_type*>(nullptr); });
     });
     return r;

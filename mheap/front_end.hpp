@@ -243,8 +243,8 @@ class FrontEnd {
   // the epoch moves from old to next(old), with this heap's window fence (mheap/window_fence.hpp);
   // then, on the asymmetric fence, one membarrier(2) call makes every window opened before the move
   // visible; then every window is waited out. Only other threads' windows can be open (the caller,
-  // holding the lock, has closed its own), so an arena only its own thread calls home pays no
-  // system call. A cut while the front end is stopped (mem_stats()) needs neither: no window is
+  // holding the lock, has closed its own), so an arena where no other thread has a cache (not even
+  // a guest's) pays no system call. A cut while the front end is stopped (mem_stats()) needs neither: no window is
   // open, and any that opens sees the stop and touches nothing. Returns old.
   template <class Next>
   std::uint32_t move_epoch_locked(Next next) const noexcept {
@@ -332,7 +332,7 @@ class FrontEnd {
       returned_.for_each(f);
     }
   }
-  // Pages parked in every cache and outbox (front end stopped).
+  // Pages parked in every cache, outbox and the returned stack (front end stopped).
   std::size_t parked_pages() const noexcept {
     std::size_t pages = 0;
     for_each_cache([&](const cache_type& c) { pages += c.pages(); });

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // mheap/heap_paths.hpp — the paths behind HeapShard's alloc(), free() and free_at() (declared and
 // documented in mheap/heap_shard.hpp), each with the thread cache to use named by its caller: the
-// calling thread's own for a HeapShard, the thread's cache in its home arena (or none) for a heap
-// of several arenas (mheap/arena_set.hpp).
+// calling thread's own for a HeapShard; for a heap of several arenas (mheap/arena_set.hpp) the
+// thread's cache in its home arena, or for a free its guest cache in the span's arena (or none).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -87,7 +87,8 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
         if (step == Step::handed_over) [[unlikely]] {  // a guest found the returned stack over its bound
           detail::LockGuard guard(lock_);
           front_.drain_returned_locked(*this);
-          return this->pace_retention_locked();  // the batches grew the free set
+          this->pace_retention_locked();  // the batches grew the free set
+          return enforce_retention_locked();
         }
         claimed = step == Step::claimed;
       }

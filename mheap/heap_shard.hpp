@@ -329,7 +329,7 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
   }
 
   // The paths behind alloc(), free() and free_at(), with the thread cache to use named by the
-  // caller (a heap of several arenas names the thread's cache in its home arena, or none):
+  // caller (a heap of several arenas names the thread's home cache, a guest cache, or none):
   // mheap/heap_paths.hpp.
   template <class Kind, class ThreadCacheOf>
   SpanRef<Kind> alloc_with(std::size_t npages, bool zeroed, ThreadCacheOf&& thread_cache);

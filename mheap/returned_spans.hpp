@@ -7,21 +7,24 @@
 /// the allocating thread's arena (mheap/arena_set.hpp), whose lock the allocating thread takes on
 /// every allocation its empty cache cannot serve. A free under that lock, once per span, moved the
 /// lock and the free set between the cores every time (2026-12-07, a producer handing 2 million
-/// spans of 1–4 pages to a consumer over a queue: 410–510 ns per span). Taking it once per batch
-/// was worse (1,050 ns): the allocating thread, finding it held for a whole batch, fell asleep in the
-/// kernel. So the freeing thread (its guest cache, mheap/thread_caches.hpp) pushes each batch onto
-/// this stack with one compare-and-swap, and whoever next holds the arena's lock for its cache
-/// (mheap/front_end.hpp visit_locked: the allocating thread, typically) or stops the front end
-/// takes the whole stack and puts its spans in the free set. The lock then stays with the thread
-/// that allocates.
+/// spans of 1–4 pages to a consumer over a queue: 430–470 ns per span; 318–323 with this stack).
+/// Taking it once per batch was worse (1,050 ns): the allocating thread, finding it held for a
+/// whole batch, fell asleep in the kernel. So the freeing thread (its guest cache,
+/// mheap/thread_caches.hpp) pushes each batch onto this stack with one compare-and-swap, and the
+/// stack goes whole into the free set under the arena's lock (mheap/front_end.hpp): at the next
+/// lock a thread takes for its cache (visit_locked: the allocating thread, typically), at a flush
+/// of every cache (before growth, scavenging and the bound), at any thread's exit from the arena,
+/// and by a guest that finds it over its bound. The lock then stays with the thread that
+/// allocates. Stops that only read (audit(), cached_pages()) see the spans where they are.
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its
 /// freeing thread's window. A push happens inside that thread's window, so a stopped front end
-/// sees the stack stand still. The page count push() returns is at least the pages on the stack
-/// (added before the push, taken off after the drain), so a freeing thread that finds it above its
-/// bound drains the stack itself (under the lock): an arena nobody allocates from any more holds
-/// no more than that bound and a batch.
+/// sees the stack stand still. The count push() returns is of the pages pushed so far, its own
+/// included, less those drained (added before each push, taken off after each drain): never below
+/// the pages on the stack, so a guest that finds it above its bound drains the stack itself
+/// (under the lock), and an arena nobody allocates from holds no more than that bound and a batch
+/// per guest pushing at that moment (and what the guests' outboxes hold).
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -29,14 +32,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "detail/lock_guard.hpp"  // cache_line_bytes
+
 namespace mheap {
 
 /// The returned stack of one arena (see the file comment), on a cache line of its own: the pushes
 /// of guests must not evict what the arena's own threads read on every window.
 template <class SpanT>
-class alignas(64) ReturnedSpans {
+class alignas(detail::cache_line_bytes) ReturnedSpans {
  public:
-  /// Pushes box[0..size) and s as one batch and returns the pages on the stack with them. Any
+  /// Pushes box[0..size) and s as one batch and returns the count above (its own pages in it). Any
   /// thread, inside its window; the spans are its own (parked, out of every other container).
   std::size_t push(SpanT* const* box, std::uint32_t size, SpanT* s) noexcept {
     std::size_t pages = s->npages;
@@ -53,7 +58,8 @@ class alignas(64) ReturnedSpans {
     } while (!head_.compare_exchange_weak(head, first, std::memory_order_release, std::memory_order_relaxed));
     return total;
   }
-  /// Whether the stack may hold spans: one load, for the lock holder's path.
+  /// Whether the stack is empty (one relaxed load, for the lock holder's path: a push it misses
+  /// is drained by the next lock holder).
   bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
   /// Takes every span off the stack and hands each to f. The arena's lock holder.
   template <class F>

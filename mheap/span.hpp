@@ -54,7 +54,7 @@ struct IdleRecord {
 /// With NoTree and no release, 32 bytes on a 32-bit target: the header, three words, the mark.
 template <ListLinkPolicy Links, LargeSpanTreePolicy Tree, bool Releases>
 struct Span : SpanHeader {
-  Span* next = nullptr;  ///< link on a span cache's stacks (parked) or the span pool's list (unused)
+  Span* next = nullptr;  ///< link on a span cache's stack or a returned stack (parked), or the pool's list (unused)
   detail::bi::list_member_hook<detail::bi::link_mode<Links::mode>> list_hook;  ///< link on a free list of one length
   [[no_unique_address]] typename Tree::template hook<Links::mode> tree_hook;  ///< empty with NoTree
   mutable std::uint32_t audit_mark = 0;  ///< audit(): last census that found this span in the free set

@@ -24,7 +24,8 @@
 // | in_use     | odd        | live, garbage-collected kind           | its owner's SpanRef          | every page (ends only for a    |
 // | manual     | odd        | live, manually managed kind            | its owner's SpanRef          | kind with !maps_interior_pages)|
 // | in_use/    | even       | parked: idle, kept whole for its kind  | a span cache's stack for its | as while live                  |
-// |   manual   |            |                                        | kind and length              |                                |
+// |   manual   |            |                                        | kind and length, an outbox,  |                                |
+// |            |            |                                        | or an arena's returned stack |                                |
 //
 // Transitions (→ new state: function; the core is mheap/heap_core.hpp, the face mheap/heap_shard.hpp):
 //   unused → free          grow() (fresh pages), cut_tail() (the tail of a split)
@@ -34,10 +35,12 @@
 //   free → parked          refill_locked(): taken from the free set, cut, park_locked() for a thread whose stack is empty
 //   parked → live          alloc(): popped from a span cache, unpark() (generation only)
 //   live → parked          free(): claimed (generation only), pushed on the freeing thread's cache
-//                          (its stack for the kind and length, or its outbox when that is full)
+//                          (its stack for the kind and length, or its outbox when that is full; a
+//                          guest's full outbox goes on the arena's returned stack, returned_spans.hpp)
 //   live → free            free(): claimed, then free_span_locked() merges it (insert_free())
 //   parked → free          flush_locked(), unpark_to_free(): before growth, scavenging, the retention
-//                          bound, at thread exit; an outbox at its thread's next lock
+//                          bound, at thread exit; an outbox at its thread's next lock; the returned
+//                          stack at any thread's next lock for its cache, a flush or a thread's exit
 //   free → scavenging      release_locked(): taken out of the free set before the lock drops
 //   scavenging → free      release_locked(): put back (merged) once the lock is held again
 //   free → unused          insert_free()/absorb(): a neighbour merged into another record

@@ -20,7 +20,8 @@
 ///     first use:    the thread links a new cache into its own list and, under the heap lock, into
 ///                   the heap's list (snapshots and stops of the front end walk that list);
 ///     thread exit:  every cache the thread owns goes back to its heap (Owner::retire_thread_cache:
-///                   under the heap lock its spans and outbox are flushed and its deltas folded in),
+///                   under the heap lock its spans, its outbox and the arena's returned stack are
+///                   flushed and its deltas folded in),
 ///                   then is deleted; a heap call made later in the thread's exit (from another
 ///                   thread_local's destructor) finds no cache and uses the heap under its lock;
 ///     heap dies:    the heap forgets its caches (owner = null); their threads delete them later,
@@ -82,8 +83,9 @@ struct ThreadCache {
   std::atomic<std::uint32_t> in_transit{0};    ///< spans claimed in the window, on their way to the heap
   static constexpr std::size_t outbox_capacity = 16;  ///< spans the outbox holds at most
   /// Parked spans no stack had room for, waiting for this thread's next lock (or a stop) to go to
-  /// the free set: a free that misses the cache costs no lock of its own. At most outbox_capacity
-  /// short spans and half the cache's pages. The thread's, like `spans`.
+  /// the free set (a guest's: for its next batch, mheap/returned_spans.hpp): a free that misses the
+  /// cache costs no lock of its own. At most outbox_capacity short spans and half the cache's
+  /// pages. The thread's, like `spans`.
   std::array<SpanT*, outbox_capacity> outbox{};
   std::uint32_t outbox_size = 0;            ///< spans in the outbox
   std::size_t outbox_pages = 0;             ///< their pages (at most half the cache's)
@@ -94,10 +96,11 @@ struct ThreadCache {
   /// (under the registry mutex).
   std::uint32_t* homes = nullptr;
   /// A guest: this cache's arena is not the thread's home, and the thread only frees into it
-  /// (ThisThread::free_cache_for). Its stacks stay empty and its frees wait in the outbox alone, so
-  /// that the thread takes the arena's lock once per outbox_capacity + 1 frees instead of once per
-  /// free, and parks no more than the outbox where it never allocates. Set (and cleared, when the
-  /// arena becomes the thread's home) by the owning thread under the registry mutex; read only by it.
+  /// (ThisThread::free_cache_for). Its stacks stay empty; its frees wait in the outbox, and a full
+  /// outbox goes with the next span onto the arena's returned stack without the arena's lock
+  /// (mheap/returned_spans.hpp, which bounds what waits there). Being listed, it is another
+  /// thread's window for the arena's cuts (mheap/window_fence.hpp). Set (and cleared, when the arena
+  /// becomes the thread's home) by the owning thread under the registry mutex; read only by it.
   bool guest = false;
   heap_hook in_heap;                        ///< the heap's list (under its lock)
   thread_hook in_thread;                    ///< the owning thread's list (under the registry mutex)

@@ -10,6 +10,7 @@
 #include <barrier>
 #include <deque>
 #include <mutex>
+#include <semaphore>
 #include <set>
 #include <thread>
 #include <vector>
@@ -181,10 +182,15 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   BOOST_TEST(drains >= 1u);       // the test reached the guest's own drain...
   BOOST_TEST(stacked_pages > 0u);  // ...and leaves spans on the stack
   // A thread allocating in that arena (the one nobody calls home now) drains the stack.
+  // (Read inside that thread: its exit would drain the stack too.)
   SpanRef<GC> theirs_again;
-  std::thread([&] { theirs_again = heap->alloc<GC>(1); }).join();
+  std::size_t parked_after_its_alloc = 0;
+  std::thread([&] {
+    theirs_again = heap->alloc<GC>(1);
+    parked_after_its_alloc = heap->cached_pages();
+  }).join();
   BOOST_TEST(arena_of(*heap, theirs_again.base()) == theirs);
-  BOOST_TEST(heap->cached_pages() == boxed_pages);  // the main thread's outbox is its own
+  BOOST_TEST(parked_after_its_alloc == boxed_pages);  // the main thread's outbox is its own
   require_clean(*heap);
   // A flush drains both; the next batch goes onto the stack again, and a flush drains it too.
   heap->flush_cache();
@@ -203,6 +209,38 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   BOOST_TEST(heap->stats().heap_inuse == 0u);
   BOOST_TEST(heap->kind_totals()[0].frees == heap->kind_totals()[0].allocs);
   BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
+// Spans a guest handed back are the arena's to reuse before it grows: a long request that finds
+// no room in the free set flushes the returned stack and is served from it.
+BOOST_AUTO_TEST_CASE(an_arena_reuses_the_spans_handed_back_before_it_grows) {
+  constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto anchor = heap->alloc<GC>(1);  // the main thread takes arena 0
+  std::vector<SpanRef<GC>> spans;
+  std::binary_semaphore handed_back{0}, allocated{0};
+  std::uint64_t sys_before = 0, sys_after = 0;
+  SpanRef<GC> long_one;
+  std::thread owner([&] {  // arena 1's only thread
+    for (std::size_t i = 0; i < 2 * (outbox + 1); ++i) spans.push_back(heap->alloc<GC>(8));
+    allocated.release();
+    handed_back.acquire();
+    sys_before = heap->stats().heap_sys;
+    long_one = heap->alloc<GC>(200);  // more than the free set holds: the stack's 272 pages serve it
+    sys_after = heap->stats().heap_sys;
+  });
+  allocated.acquire();
+  for (auto r : spans) heap->free(r);  // two whole batches: all on the stack, nothing in the outbox
+  BOOST_TEST(heap->cached_pages() == 2 * (outbox + 1) * 8);
+  handed_back.release();
+  owner.join();
+  BOOST_TEST(static_cast<bool>(long_one));
+  BOOST_TEST(sys_after == sys_before);
+  BOOST_TEST(arena_of(*heap, long_one.base()) == 1u);
+  require_clean(*heap);
+  heap->free(long_one);
+  heap->free(anchor);
   require_clean(*heap);
 }
 
@@ -236,16 +274,26 @@ BOOST_AUTO_TEST_CASE(a_pipeline_of_two_threads_keeps_the_counters_exact) {
     }
     done = true;
   });
+  // The reader takes snapshots, and stops the front end (parked pages, mem_stats, the audit) while
+  // the consumer pushes batches.
   std::size_t snapshots = 0;
   while (!done) {
     const Stats s = heap->stats();
     BOOST_TEST_REQUIRE(s.heap_idle + s.heap_inuse == s.heap_sys);
-    ++snapshots;
+    BOOST_TEST_REQUIRE(s.heap_inuse <= total * 4 * kPage);  // a credit run past its charge wraps
+    const auto totals = heap->kind_totals()[0];
+    BOOST_TEST_REQUIRE(totals.frees <= totals.allocs);
+    switch (snapshots++ % 3) {
+      case 0: BOOST_TEST_REQUIRE(heap->cached_pages() <= total * 4); break;
+      case 1: BOOST_TEST_REQUIRE(heap->mem_stats().HeapInuse <= total * 4 * kPage); break;
+      default: require_clean(*heap);
+    }
   }
   producer.join();
   consumer.join();
   BOOST_TEST(!refused);
   BOOST_TEST(snapshots > 0u);
+  BOOST_TEST(heap->cached_pages() == 0u);  // both exited: their caches, outbox and stack drained
   BOOST_TEST(heap->stats().heap_inuse == 0u);
   BOOST_TEST(heap->kind_totals()[0].allocs == total);
   BOOST_TEST(heap->kind_totals()[0].frees == total);
