@@ -9,10 +9,10 @@
 //   thread caches (the default where there are threads): one per thread (mheap/thread_caches.hpp),
 //                                    used inside the thread's window (mheap/consistent_stats.hpp)
 //                                    without the lock, charging the thread's deltas.
-// The core (mheap/heap_core.hpp) owns one FrontEnd and calls it before it grows, scavenges,
-// enforces retention or snapshots its counters; the public face (mheap/heap_shard.hpp) calls it first on
-// every alloc and free. Every function that needs the core takes it as `core`, under the lock
-// when its name says `_locked`.
+// The core (mheap/heap_core.hpp) owns one FrontEnd and calls it before it grows, scavenges, enforces
+// retention or snapshots its counters; the public face (mheap/heap_shard.hpp) calls it first on every
+// alloc and free. Every function that needs the core takes it as `core`, under the lock when its
+// name says `_locked`.
 #pragma once
 #include "detail/require_cxx20.hpp"
 
@@ -140,13 +140,12 @@ class FrontEnd {
 
   // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and the
   // push, with the thread's deltas credited: on its stack, or, when that has no room, in the
-  // thread's outbox, which goes to the free set at the thread's next lock. A guest (a thread
-  // freeing into an arena not its home, mheap/thread_caches.hpp) stacks nothing: when its outbox
-  // is full, the outbox and the span go onto the arena's returned stack (handed_over: the stack is
-  // over its bound, and the caller drains it under the lock). Claim and push share one window, so
-  // a stopped front end never sees a claimed span it cannot account for; a claimed span that must
-  // go to the heap now (a long one, or the outbox is full) is counted in_transit until the caller,
-  // under the lock, has placed it.
+  // thread's outbox, which goes to the free set at the thread's next lock. A guest (mheap/
+  // thread_caches.hpp) stacks nothing: a span its outbox cannot take (full, or the span is long)
+  // goes with the outbox onto the arena's returned stack (handed_over: the stack is over its
+  // bound; the caller drains it under the lock). Claim and push share one window, so a stopped
+  // front end never sees a claimed span it cannot account for; a home thread's span that must go
+  // to the heap now (long, or the outbox is full) is in_transit until the caller has placed it.
   enum class FreeStep { parked, handed_over, bad_ref, claimed, not_tried };
   template <class Kind>
   FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, Generation ref_generation) {
@@ -160,7 +159,7 @@ class FrontEnd {
     const bool stacked = !tc.guest && tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
     const bool boxed = !stacked && n < cache_type::max_pages && tc.outbox_size < thread_cache_type::outbox_capacity &&
                        tc.outbox_pages + n <= Config::span_cache_pages / 2;
-    const bool batch = !stacked && !boxed && tc.guest && n < cache_type::max_pages;  // with the outbox
+    const bool batch = !stacked && !boxed && tc.guest;  // with the outbox, even a long span
     if (stacked || boxed || batch) {
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // a span freed after use is dirty
@@ -183,21 +182,23 @@ class FrontEnd {
     return FreeStep::claimed;
   }
 
-  // The calling thread, holding the heap lock for its cache: its outbox and the spans guests
-  // returned go to the free set, and the visit counts towards the window fence's choice
-  // (mheap/window_fence.hpp).
+  // The calling thread, holding the heap lock for its cache: its outbox and the spans guests returned
+  // go to the free set, and the visit counts towards the window fence's choice (window_fence.hpp).
   void visit_locked(Core& core, thread_cache_type& tc) noexcept {
     drain_outbox_locked(core, tc);
     drain_returned_locked(core);  // the guests' batches, for this thread to allocate from
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
   }
-  // The spans guests returned, into the free set (parked → free, merged). Under the lock.
-  void drain_returned_locked(Core& core) noexcept {
-    if constexpr (per_thread)
-      if (!returned_.empty()) returned_.drain([&](SpanT* s) { core.unpark_to_free(s); });
+  // The spans guests returned into the free set (parked → free, merged), under the lock; how many. A
+  // guest draining folds its own deltas first (an owner may): they hold the frees the bound judges.
+  std::uint32_t drain_returned_locked(Core& core, thread_cache_type* guest = nullptr) noexcept {
+    if constexpr (per_thread) {
+      if (guest != nullptr) guest->window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
+      if (!returned_.empty()) return returned_.drain([&](SpanT* s) { core.unpark_to_free(s); });
+    }
+    return 0;
   }
-  // The thread's outbox into the free set (parked → free, merged): by the thread whenever it holds
-  // the heap lock, by the heap while the front end is stopped.
+  // The thread's outbox into the free set (parked → free, merged): by it under the lock, or a stop.
   void drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
     for (std::uint32_t i = 0; i < tc.outbox_size; ++i) core.unpark_to_free(tc.outbox[i]);
     tc.outbox_size = 0;
@@ -216,8 +217,7 @@ class FrontEnd {
     return n;
   }
 
-  // Stops the threads' lock-free use of their caches (mheap/consistent_stats.hpp) for as long as
-  // it lives: the lock holder may then read and flush every cache.
+  // Stops the threads' lock-free use of their caches while it lives: the lock holder may flush them.
   class [[nodiscard]] Stop {
    public:
     explicit Stop(const FrontEnd& f) noexcept : f_(f) {

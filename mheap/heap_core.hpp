@@ -343,7 +343,7 @@ class HeapCore {
       if (retention_.is_set()) [[unlikely]] enforce_retention_bound();
   }
   [[gnu::noinline]] void enforce_retention_bound() noexcept;
-  void pace_retention_locked() noexcept;  // after a free that grew the free set: the paced bound
+  void pace_retention_locked(std::uint32_t frees = 1) noexcept;  // after frees that grew the free set: the paced bound
   [[gnu::noinline]] void paced_release() noexcept;
   bool release_before_growth(std::size_t n) noexcept;  // the paced bound, before a growth for n pages
   void end_episode_after_alloc(std::size_t bytes) noexcept;  // an allocation took bytes from the free set

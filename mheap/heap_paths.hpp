@@ -86,8 +86,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
         if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
         if (step == Step::handed_over) [[unlikely]] {  // a guest found the returned stack over its bound
           detail::LockGuard guard(lock_);
-          front_.drain_returned_locked(*this);
-          this->pace_retention_locked();  // the batches grew the free set
+          this->pace_retention_locked(front_.drain_returned_locked(*this, tc));  // each span drained, a free
           return enforce_retention_locked();
         }
         claimed = step == Step::claimed;

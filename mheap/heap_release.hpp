@@ -39,13 +39,14 @@ void HeapCore<Config>::enforce_retention_bound() noexcept {
 // (until a later check after a fold); so may the start of an episode, which is decided without a
 // fold (a fold per over-bound free would cost the threads more); a pass folds before it decides.
 template <class Config>
-void HeapCore<Config>::pace_retention_locked() noexcept {
+void HeapCore<Config>::pace_retention_locked(std::uint32_t frees) noexcept {
   if constexpr (paces) {
     if (paced_.pass_budget(unreleased_idle_not_in_flight(), stats_.heap_inuse) == 0)
       paced_.below();
-    else if (paced_.clock_due()) [[unlikely]]
+    else if (paced_.clock_due(frees)) [[unlikely]]
       paced_release();
   }
+  (void)frees;
 }
 
 // set_idle_retention: a bound the caller picks replaces the paced one, for good.

@@ -94,15 +94,17 @@ class PacedRetention {
       countdown_ = 0;
     }
   }
-  /// A free found idle memory above the bound: whether it reads the clock (and may release).
-  bool clock_due() noexcept {
+  /// `frees` frees (a batch drained at once counts each of its spans) found idle memory above the
+  /// bound: whether the last of them reads the clock (and may release).
+  bool clock_due(std::uint32_t frees = 1) noexcept {
     if constexpr (decays) {
-      if (countdown_ != 0) {
-        --countdown_;
+      if (countdown_ >= frees) {
+        countdown_ -= frees;
         return false;
       }
       countdown_ = clock_period - 1;
     }
+    (void)frees;
     return true;
   }
   /// A pass is due at `now`: true when an episode above the bound was running; false when this

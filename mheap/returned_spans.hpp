@@ -7,7 +7,8 @@
 /// the allocating thread's arena (mheap/arena_set.hpp), whose lock the allocating thread takes on
 /// every allocation its empty cache cannot serve. A free under that lock, once per span, moved the
 /// lock and the free set between the cores every time (2026-12-07, a producer handing 2 million
-/// spans of 1–4 pages to a consumer over a queue: 430–470 ns per span; 318–323 with this stack).
+/// spans of 1–4 pages to a consumer over a queue: 430–470 ns per span; 318–323 with this stack;
+/// bench/ workload `pipeline`, the churn size mix: 544, and 284 with long spans in the batches).
 /// Taking it once per batch was worse (1,050 ns): the allocating thread, finding it held for a
 /// whole batch, fell asleep in the kernel. So the freeing thread (its guest cache,
 /// mheap/thread_caches.hpp) pushes each batch onto this stack with one compare-and-swap, and the
@@ -15,7 +16,11 @@
 /// lock a thread takes for its cache (visit_locked: the allocating thread, typically), at a flush
 /// of every cache (before growth, scavenging and the bound), at any thread's exit from the arena,
 /// and by a guest that finds it over its bound. The lock then stays with the thread that
-/// allocates. Stops that only read (audit(), cached_pages()) see the spans where they are.
+/// allocates. Stops that only read (audit(), cached_pages()) see the spans where they are. Only
+/// the guest's own drain checks the paced bound (mheap/paced_retention.hpp), each span drained
+/// counted as a free, after folding the guest's deltas (which hold those frees) into the counters:
+/// a drain by an allocating thread feeds its allocations, and a flush's is part of growth or
+/// scavenging, which apply the bound themselves.
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its
@@ -61,18 +66,21 @@ class alignas(detail::cache_line_bytes) ReturnedSpans {
   /// Whether the stack is empty (one relaxed load, for the lock holder's path: a push it misses
   /// is drained by the next lock holder).
   bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
-  /// Takes every span off the stack and hands each to f. The arena's lock holder.
+  /// Takes every span off the stack, hands each to f, and returns how many. The arena's lock holder.
   template <class F>
-  void drain(F&& f) noexcept {
+  std::uint32_t drain(F&& f) noexcept {
     SpanT* s = head_.exchange(nullptr, std::memory_order_acquire);
     std::size_t pages = 0;
+    std::uint32_t spans = 0;
     while (s != nullptr) {
       SpanT* next = s->next;
       pages += s->npages;
+      ++spans;
       f(s);
       s = next;
     }
     pages_.fetch_sub(pages, std::memory_order_relaxed);
+    return spans;
   }
   /// f(span) for every span on the stack (the front end stopped: nothing is pushed meanwhile).
   template <class F>

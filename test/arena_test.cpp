@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   std::vector<std::size_t> pages;
   std::thread([&] {
     for (std::size_t i = 0; i < 24 * (outbox + 1); ++i) {
-      pages.push_back(i == 5 * (outbox + 1) + 3 ? 200 : 1 + i % 4);  // one too long for an outbox
+      pages.push_back(i == 5 * (outbox + 1) + 3 ? 200 : 1 + i % 4);  // one too long for an outbox: a batch
       spans.push_back(heap->alloc<GC>(pages.back()));
     }
   }).join();
@@ -159,9 +159,7 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   for (std::size_t i = 0; i < spans.size(); ++i) {
     heap->free(spans[i]);
     const std::size_t n = pages[i];
-    if (n >= H::max_list_pages) {  // under the lock, which drains the outbox and the stack too
-      boxed = boxed_pages = stacked_pages = 0;
-    } else if (boxed < outbox) {
+    if (n < H::max_list_pages && boxed < outbox) {
       ++boxed;
       boxed_pages += n;
     } else {
