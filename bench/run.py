@@ -44,17 +44,9 @@ THREAD_ROWS = [
     ("glibc", "shared", "glibc"),
     ("boost", "shared", "boost (mutex_family)"),
 ]
-# The pipeline (bench/workloads.hpp pipeline): one thread allocates, another frees; rows as
-# (allocator, benchmark variant, label); benchmark name pipeline/<variant>.
-PIPELINE_ROWS = [
-    ("mheap", "adaptivelock", "mheap, default (AdaptiveLock, thread caches, 8 arenas)"),
-    ("mheap", "adaptivelock_one_arena", "mheap, AdaptiveLock, thread caches, one arena"),
-    ("tcmalloc", "shared", "tcmalloc"),
-    ("jemalloc", "shared", "jemalloc"),
-    ("mimalloc", "shared", "mimalloc"),
-    ("glibc", "shared", "glibc"),
-    ("boost", "shared", "boost (mutex_family)"),
-]
+# The pipeline (bench/workloads.hpp pipeline): one thread allocates, another frees; the thread
+# table's rows that run it (bench_*.cpp register them); benchmark name pipeline/<variant>.
+PIPELINE_ROWS = [r for r in THREAD_ROWS if r[1] in ("adaptivelock", "adaptivelock_one_arena", "shared")]
 # Returning memory (bench/workloads.hpp release_cycle): (allocator, benchmark, how memory is given back).
 RELEASE = [
     ("mheap", "release/explicit", "`heap.release_all()` (Go's `debug.FreeOSMemory`)"),
