@@ -708,7 +708,7 @@ spans); the second frees them. Spans cross threads at every step: the allocating
 frees, the freeing one never allocates (`pipeline` in `bench/workloads.hpp`). Cells: wall time per
 span from the first alloc to the last free, median over the repetitions; *the queue alone*: the
 same run without the allocator calls, in the same process just before, the floor of this workload.
-mheap's freeing thread is a guest in the allocating thread's arena: it hands spans back in
+In mheap's default heap the freeing thread is a guest in the allocating thread's arena: it hands spans back in
 batches onto a stack that the arena's next lock holder drains (`mheap/returned_spans.hpp`).
 
 {pipeline_table}

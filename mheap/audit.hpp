@@ -128,7 +128,7 @@ class Census {
           if (on_stack[k][n] != cache.count(k, n))
             report_.fail("span cache stack ", k, "/", n, " counts ", cache.count(k, n), ", holds ", on_stack[k][n]);
     });
-    // Every thread's outbox: parked spans its stacks had no room for, each once.
+    // Every thread's outbox (parked spans its stacks had no room for) and the returned stack, each once.
     h_.front_.for_each_in_outboxes([&](const span_type& s) {
       ++in_cache_;
       if (!is_held(s.state) || is_owned(s.generation)) report_.fail("an outbox holds a span that is not parked at ", s.base);

@@ -37,7 +37,9 @@ struct MemStats {
   std::uint64_t Mallocs = 0;       ///< spans of the garbage-collected heap handed out, ever
   std::uint64_t Frees = 0;         ///< spans of the garbage-collected heap given back, ever
   std::uint64_t TotalAlloc = 0;    ///< bytes of those spans handed out, ever (never decreases)
-  std::uint64_t CacheIdle = 0;     ///< bytes of free spans waiting whole in span caches (part of HeapIdle; not Go's)
+  /// bytes of free spans waiting whole: span caches, outboxes, returned stacks (part of HeapIdle;
+  /// not Go's)
+  std::uint64_t CacheIdle = 0;
 
   /// Every field equal.
   friend bool operator==(const MemStats&, const MemStats&) = default;

@@ -95,8 +95,10 @@ class PacedRetention {
     }
   }
   /// `frees` frees (a batch drained at once counts each of its spans) found idle memory above the
-  /// bound: whether the last of them reads the clock (and may release).
+  /// bound: whether one of them is due to read the clock (and may release); the count restarts
+  /// from it. None: nothing is due.
   bool clock_due(std::uint32_t frees = 1) noexcept {
+    if (frees == 0) return false;
     if constexpr (decays) {
       if (countdown_ >= frees) {
         countdown_ -= frees;
@@ -104,7 +106,6 @@ class PacedRetention {
       }
       countdown_ = clock_period - 1;
     }
-    (void)frees;
     return true;
   }
   /// A pass is due at `now`: true when an episode above the bound was running; false when this

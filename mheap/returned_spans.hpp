@@ -8,19 +8,20 @@
 /// every allocation its empty cache cannot serve. A free under that lock, once per span, moved the
 /// lock and the free set between the cores every time (2026-12-07, a producer handing 2 million
 /// spans of 1–4 pages to a consumer over a queue: 430–470 ns per span; 318–323 with this stack;
-/// bench/ workload `pipeline`, the churn size mix: 544, and 284 with long spans in the batches).
+/// bench/ workload `pipeline`, the churn size mix, alternated runs: 544 with a lock per span, 504
+/// with this stack but long spans under the lock, 284 with them in the batches).
 /// Taking it once per batch was worse (1,050 ns): the allocating thread, finding it held for a
 /// whole batch, fell asleep in the kernel. So the freeing thread (its guest cache,
 /// mheap/thread_caches.hpp) pushes each batch onto this stack with one compare-and-swap, and the
 /// stack goes whole into the free set under the arena's lock (mheap/front_end.hpp): at the next
-/// lock a thread takes for its cache (visit_locked: the allocating thread, typically), at a flush
+/// lock a thread takes for its cache or for a long span (the allocating thread, typically), at a flush
 /// of every cache (before growth, scavenging and the bound), at any thread's exit from the arena,
 /// and by a guest that finds it over its bound. The lock then stays with the thread that
 /// allocates. Stops that only read (audit(), cached_pages()) see the spans where they are. Only
 /// the guest's own drain checks the paced bound (mheap/paced_retention.hpp), each span drained
-/// counted as a free, after folding the guest's deltas (which hold those frees) into the counters:
-/// a drain by an allocating thread feeds its allocations, and a flush's is part of growth or
-/// scavenging, which apply the bound themselves.
+/// counted as a free, after folding the guest's own deltas (its frees; other guests' stay in theirs
+/// until a cut) into the counters: a drain by an allocating thread feeds its allocations, and a
+/// flush's is part of growth or scavenging, which apply the bound themselves.
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its

@@ -96,8 +96,8 @@ struct ThreadCache {
   /// (under the registry mutex).
   std::uint32_t* homes = nullptr;
   /// A guest: this cache's arena is not the thread's home, and the thread only frees into it
-  /// (ThisThread::free_cache_for). Its stacks stay empty; its frees wait in the outbox, and a full
-  /// outbox goes with the next span onto the arena's returned stack without the arena's lock
+  /// (ThisThread::free_cache_for). Its stacks stay empty; its frees wait in the outbox, and a span
+  /// the outbox cannot take (full, or long) goes with it onto the arena's returned stack, unlocked
   /// (mheap/returned_spans.hpp, which bounds what waits there). Being listed, it is another
   /// thread's window for the arena's cuts (mheap/window_fence.hpp). Set (and cleared, when the arena
   /// becomes the thread's home) by the owning thread under the registry mutex; read only by it.

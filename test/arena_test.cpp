@@ -210,8 +210,9 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   require_clean(*heap);
 }
 
-// Spans a guest handed back are the arena's to reuse before it grows: a long request that finds
-// no room in the free set flushes the returned stack and is served from it.
+// Spans a guest handed back are the arena's to reuse before it grows: a long request drains the
+// returned stack before it looks in the free set, and is served from it without a flush (the
+// allocating thread's own parked span stays where it is).
 BOOST_AUTO_TEST_CASE(an_arena_reuses_the_spans_handed_back_before_it_grows) {
   constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;
   auto heap = test::make_heap<H>(std::size_t{1} << 32);
@@ -219,22 +220,26 @@ BOOST_AUTO_TEST_CASE(an_arena_reuses_the_spans_handed_back_before_it_grows) {
   std::vector<SpanRef<GC>> spans;
   std::binary_semaphore handed_back{0}, allocated{0};
   std::uint64_t sys_before = 0, sys_after = 0;
+  std::size_t parked_after = 0;
   SpanRef<GC> long_one;
   std::thread owner([&] {  // arena 1's only thread
     for (std::size_t i = 0; i < 2 * (outbox + 1); ++i) spans.push_back(heap->alloc<GC>(8));
+    heap->free(heap->alloc<GC>(2));  // parked on its own stack
     allocated.release();
     handed_back.acquire();
     sys_before = heap->stats().heap_sys;
     long_one = heap->alloc<GC>(200);  // more than the free set holds: the stack's 272 pages serve it
     sys_after = heap->stats().heap_sys;
+    parked_after = heap->cached_pages();  // its own 2 pages: no flush took them
   });
   allocated.acquire();
   for (auto r : spans) heap->free(r);  // two whole batches: all on the stack, nothing in the outbox
-  BOOST_TEST(heap->cached_pages() == 2 * (outbox + 1) * 8);
+  BOOST_TEST(heap->cached_pages() == 2 * (outbox + 1) * 8 + 2);
   handed_back.release();
   owner.join();
   BOOST_TEST(static_cast<bool>(long_one));
   BOOST_TEST(sys_after == sys_before);
+  BOOST_TEST(parked_after == 2u);
   BOOST_TEST(arena_of(*heap, long_one.base()) == 1u);
   require_clean(*heap);
   heap->free(long_one);

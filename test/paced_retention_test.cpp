@@ -69,6 +69,25 @@ std::vector<SpanRef<GC>> alloc_spans(H& heap, std::size_t count) {
 
 }  // namespace
 
+// The clock is read once in clock_period over-bound frees; a batch of frees drained at once (a
+// guest's, mheap/returned_spans.hpp) counts as that many, and an empty one as none.
+BOOST_AUTO_TEST_CASE(over_bound_frees_read_the_clock_once_a_period_counted_in_batches) {
+  PacedRetention<100, 0, 1'000'000'000> p;
+  constexpr std::uint32_t period = decltype(p)::clock_period;
+  BOOST_TEST(!p.clock_due(0));     // nothing drained: nothing due, and nothing counted
+  BOOST_TEST(p.clock_due());       // the first over-bound free reads the clock
+  BOOST_TEST(!p.clock_due(period - 2));
+  BOOST_TEST(!p.clock_due(0));
+  BOOST_TEST(!p.clock_due(1));     // period - 1 since the read
+  BOOST_TEST(p.clock_due(1));      // the period's last
+  BOOST_TEST(p.clock_due(period));  // a batch of a whole period
+  BOOST_TEST(!p.clock_due(period - 1));
+  BOOST_TEST(p.clock_due(3));      // a batch that crosses the read
+  PacedRetention<100, 0, 0> at_once;  // no decay: every over-bound free may release
+  BOOST_TEST(at_once.clock_due(1));
+  BOOST_TEST(!at_once.clock_due(0));
+}
+
 // 256 spans (320 MiB); nine in ten freed. After every free the unreleased idle bytes are within the
 // bound and its slack; the pages come back for the next peak without the heap growing.
 BOOST_AUTO_TEST_CASE(a_heap_shrinking_from_its_peak_gives_memory_back_as_it_goes) {
