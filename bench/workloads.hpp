@@ -406,13 +406,13 @@ void register_release(const std::string& name, ReleaseOptions opt = {}) {
 // consumer's last free (not its exit), per span (ns_per_op), and the same with nothing but the queue
 // (queue_ns_per_op: a first run with the allocator calls left out, the floor of this workload).
 inline constexpr std::size_t kPipelineDepth = 1024;
+inline constexpr std::uint64_t kPipelineSeed = 0x9e3779b97f4a7c15ull;
 
 inline void spin_pause() noexcept {  // a polite busy-wait step (the peers' binaries have no mheap)
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
-inline constexpr std::uint64_t kPipelineSeed = 0x9e3779b97f4a7c15ull;
 
 template <class A>
 double pipeline_run(A* a, const std::vector<std::uint32_t>& sizes) {

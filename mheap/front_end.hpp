@@ -189,14 +189,15 @@ class FrontEnd {
     drain_returned_locked(core);  // the guests' batches, for this thread to allocate from
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
   }
-  // The spans guests returned into the free set (parked → free, merged), under the lock; how many. A
-  // guest draining folds its own deltas first (an owner may): they hold the frees the bound judges.
-  std::uint32_t drain_returned_locked(Core& core, thread_cache_type* guest = nullptr) noexcept {
-    if constexpr (per_thread) {
-      if (guest != nullptr) guest->window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
+  // The spans guests returned into the free set (parked → free, merged), under the lock; how many.
+  std::uint32_t drain_returned_locked(Core& core) noexcept {
+    if constexpr (per_thread)
       if (!returned_.empty()) return returned_.drain([&](SpanT* s) { core.unpark_to_free(s); });
-    }
     return 0;
+  }
+  // Both buffers of c's deltas into the counters: by c's owner under the lock, or a stop.
+  static void fold_all_locked(const Core& core, thread_cache_type& c) noexcept {
+    c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
   }
   // The thread's outbox into the free set (parked → free, merged): by it under the lock, or a stop.
   void drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
@@ -243,9 +244,9 @@ class FrontEnd {
   // the epoch moves from old to next(old), with this heap's window fence (mheap/window_fence.hpp);
   // then, on the asymmetric fence, one membarrier(2) call makes every window opened before the move
   // visible; then every window is waited out. Only other threads' windows can be open (the caller,
-  // holding the lock, has closed its own), so an arena where no other thread has a cache (not even
-  // a guest's) pays no system call. A cut while the front end is stopped (mem_stats()) needs neither: no window is
-  // open, and any that opens sees the stop and touches nothing. Returns old.
+  // holding the lock, has closed its own), so an arena where no other thread has a cache (a guest's
+  // counts) pays no system call. A cut while the front end is stopped (mem_stats()) needs neither:
+  // no window is open, and any that opens sees the stop and touches nothing. Returns old.
   template <class Next>
   std::uint32_t move_epoch_locked(Next next) const noexcept {
     FrontEndEpoch& epoch = threads_.epoch;
@@ -286,7 +287,7 @@ class FrontEnd {
         any = any || c.spans.pages() != 0 || c.outbox_size != 0;
         drain_outbox_locked(core, c);
         core.flush_locked(c.spans);
-        c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
+        fold_all_locked(core, c);
       });
       any = any || !returned_.empty();
       drain_returned_locked(core);  // every batch guests handed back
@@ -356,7 +357,7 @@ class FrontEnd {
     drain_outbox_locked(core, c);
     drain_returned_locked(core);  // a guest's batches, with whatever others pushed
     core.flush_locked(c.spans);
-    c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
+    fold_all_locked(core, c);
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);
     fence_.retired_locked(c.window.seq());
     threads_.unlink(c);
@@ -392,8 +393,7 @@ class FrontEnd {
   [[no_unique_address]] std::conditional_t<has_heap_cache, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, WindowFence, detail::Absent<2>> fence_;
-  // What guests handed back (mheap/returned_spans.hpp), on a cache line of its own: their
-  // pushes must not evict the epoch every window reads.
+  // What guests handed back (returned_spans.hpp; its own cache line, off the epoch's every window reads).
   [[no_unique_address]] std::conditional_t<per_thread, ReturnedSpans<SpanT>, detail::Absent<3>> returned_;
 };
 

@@ -64,8 +64,8 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
 
 // free() into the thread cache thread_cache() names, asked once the ref has passed the checks
 // (null: none, the free goes to the heap under the lock; in a heap of several arenas, a span of
-// another arena than the thread's home goes to the thread's guest cache there, whose outbox alone
-// takes it, mheap/thread_caches.hpp).
+// another arena than the thread's home goes to the thread's guest cache there, which hands it back
+// in a batch, mheap/returned_spans.hpp).
 template <class UserConfig>
 template <class Kind, class ThreadCacheOf>
 void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_cache) {
@@ -87,7 +87,8 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
         if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
         if (step == Step::handed_over) [[unlikely]] {  // a guest found the returned stack over its bound
           detail::LockGuard guard(lock_);
-          this->pace_retention_locked(front_.drain_returned_locked(*this, tc));  // each span drained, a free
+          front_end_type::fold_all_locked(*this, *tc);  // its frees, for the paced bound to judge
+          this->pace_retention_locked(front_.drain_returned_locked(*this));  // each span drained, a free
           return enforce_retention_locked();
         }
         claimed = step == Step::claimed;
