@@ -38,7 +38,6 @@
 
 namespace mheap {
 
-
 // Config: a checked configuration; SpanT: its span record; Core: the HeapCore that owns this.
 template <class Config, class SpanT, class Core>
 class FrontEnd {
@@ -81,10 +80,9 @@ class FrontEnd {
         unpark(s);  // last: the caller reads the generation back, and no counter store comes between
       }
       return s;
-    } else {
-      (void)core, (void)n;
-      return nullptr;
     }
+    (void)core, (void)n;
+    return nullptr;
   }
 
   // Parks s, a claimed span of Kind and n pages, in cache c (the heap's, or the calling thread's
@@ -102,10 +100,7 @@ class FrontEnd {
     return true;
   }
   cache_type* heap_cache() noexcept {
-    if constexpr (has_heap_cache)
-      return &cache_;
-    else
-      return nullptr;
+    if constexpr (has_heap_cache) return &cache_; else return nullptr;
   }
 
   // ---- thread caches -------------------------------------------------------------------------------
@@ -182,17 +177,23 @@ class FrontEnd {
     return FreeStep::claimed;
   }
 
-  // The calling thread, holding the heap lock for its cache: its outbox and the spans guests returned
-  // go to the free set, and the visit counts towards the window fence's choice (window_fence.hpp).
+  // The calling thread, holding the lock for its cache: its outbox to the free set, the guests'
+  // returned spans to its stacks (below), the visit to the window fence's count (window_fence.hpp).
   void visit_locked(Core& core, thread_cache_type& tc) noexcept {
     drain_outbox_locked(core, tc);
-    drain_returned_locked(core);  // the guests' batches, for this thread to allocate from
+    drain_returned_locked(core, tc.guest ? nullptr : &tc.spans);
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
   }
-  // The spans guests returned into the free set (parked → free, merged), under the lock; how many.
-  std::uint32_t drain_returned_locked(Core& core) noexcept {
+  // The spans guests returned, under the lock; how many. Each stays parked on `stacks` (a home
+  // thread's, the lock holder's) if they have room, as its own frees would: what guests free is
+  // what that thread allocates. The rest go to the free set (parked → free, merged).
+  std::uint32_t drain_returned_locked(Core& core, cache_type* stacks = nullptr) noexcept {
     if constexpr (per_thread)
-      if (!returned_.empty()) return returned_.drain([&](SpanT* s) { core.unpark_to_free(s); });
+      if (!returned_.empty())
+        return returned_.drain([&](SpanT* s) {
+          if (!stacks || !stacks->push(s, s->kind, s->npages, Config::span_cache_pages, Config::span_cache_per_length))
+            core.unpark_to_free(s);
+        });
     return 0;
   }
   // Both buffers of c's deltas into the counters: by c's owner under the lock, or a stop.
@@ -309,9 +310,8 @@ class FrontEnd {
       threads_.for_each([&](thread_cache_type& c) {
         c.window.take(old, [&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
       });
-    } else {
-      (void)core;
     }
+    (void)core;
   }
 
   // f(cache) for every span cache: the heap's one, or every thread's (audit(): front end stopped).

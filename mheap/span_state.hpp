@@ -39,10 +39,13 @@
 //                          guest's span its outbox cannot take goes with the outbox on the arena's
 //                          returned stack, returned_spans.hpp, long spans too)
 //   live → free            free(): claimed, then free_span_locked() merges it (insert_free())
+//   parked → parked        FrontEnd::drain_returned_locked(): from the returned stack onto the stacks
+//                          of a home thread locking the arena for its cache, where they have room
 //   parked → free          flush_locked(), unpark_to_free(): before growth, scavenging, the retention
 //                          bound, at thread exit; an outbox at its thread's next lock; the returned
-//                          stack at any thread's next lock for its cache or for a long span, a flush,
-//                          a thread's exit, or its guest's drain past the bound
+//                          stack (what that thread's stacks leave) at any thread's next lock for its
+//                          cache or for a long span, a flush, a thread's exit, or its guest's drain
+//                          past the bound
 //   free → scavenging      release_locked(): taken out of the free set before the lock drops
 //   scavenging → free      release_locked(): put back (merged) once the lock is held again
 //   free → unused          insert_free()/absorb(): a neighbour merged into another record

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <semaphore>
 #include <set>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -136,9 +137,10 @@ BOOST_AUTO_TEST_CASE(spans_freed_from_another_arena_go_back_to_their_own) {
 
 // A thread freeing spans of another arena (a pipeline's consumer) is a guest there: its frees
 // wait in its outbox, then go as one batch onto the arena's returned stack, without the arena's
-// lock; the next thread to lock the arena for its cache drains the stack into the free set, and
-// so does the guest itself once the stack holds more than a cache's pages, and so does a flush.
-// Every step keeps the parked pages, the counters and the audit exact.
+// lock; the next thread to lock the arena for its cache takes the stack onto its own stacks where
+// they have room (the rest into the free set); the guest itself drains it into the free set once
+// it holds more than a cache's pages, and so does a flush. Every step keeps the parked pages, the
+// counters and the audit exact.
 BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_batches) {
   constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;  // spans per outbox
   constexpr std::size_t bound = ArenaConfig::span_cache_pages;  // the returned stack's, in pages
@@ -155,18 +157,24 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   const std::size_t theirs = arena_of(*heap, spans[0].base());
   BOOST_TEST(theirs == 1u);
   std::uint64_t inuse = heap->stats().heap_inuse;
-  std::size_t boxed = 0, boxed_pages = 0, stacked_pages = 0, drains = 0;  // the model
+  std::size_t boxed_pages = 0, stacked_pages = 0, drains = 0;  // the model
+  std::vector<std::size_t> box, stack;  // lengths; the stack's in the order a drain meets them
   for (std::size_t i = 0; i < spans.size(); ++i) {
     heap->free(spans[i]);
     const std::size_t n = pages[i];
-    if (n < H::max_list_pages && boxed < outbox) {
-      ++boxed;
+    if (n < H::max_list_pages && box.size() < outbox) {
+      box.push_back(n);
       boxed_pages += n;
-    } else {
+    } else {  // the outbox, last in first, then this span, above what the stack held
+      std::vector<std::size_t> batch(box.rbegin(), box.rend());
+      batch.push_back(n);
+      stack.insert(stack.begin(), batch.begin(), batch.end());
       stacked_pages += boxed_pages + n;
-      boxed = boxed_pages = 0;
+      box.clear();
+      boxed_pages = 0;
       if (stacked_pages > bound) {
         stacked_pages = 0;  // the guest drained the stack itself
+        stack.clear();
         ++drains;
       }
     }
@@ -179,8 +187,19 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   }
   BOOST_TEST(drains >= 1u);       // the test reached the guest's own drain...
   BOOST_TEST(stacked_pages > 0u);  // ...and leaves spans on the stack
-  // A thread allocating in that arena (the one nobody calls home now) drains the stack.
-  // (Read inside that thread: its exit would drain the stack too.)
+  // A thread allocating in that arena (the one nobody calls home now) takes the stack onto its
+  // stacks as a span cache parks a free (a length's bound, the cache's, short spans only), the
+  // rest into the free set, and allocates from them. (Read inside that thread: its exit flushes.)
+  std::size_t adopted_pages = 0;
+  std::map<std::size_t, std::uint32_t> per_length;
+  for (std::size_t n : stack) {
+    if (n < H::max_list_pages && per_length[n] < ArenaConfig::span_cache_per_length && adopted_pages + n <= bound) {
+      ++per_length[n];
+      adopted_pages += n;
+    }
+  }
+  BOOST_TEST_REQUIRE(per_length[1] > 0u);
+  const std::uint64_t sys_before = heap->stats().heap_sys;
   SpanRef<GC> theirs_again;
   std::size_t parked_after_its_alloc = 0;
   std::thread([&] {
@@ -188,7 +207,9 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
     parked_after_its_alloc = heap->cached_pages();
   }).join();
   BOOST_TEST(arena_of(*heap, theirs_again.base()) == theirs);
-  BOOST_TEST(parked_after_its_alloc == boxed_pages);  // the main thread's outbox is its own
+  BOOST_TEST(heap->stats().heap_sys == sys_before);
+  // The main thread's outbox is its own; of the adopted spans, one is live again.
+  BOOST_TEST(parked_after_its_alloc == boxed_pages + adopted_pages - 1);
   require_clean(*heap);
   // A flush drains both; the next batch goes onto the stack again, and a flush drains it too.
   heap->flush_cache();
@@ -199,6 +220,24 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   }).join();
   for (auto r : more) heap->free(r);
   BOOST_TEST(heap->cached_pages() == 2 * (outbox + 1));  // all of them on the stack
+  require_clean(*heap);
+  heap->flush_cache();
+  BOOST_TEST(heap->cached_pages() == 0u);
+  // More spans of one length than a stack keeps: the allocating thread adopts up to the length's
+  // bound, the rest go to the free set (and the thread's exit flushes what it adopted).
+  constexpr std::uint32_t per_length_bound = ArenaConfig::span_cache_per_length;
+  more.clear();
+  std::thread([&] {
+    for (std::size_t i = 0; i < per_length_bound + 2; ++i) more.push_back(heap->alloc<GC>(2));
+  }).join();
+  for (auto r : more) heap->free(r);
+  const std::size_t boxed_now = heap->cached_pages() - 2 * (per_length_bound + 2 - (per_length_bound + 2) % (outbox + 1));
+  std::size_t parked_while_adopted = 0;
+  std::thread([&] {
+    heap->free(heap->alloc<GC>(2));  // adopts, allocates one, parks it again
+    parked_while_adopted = heap->cached_pages();
+  }).join();
+  BOOST_TEST(parked_while_adopted == boxed_now + 2 * per_length_bound);
   require_clean(*heap);
   heap->flush_cache();
   BOOST_TEST(heap->cached_pages() == 0u);
