@@ -709,7 +709,8 @@ frees, the freeing one never allocates (`pipeline` in `bench/workloads.hpp`). Ce
 span from the first alloc to the last free, median over the repetitions; *the queue alone*: the
 same run without the allocator calls, in the same process just before, the floor of this workload.
 In mheap's default heap the freeing thread is a guest in the allocating thread's arena: it hands spans back in
-batches onto a stack that the arena's next lock holder drains (`mheap/returned_spans.hpp`).
+batches onto a stack that the arena's next home thread to lock it for its cache takes onto its own
+span cache (`mheap/returned_spans.hpp`).
 
 {pipeline_table}
 

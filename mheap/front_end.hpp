@@ -178,7 +178,7 @@ class FrontEnd {
   }
 
   // The calling thread, holding the lock for its cache: its outbox to the free set, the guests'
-  // returned spans to its stacks (below), the visit to the window fence's count (window_fence.hpp).
+  // returned spans to its stacks (below; a guest's: none), the visit to the fence (window_fence.hpp).
   void visit_locked(Core& core, thread_cache_type& tc) noexcept {
     drain_outbox_locked(core, tc);
     drain_returned_locked(core, tc.guest ? nullptr : &tc.spans);

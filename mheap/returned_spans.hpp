@@ -13,14 +13,15 @@
 /// Taking it once per batch was worse (1,050 ns): the allocating thread, finding it held for a
 /// whole batch, fell asleep in the kernel. So the freeing thread (its guest cache,
 /// mheap/thread_caches.hpp) pushes each batch onto this stack with one compare-and-swap, and the
-/// stack is drained whole under the arena's lock (mheap/front_end.hpp). At the next lock a thread
-/// takes for its cache (the allocating thread, typically), onto that thread's stacks as far as
-/// they have room, the rest into the free set: what the guests free is what it allocates next,
-/// without the lock (2026-12-07, another VM, alternated: 740 → 620 ns per span; the thread still
-/// locks for half its allocations, whose lengths its stacks do not hold). Into the free set: at a
-/// lock for a long span, at a flush of every cache (before growth, scavenging and the bound), at
-/// any thread's exit from the arena, and by a guest that finds it over its bound. The lock then
-/// stays with the thread that allocates. Stops that only read (audit(), cached_pages()) see the
+/// stack is drained whole under the arena's lock (mheap/front_end.hpp). At the next lock a home
+/// thread of the arena takes for its cache (the allocating thread, typically), onto that thread's
+/// stacks as far as they have room, the rest into the free set: what the guests free is what it
+/// allocates next, without the lock (2026-12-07, an AMD EPYC VM, medians of 5 alternated runs:
+/// 692 → 571 ns per span; the thread still locks for half its allocations, whose lengths its
+/// stacks do not hold). Wholly into the free set: at a guest's lock for its cache, a lock for a
+/// long span or without a cache, a flush of every cache (before growth, scavenging and the bound),
+/// any thread's exit from the arena, and a guest's drain past its bound. The lock then stays with
+/// the thread that allocates. Stops that only read (audit(), cached_pages()) see the
 /// spans where they are. Only
 /// the guest's own drain checks the paced bound (mheap/paced_retention.hpp), each span drained
 /// counted as a free, after folding the guest's own deltas (its frees; other guests' stay in theirs

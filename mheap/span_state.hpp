@@ -43,9 +43,9 @@
 //                          of a home thread locking the arena for its cache, where they have room
 //   parked → free          flush_locked(), unpark_to_free(): before growth, scavenging, the retention
 //                          bound, at thread exit; an outbox at its thread's next lock; the returned
-//                          stack (what that thread's stacks leave) at any thread's next lock for its
-//                          cache or for a long span, a flush, a thread's exit, or its guest's drain
-//                          past the bound
+//                          stack at a home thread's lock for its cache (what its stacks leave), a
+//                          guest's lock, a lock for a long span, a flush, a thread's exit, or its
+//                          guest's drain past the bound
 //   free → scavenging      release_locked(): taken out of the free set before the lock drops
 //   scavenging → free      release_locked(): put back (merged) once the lock is held again
 //   free → unused          insert_free()/absorb(): a neighbour merged into another record

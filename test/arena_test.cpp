@@ -9,10 +9,10 @@
 #include <atomic>
 #include <barrier>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <semaphore>
 #include <set>
-#include <map>
 #include <thread>
 #include <vector>
 
@@ -137,9 +137,9 @@ BOOST_AUTO_TEST_CASE(spans_freed_from_another_arena_go_back_to_their_own) {
 
 // A thread freeing spans of another arena (a pipeline's consumer) is a guest there: its frees
 // wait in its outbox, then go as one batch onto the arena's returned stack, without the arena's
-// lock; the next thread to lock the arena for its cache takes the stack onto its own stacks where
-// they have room (the rest into the free set); the guest itself drains it into the free set once
-// it holds more than a cache's pages, and so does a flush. Every step keeps the parked pages, the
+// lock; the next of the arena's own threads to lock it for its cache takes the stack onto its
+// stacks where they have room (the rest into the free set); the guest itself drains it into the
+// free set once it holds more than a cache's pages, and so does a flush. Every step keeps the parked pages, the
 // counters and the audit exact.
 BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_batches) {
   constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;  // spans per outbox
@@ -231,13 +231,41 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
     for (std::size_t i = 0; i < per_length_bound + 2; ++i) more.push_back(heap->alloc<GC>(2));
   }).join();
   for (auto r : more) heap->free(r);
-  const std::size_t boxed_now = heap->cached_pages() - 2 * (per_length_bound + 2 - (per_length_bound + 2) % (outbox + 1));
+  static_assert((per_length_bound + 2) % (outbox + 1) == 0, "whole batches: the outbox ends empty");
+  BOOST_TEST_REQUIRE(heap->cached_pages() == 2 * (per_length_bound + 2));  // all on the stack
   std::size_t parked_while_adopted = 0;
   std::thread([&] {
     heap->free(heap->alloc<GC>(2));  // adopts, allocates one, parks it again
     parked_while_adopted = heap->cached_pages();
   }).join();
-  BOOST_TEST(parked_while_adopted == boxed_now + 2 * per_length_bound);
+  BOOST_TEST(parked_while_adopted == 2 * per_length_bound);
+  BOOST_TEST(heap->cached_pages() == 0u);  // the thread's exit flushed what it adopted
+  require_clean(*heap);
+  // A thread whose stacks are nearly full adopts up to the cache's pages, no further.
+  constexpr std::size_t held = 3 * 120, batch = outbox + 1, each = 10;
+  static_assert(held + batch * each > bound && held < bound);
+  std::vector<SpanRef<GC>> handed;
+  std::binary_semaphore parked{0}, freed{0};
+  std::size_t parked_at_bound = 0;
+  std::thread owner([&] {  // the arena's home thread
+    for (std::size_t i = 0; i < batch; ++i) handed.push_back(heap->alloc<GC>(each));
+    std::vector<SpanRef<GC>> big;
+    for (int i = 0; i < 3; ++i) big.push_back(heap->alloc<GC>(held / 3));
+    for (auto r : big) heap->free(r);  // parked on its own stacks
+    parked.release();
+    freed.acquire();
+    const auto one = heap->alloc<GC>(1);  // no 1-page span parked: locks, adopts, refills
+    parked_at_bound = heap->cached_pages();
+    heap->free(one);
+  });
+  parked.acquire();
+  BOOST_TEST_REQUIRE(heap->cached_pages() == held);
+  for (auto r : handed) heap->free(r);  // the main thread is a guest there: one batch
+  BOOST_TEST_REQUIRE(heap->cached_pages() == held + batch * each);
+  freed.release();
+  owner.join();
+  BOOST_TEST(parked_at_bound == held + (bound - held) / each * each);
+  BOOST_TEST(heap->cached_pages() == 0u);
   require_clean(*heap);
   heap->flush_cache();
   BOOST_TEST(heap->cached_pages() == 0u);
