@@ -277,6 +277,30 @@ BOOST_AUTO_TEST_CASE(a_thread_freeing_another_arenas_spans_hands_them_back_in_ba
   require_clean(*heap);
 }
 
+// A guest that takes the arena's lock (here: every free does, once a retention bound is set) puts
+// what is on the returned stack into the free set, never on its own stacks: it does not allocate
+// there, so spans parked with it would wait for a stop.
+BOOST_AUTO_TEST_CASE(a_guest_that_locks_the_arena_keeps_nothing_parked_there) {
+  constexpr std::size_t batch = ThreadCache<int, int, 1, 2>::outbox_capacity + 1;
+  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+  auto anchor = heap->alloc<GC>(1);  // the main thread takes arena 0
+  std::vector<SpanRef<GC>> spans;
+  std::thread([&] {
+    for (std::size_t i = 0; i < batch + 1; ++i) spans.push_back(heap->alloc<GC>(2));
+  }).join();
+  BOOST_TEST_REQUIRE(arena_of(*heap, spans[0].base()) != 0u);
+  for (std::size_t i = 0; i < batch; ++i) heap->free(spans[i]);  // one batch onto the returned stack
+  BOOST_TEST_REQUIRE(heap->cached_pages() == 2 * batch);
+  heap->set_idle_retention(std::size_t{1} << 40);  // far above: nothing released, nothing flushed
+  BOOST_TEST_REQUIRE(heap->cached_pages() == 2 * batch);
+  heap->free(spans[batch]);  // under the lock: the guest's visit drains the stack
+  BOOST_TEST(heap->cached_pages() == 0u);
+  BOOST_TEST(heap->stats().heap_inuse == kPage);
+  require_clean(*heap);
+  heap->free(anchor);
+  require_clean(*heap);
+}
+
 // Spans a guest handed back are the arena's to reuse before it grows: a long request drains the
 // returned stack before it looks in the free set, and is served from it without a flush (the
 // allocating thread's own parked span stays where it is).
