@@ -184,17 +184,19 @@ class FrontEnd {
     drain_returned_locked(core, tc.guest ? nullptr : &tc.spans);
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
   }
-  // The spans guests returned, under the lock; how many. Each stays parked on `stacks` (a home
-  // thread's, the lock holder's) if they have room, as its own frees would: what guests free is
-  // what that thread allocates. The rest go to the free set (parked → free, merged).
+  // The spans guests returned, under the lock: parked on `stacks` (a home thread's, the lock
+  // holder's; what guests free is what it allocates) where they have room, as its own frees would,
+  // the rest into the free set (parked → free, merged). Returns those: the frees the bound counts.
   std::uint32_t drain_returned_locked(Core& core, cache_type* stacks = nullptr) noexcept {
+    std::uint32_t freed = 0;
     if constexpr (per_thread)
       if (!returned_.empty())
-        return returned_.drain([&](SpanT* s) {
-          if (!stacks || !stacks->push(s, s->kind, s->npages, Config::span_cache_pages, Config::span_cache_per_length))
-            core.unpark_to_free(s);
+        returned_.drain([&](SpanT* s) {
+          if (stacks && stacks->push(s, s->kind, s->npages, Config::span_cache_pages, Config::span_cache_per_length)) return;
+          core.unpark_to_free(s);
+          ++freed;
         });
-    return 0;
+    return freed;
   }
   // Both buffers of c's deltas into the counters: by c's owner under the lock, or a stop.
   static void fold_all_locked(const Core& core, thread_cache_type& c) noexcept {
@@ -212,12 +214,7 @@ class FrontEnd {
   }
 
   // Claimed spans on their way from a thread's window to the heap (audit(): they are in no cache).
-  std::size_t claimed_in_transit() const noexcept {
-    std::size_t n = 0;
-    if constexpr (per_thread)
-      threads_.for_each([&](const thread_cache_type& c) { n += c.in_transit.load(std::memory_order_relaxed); });
-    return n;
-  }
+  std::size_t claimed_in_transit() const noexcept { return sum_over_threads<&thread_cache_type::in_transit>(); }
 
   // Stops the threads' lock-free use of their caches while it lives: the lock holder may flush them.
   class [[nodiscard]] Stop {
@@ -341,12 +338,7 @@ class FrontEnd {
     return pages;
   }
   // HeapEvents::zeroed_bytes counted by threads without the lock.
-  std::uint64_t zeroed_bytes_in_threads() const noexcept {
-    std::uint64_t n = 0;
-    if constexpr (per_thread)
-      threads_.for_each([&](const thread_cache_type& c) { n += c.zeroed_bytes.load(std::memory_order_relaxed); });
-    return n;
-  }
+  std::uint64_t zeroed_bytes_in_threads() const noexcept { return sum_over_threads<&thread_cache_type::zeroed_bytes>(); }
 
   // ThisThread (through the core) calls these two under the registry mutex, with the heap lock.
   void link_locked(thread_cache_type& c) noexcept {
@@ -372,6 +364,13 @@ class FrontEnd {
   }
 
  private:
+  // One atomic counter of every thread's cache, added up (relaxed loads: the lock holder's view).
+  template <auto Field>
+  std::uint64_t sum_over_threads() const noexcept {
+    std::uint64_t n = 0;
+    if constexpr (per_thread) threads_.for_each([&](const thread_cache_type& c) { n += (c.*Field).load(std::memory_order_relaxed); });
+    return n;
+  }
   static void fold_delta(const Core& core, std::size_t k, const KindDelta& d) noexcept {
     span_kinds::for_each([&]<class K, std::size_t I>() {
       if (I == k) charge<K>(core.stats_, d.net_bytes);  // modulo 2^64: a negative delta credits

@@ -72,21 +72,18 @@ class alignas(detail::cache_line_bytes) ReturnedSpans {
   /// Whether the stack is empty (one relaxed load, for the lock holder's path: a push it misses
   /// is drained by the next lock holder).
   bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
-  /// Takes every span off the stack, hands each to f, and returns how many. The arena's lock holder.
+  /// Takes every span off the stack and hands each to f. The arena's lock holder.
   template <class F>
-  std::uint32_t drain(F&& f) noexcept {
+  void drain(F&& f) noexcept {
     SpanT* s = head_.exchange(nullptr, std::memory_order_acquire);
     std::size_t pages = 0;
-    std::uint32_t spans = 0;
     while (s != nullptr) {
       SpanT* next = s->next;
       pages += s->npages;
-      ++spans;
       f(s);
       s = next;
     }
     pages_.fetch_sub(pages, std::memory_order_relaxed);
-    return spans;
   }
   /// f(span) for every span on the stack (the front end stopped: nothing is pushed meanwhile).
   template <class F>
