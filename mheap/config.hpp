@@ -108,7 +108,8 @@ struct DefaultConfig {
   /// for the next request of their kind and length (0: no cache, no code, no storage). Flushed
   /// before the heap grows or scavenges. mheap/span_cache.hpp.
   /// 512 pages of 8 KiB: 4 MiB, tcmalloc's largest thread cache (a thread with thread caches also
-  /// parks up to half as much again in its outbox, mheap/thread_caches.hpp).
+  /// parks up to half as much again in its outbox, and each arena's returned stack as much again,
+  /// mheap/thread_caches.hpp, mheap/returned_spans.hpp).
   static constexpr std::size_t span_cache_pages = 512;
   static constexpr std::uint32_t span_cache_per_length = 32;  ///< spans parked per kind and length at most
   /// One span cache per thread, used without the heap lock (mheap/thread_caches.hpp), where the

@@ -124,23 +124,24 @@ class FrontEnd {
       tc.window.close();
     }
     detail::LockGuard guard(core.lock_);
-    visit_locked(core, tc);
+    const std::uint32_t freed = visit_locked(core, tc);
     SpanT* s = tc.spans.pop(k, n);
     if (s == nullptr) s = core.template refill_locked<Kind>(n);
-    if (s == nullptr) return nullptr;
-    core.template unpark_and_charge_locked<Kind>(s);
-    if (zeroed && s->needzero) core.events_.zeroed_bytes += bytes;
+    if (s != nullptr) {
+      core.template unpark_and_charge_locked<Kind>(s);
+      if (zeroed && s->needzero) core.events_.zeroed_bytes += bytes;
+    }
+    pace_visit_locked(core, tc, freed);  // after the refill: a pass first would release what it takes
     return s;
   }
 
   // free(), inside the thread's window: the claim (the check of the ref, see Heap::free) and the
-  // push, with the thread's deltas credited: on its stack, or, when that has no room, in the
-  // thread's outbox, which goes to the free set at the thread's next lock. A guest (mheap/
-  // thread_caches.hpp) stacks nothing: a span its outbox cannot take (full, or the span is long)
-  // goes with the outbox onto the arena's returned stack (handed_over: the stack is over its
-  // bound; the caller drains it under the lock). Claim and push share one window, so a stopped
-  // front end never sees a claimed span it cannot account for; a home thread's span that must go
-  // to the heap now (long, or the outbox is full) is in_transit until the caller has placed it.
+  // push, with the thread's deltas credited: on its stack; if it has no room, in its outbox, for
+  // its next lock; if that is full, a short span goes with the outbox onto the arena's returned
+  // stack in one batch, not a lock per span, and so does a guest's long one (a guest stacks
+  // nothing; handed_over: the stack is over its bound, the caller drains it under the lock). Claim
+  // and push share one window, so a stopped front end never sees a claimed span it cannot account
+  // for; a home thread's long span is in_transit until the caller has placed it.
   enum class FreeStep { parked, handed_over, bad_ref, claimed, not_tried };
   template <class Kind>
   FreeStep free_without_lock(thread_cache_type& tc, SpanT* s, Generation ref_generation) {
@@ -154,20 +155,16 @@ class FrontEnd {
     const bool stacked = !tc.guest && tc.spans.push(s, k, n, Config::span_cache_pages, Config::span_cache_per_length);
     const bool boxed = !stacked && n < cache_type::max_pages && tc.outbox_size < thread_cache_type::outbox_capacity &&
                        tc.outbox_pages + n <= Config::span_cache_pages / 2;
-    const bool batch = !stacked && !boxed && tc.guest;  // with the outbox, even a long span
+    const bool batch = !stacked && !boxed && (tc.guest || n < cache_type::max_pages);
     if (stacked || boxed || batch) {
       detail::poison_free_memory<Config::valgrind_annotations>(s->base, n << page_shift);
       s->needzero = true;  // a span freed after use is dirty
       tc.window.add_free(k, std::uint64_t{n} << page_shift);
-      if (boxed) {
-        tc.outbox[tc.outbox_size++] = s;
-        tc.outbox_pages += n;
-      }
+      if (boxed) tc.box(s, n);
       bool over = false;
-      if (batch) {  // a guest's full outbox and s, one batch onto the returned stack
+      if (batch) {  // the full outbox and s, one batch onto the returned stack
         over = returned_.push(tc.outbox.data(), tc.outbox_size, s) > Config::span_cache_pages;
-        tc.outbox_size = 0;
-        tc.outbox_pages = 0;
+        tc.clear_outbox();
       }
       tc.window.close();
       return over ? FreeStep::handed_over : FreeStep::parked;
@@ -177,16 +174,23 @@ class FrontEnd {
     return FreeStep::claimed;
   }
 
-  // The calling thread, holding the lock for its cache: its outbox to the free set, the guests'
-  // returned spans to its stacks (below; a guest's: none), the visit to the fence (window_fence.hpp).
-  void visit_locked(Core& core, thread_cache_type& tc) noexcept {
-    drain_outbox_locked(core, tc);
-    drain_returned_locked(core, tc.guest ? nullptr : &tc.spans);
+  // The calling thread, holding the lock for its cache: the visit to the fence (window_fence.hpp),
+  // its outbox to the free set, the returned spans to its stacks (below; a guest's: none); returns
+  // how many reached the free set (frees, for pace_visit_locked).
+  std::uint32_t visit_locked(Core& core, thread_cache_type& tc) noexcept {
     fence_.visit_locked(threads_.epoch, tc.window.windows_since_cut());
+    return drain_outbox_locked(core, tc) + drain_returned_locked(core, tc.guest ? nullptr : &tc.spans);
   }
-  // The spans guests returned, under the lock: parked on `stacks` (a home thread's, the lock
-  // holder's; what guests free is what it allocates) where they have room, as its own frees would,
-  // the rest into the free set (parked → free, merged). Returns those: the frees the bound counts.
+  // `freed` frees a visit sent to the free set pace the bound as frees under the lock do (after the
+  // caller's allocation). Past an outbox's worth the thread's own frees are folded in first, or stale
+  // counters could hide them (a fold per visit cost 3-4 ns per operation, threads/adaptivelock/1).
+  void pace_visit_locked(Core& core, thread_cache_type& tc, std::uint32_t freed) noexcept {
+    if (freed > thread_cache_type::outbox_capacity) fold_all_locked(core, tc);
+    if (freed != 0) core.pace_retention_locked(freed);
+  }
+  // The returned spans, under the lock: parked on `stacks` (a home thread's, the lock holder's;
+  // what its arena's threads free is what it allocates) where they have room, as its own frees
+  // would; the rest into the free set (parked → free, merged), their count returned.
   std::uint32_t drain_returned_locked(Core& core, cache_type* stacks = nullptr) noexcept {
     std::uint32_t freed = 0;
     if constexpr (per_thread)
@@ -202,17 +206,17 @@ class FrontEnd {
   static void fold_all_locked(const Core& core, thread_cache_type& c) noexcept {
     c.window.take_all([&](std::size_t k, const KindDelta& d) { fold_delta(core, k, d); });
   }
-  // The thread's outbox into the free set (parked → free, merged): by it under the lock, or a stop.
-  void drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
-    for (std::uint32_t i = 0; i < tc.outbox_size; ++i) core.unpark_to_free(tc.outbox[i]);
-    tc.outbox_size = 0;
-    tc.outbox_pages = 0;
+  // The thread's outbox into the free set (parked → free, merged), its size returned: under the lock.
+  std::uint32_t drain_outbox_locked(Core& core, thread_cache_type& tc) noexcept {
+    const std::uint32_t boxed = tc.outbox_size;
+    for (std::uint32_t i = 0; i < boxed; ++i) core.unpark_to_free(tc.outbox[i]);
+    tc.clear_outbox();
+    return boxed;
   }
   // The caller of a FreeStep::claimed, under the lock: the span has arrived.
   static void arrived_locked(thread_cache_type& tc) noexcept {
     tc.in_transit.store(tc.in_transit.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
-
   // Claimed spans on their way from a thread's window to the heap (audit(): they are in no cache).
   std::size_t claimed_in_transit() const noexcept { return sum_over_threads<&thread_cache_type::in_transit>(); }
 
@@ -267,10 +271,9 @@ class FrontEnd {
   // is checked against it (a lock-free free could not be).
   void bypass_locked(bool on) noexcept {
     if constexpr (per_thread) {
-      if (on)
-        threads_.epoch.value.fetch_or(FrontEndEpoch::bypassed, std::memory_order_seq_cst);
-      else
-        threads_.epoch.value.fetch_and(~FrontEndEpoch::bypassed, std::memory_order_seq_cst);
+      std::atomic<std::uint32_t>& e = threads_.epoch.value;
+      on ? e.fetch_or(FrontEndEpoch::bypassed, std::memory_order_seq_cst)
+         : e.fetch_and(~FrontEndEpoch::bypassed, std::memory_order_seq_cst);
     }
   }
 
@@ -319,8 +322,7 @@ class FrontEnd {
     else if constexpr (has_cache)
       f(cache_);
   }
-  // f(span) for every parked span in a thread's outbox or on the returned stack (audit(): front
-  // end stopped).
+  // f(span) for every parked span in an outbox or on the returned stack (audit(): front end stopped).
   template <class F>
   void for_each_in_outboxes(F&& f) const {
     if constexpr (per_thread) {
@@ -339,7 +341,6 @@ class FrontEnd {
   }
   // HeapEvents::zeroed_bytes counted by threads without the lock.
   std::uint64_t zeroed_bytes_in_threads() const noexcept { return sum_over_threads<&thread_cache_type::zeroed_bytes>(); }
-
   // ThisThread (through the core) calls these two under the registry mutex, with the heap lock.
   void link_locked(thread_cache_type& c) noexcept {
     threads_.link(c);
@@ -392,7 +393,7 @@ class FrontEnd {
   [[no_unique_address]] std::conditional_t<has_heap_cache, cache_type, detail::Absent<0>> cache_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, registry_type, detail::Absent<1>> threads_;
   [[no_unique_address]] mutable std::conditional_t<per_thread, WindowFence, detail::Absent<2>> fence_;
-  // What guests handed back (returned_spans.hpp; its own cache line, off the epoch's every window reads).
+  // What threads handed back in batches (returned_spans.hpp; its own cache line, off the epoch's every window reads).
   [[no_unique_address]] std::conditional_t<per_thread, ReturnedSpans<SpanT>, detail::Absent<3>> returned_;
 };
 

@@ -85,7 +85,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
         const Step step = front_.template free_without_lock<Kind>(*tc, s, ref.generation_);
         if (step == Step::parked) return;
         if (step == Step::bad_ref) [[unlikely]] return report_bad_free(s, ref.generation_, Kind::name);
-        if (step == Step::handed_over) [[unlikely]] {  // a guest found the returned stack over its bound
+        if (step == Step::handed_over) [[unlikely]] {  // the returned stack is over its bound
           detail::LockGuard guard(lock_);
           front_end_type::fold_all_locked(*this, *tc);  // its frees, for the paced bound to judge
           this->pace_retention_locked(front_.drain_returned_locked(*this));  // each span drained, a free
@@ -96,7 +96,7 @@ void HeapShard<UserConfig>::free_with(SpanRef<Kind> ref, ThreadCacheOf&& thread_
     }
     detail::LockGuard guard(lock_);
     if constexpr (per_thread)
-      if (tc != nullptr) front_.visit_locked(*this, *tc);  // this thread holds the lock anyway
+      if (tc != nullptr) front_.pace_visit_locked(*this, *tc, front_.visit_locked(*this, *tc));  // it holds the lock anyway
     if (claimed && tc != nullptr) {  // claimed: in tc's window
       front_end_type::arrived_locked(*tc);
     } else if (!generation::claim(s->generation, ref.generation_)) [[unlikely]] {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 /// \file
-/// mheap/returned_spans.hpp — parked spans that threads freeing into an arena they do not allocate
-/// from hand back to it in batches, without its lock.
+/// mheap/returned_spans.hpp — parked spans that threads hand back to an arena in batches, without
+/// its lock: a thread freeing into an arena it does not allocate from, and a thread whose own
+/// stacks and outbox are full.
 ///
 /// Why: in a pipeline one thread allocates and another frees. The freeing thread's spans belong to
 /// the allocating thread's arena (mheap/arena_set.hpp), whose lock the allocating thread takes on
@@ -13,29 +14,33 @@
 /// Taking it once per batch was worse (1,050 ns): the allocating thread, finding it held for a
 /// whole batch, fell asleep in the kernel. So the freeing thread (its guest cache,
 /// mheap/thread_caches.hpp) pushes each batch onto this stack with one compare-and-swap, and the
-/// stack is drained whole under the arena's lock (mheap/front_end.hpp). At the next lock a home
-/// thread of the arena takes for its cache (the allocating thread, typically), onto that thread's
-/// stacks as far as they have room, the rest into the free set: what the guests free is what it
-/// allocates next, without the lock (2026-12-07, an AMD EPYC VM, medians of 5 alternated runs:
-/// 692 → 571 ns per span; the thread still locks for half its allocations, whose lengths its
-/// stacks do not hold). Wholly into the free set: at a guest's lock for its cache, a lock for a
-/// long span or without a cache, a flush of every cache (before growth, scavenging and the bound),
-/// any thread's exit from the arena, and a guest's drain past its bound. The lock then stays with
-/// the thread that allocates. Stops that only read (audit(), cached_pages()) see the
-/// spans where they are. Only
-/// the guest's own drain checks the paced bound (mheap/paced_retention.hpp), each span drained
-/// counted as a free, after folding the guest's own deltas (its frees; other guests' stay in theirs
-/// until a cut) into the counters: a drain by an allocating thread feeds its allocations, and a
-/// flush's is part of growth or scavenging, which apply the bound themselves.
+/// stack is drained whole under the arena's lock (mheap/front_end.hpp). A home thread does the same
+/// with the short spans its stacks and outbox have no room for, which is the pipeline's every free
+/// when both threads call one arena home (Config::arenas = 1: 2026-12-07, an AMD EPYC VM, bench/
+/// `pipeline/adaptivelock_one_arena`, 3 alternated runs: 1.42–1.43 → 0.70–0.73 µs per span).
+/// At the next lock a home thread of the arena takes for its cache (the allocating thread,
+/// typically), onto that thread's stacks as far as they have room, the rest into the free set:
+/// what the others free is what it allocates next, without the lock (2026-12-07, medians of 5
+/// alternated runs: 692 → 571 ns per span; the thread still locks for half its allocations, whose
+/// lengths its stacks do not hold). Wholly into the free set: at a guest's lock for its cache, a
+/// lock for a long span or without a cache, a flush of every cache (before growth, scavenging and
+/// the bound), any thread's exit from the arena, and a drain past the bound by the thread that
+/// found the stack there. The lock then
+/// stays with the thread that allocates. Stops that only read (audit(), cached_pages()) see the
+/// spans where they are. What a drain sends to the free set paces the paced bound
+/// (mheap/paced_retention.hpp), each span counted as a free, as a free under the lock would; a
+/// guest's drain past its bound folds its own deltas (its frees; others' stay in theirs until a
+/// cut) into the counters first. A flush's spans are not counted: growth and scavenging apply the
+/// bound themselves.
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its
 /// freeing thread's window. A push happens inside that thread's window, so a stopped front end
 /// sees the stack stand still. The count push() returns is of the pages pushed so far, its own
 /// included, less those drained (added before each push, taken off after each drain): never below
-/// the pages on the stack, so a guest that finds it above its bound drains the stack itself
+/// the pages on the stack, so a thread that finds it above its bound drains the stack itself
 /// (under the lock), and an arena nobody allocates from holds no more than that bound and a batch
-/// per guest pushing at that moment (and what the guests' outboxes hold).
+/// per thread pushing at that moment (and what the threads' outboxes hold).
 #pragma once
 #include "detail/require_cxx20.hpp"
 

@@ -36,8 +36,8 @@
 //   parked → live          alloc(): popped from a span cache, unpark() (generation only)
 //   live → parked          free(): claimed (generation only), pushed on the freeing thread's cache
 //                          (its stack for the kind and length, or its outbox when that is full; a
-//                          guest's span its outbox cannot take goes with the outbox on the arena's
-//                          returned stack, returned_spans.hpp, long spans too)
+//                          short span neither takes goes with the outbox on the arena's returned
+//                          stack, returned_spans.hpp, and so does a guest's long span)
 //   live → free            free(): claimed, then free_span_locked() merges it (insert_free())
 //   parked → parked        FrontEnd::drain_returned_locked(): from the returned stack onto the stacks
 //                          of a home thread locking the arena for its cache, where they have room
@@ -45,7 +45,7 @@
 //                          bound, at thread exit; an outbox at its thread's next lock; the returned
 //                          stack at a home thread's lock for its cache (what its stacks leave), a
 //                          guest's lock, a lock for a long span, a flush, a thread's exit, or its
-//                          guest's drain past the bound
+//                          drain past the bound by the thread that found it there
 //   free → scavenging      release_locked(): taken out of the free set before the lock drops
 //   scavenging → free      release_locked(): put back (merged) once the lock is held again
 //   free → unused          insert_free()/absorb(): a neighbour merged into another record

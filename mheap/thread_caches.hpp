@@ -83,12 +83,17 @@ struct ThreadCache {
   std::atomic<std::uint32_t> in_transit{0};    ///< spans claimed in the window, on their way to the heap
   static constexpr std::size_t outbox_capacity = 16;  ///< spans the outbox holds at most
   /// Parked spans no stack had room for, waiting for this thread's next lock (or a stop) to go to
-  /// the free set (a guest's: for its next batch, mheap/returned_spans.hpp): a free that misses the
-  /// cache costs no lock of its own. At most outbox_capacity short spans and half the cache's
-  /// pages. The thread's, like `spans`.
+  /// the free set, or for the free that finds it full to take them onto the arena's returned stack
+  /// in one batch (mheap/returned_spans.hpp): a free that misses the cache costs no lock of its
+  /// own. At most outbox_capacity short spans and half the cache's pages. The thread's, like `spans`.
   std::array<SpanT*, outbox_capacity> outbox{};
   std::uint32_t outbox_size = 0;            ///< spans in the outbox
   std::size_t outbox_pages = 0;             ///< their pages (at most half the cache's)
+  void box(SpanT* s, std::size_t n) noexcept {  ///< s, of n pages, into the outbox (the caller saw room)
+    outbox[outbox_size++] = s;
+    outbox_pages += n;
+  }
+  void clear_outbox() noexcept { outbox_size = 0, outbox_pages = 0; }  ///< its spans went elsewhere
   /// For a heap of several arenas (mheap/arena_set.hpp): the heap in which this cache's arena is
   /// the thread's home (null: not a home). Set under the registry mutex.
   const void* home_of = nullptr;

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/mpl/list.hpp>
+
 #include "test/test_support.hpp"
 
 using namespace mheap;
@@ -40,6 +42,12 @@ struct NoThreadCachesConfig : DefaultConfig {
 };
 static_assert(arena_count<NullLockConfig> == 1 && std::is_base_of_v<HeapShard<NullLockConfig>, Heap<NullLockConfig>>);
 static_assert(arena_count<NoThreadCachesConfig> == 1);
+// One arena with thread caches: every thread calls it home, none is a guest.
+struct OneArenaConfig : ArenaConfig {
+  static constexpr unsigned arenas = 1;
+};
+using OneArenaHeap = Heap<OneArenaConfig>;
+static_assert(arena_count<OneArenaConfig> == 1 && has_thread_caches<OneArenaConfig>);
 
 // The arena each live span of the heap is in, by base.
 template <class Heap>
@@ -301,6 +309,40 @@ BOOST_AUTO_TEST_CASE(a_guest_that_locks_the_arena_keeps_nothing_parked_there) {
   require_clean(*heap);
 }
 
+// A home thread's short spans that neither its stack nor its outbox has room for go with the
+// outbox onto its arena's returned stack, one batch, without the lock (a pipeline through one
+// arena would take it once per span); its next lock for its cache takes them back onto its stacks
+// where they fit, the rest into the free set. Nothing grows, nothing is lost.
+BOOST_AUTO_TEST_CASE(a_home_thread_hands_back_what_its_cache_has_no_room_for_in_batches) {
+  constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;
+  constexpr std::size_t per_length = OneArenaConfig::span_cache_per_length, batches = 3;
+  static_assert(2 * (per_length + batches * (outbox + 1)) <= OneArenaConfig::span_cache_pages,
+                "within the returned stack's bound: no drain past it");
+  auto heap = test::make_heap<OneArenaHeap>(std::size_t{1} << 30);
+  std::vector<SpanRef<GC>> spans;
+  for (std::size_t i = 0; i < per_length + batches * (outbox + 1); ++i) spans.push_back(heap->alloc<GC>(2));
+  const std::uint64_t sys = heap->stats().heap_sys;
+  const std::size_t parked_before = heap->cached_pages();  // what the refills left over, if anything
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    heap->free(spans[i]);
+    // All of it stays parked: on the stack (the first per_length), in the outbox, or on the
+    // returned stack in whole batches.
+    BOOST_TEST_REQUIRE(heap->cached_pages() == parked_before + 2 * (i + 1));
+    if (i % (outbox + 1) == 0) require_clean(*heap);
+  }
+  BOOST_TEST(heap->stats().heap_inuse == 0u);
+  // per_length pops from the stack; the next allocation locks: the visit takes per_length of the
+  // returned spans back onto the stack and sends the rest to the free set.
+  spans.clear();
+  for (std::size_t i = 0; i < per_length + 1; ++i) spans.push_back(heap->alloc<GC>(2));
+  BOOST_TEST(heap->cached_pages() == 2 * (per_length - 1));
+  BOOST_TEST(heap->stats().heap_sys == sys);
+  require_clean(*heap);
+  for (auto r : spans) heap->free(r);
+  BOOST_TEST(heap->misuse_policy().count == 0u);
+  require_clean(*heap);
+}
+
 // Spans a guest handed back are the arena's to reuse before it grows: a long request drains the
 // returned stack before it looks in the free set, and is served from it without a flush (the
 // allocating thread's own parked span stays where it is).
@@ -340,15 +382,18 @@ BOOST_AUTO_TEST_CASE(an_arena_reuses_the_spans_handed_back_before_it_grows) {
 
 // A pipeline: one thread allocates, another frees every span it is handed, while a third reads
 // the counters; every snapshot satisfies the identities, nothing is lost, the audit is clean.
-BOOST_AUTO_TEST_CASE(a_pipeline_of_two_threads_keeps_the_counters_exact) {
-  auto heap = test::make_heap<H>(std::size_t{1} << 32);
+// In the default heap the consumer is a guest in the producer's arena; in a heap of one arena
+// both call it home.
+using PipelineHeaps = boost::mpl::list<H, OneArenaHeap>;
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_pipeline_of_two_threads_keeps_the_counters_exact, PipelineHeap, PipelineHeaps) {
+  auto heap = test::make_heap<PipelineHeap>(std::size_t{1} << 32);
   constexpr std::size_t total = 20000;
   std::mutex m;
   std::deque<SpanRef<GC>> queue;
   std::atomic<bool> done{false}, refused{false};
   std::thread producer([&] {
     for (std::size_t i = 0; i < total; ++i) {
-      auto r = heap->alloc<GC>(1 + i % 4);
+      auto r = heap->template alloc<GC>(1 + i % 4);
       if (!r) refused = true;  // checked on the main thread: Boost.Test is not thread-safe
       std::lock_guard g(m);
       queue.push_back(r);

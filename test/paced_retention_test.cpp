@@ -293,6 +293,50 @@ BOOST_AUTO_TEST_CASE(frees_from_several_threads_keep_the_bound) {
   BOOST_TEST(unreleased(s) <= ceiling_of(s.heap_inuse) + heap->cached_pages() * kPage);
 }
 
+// A thread's short spans that its cache has no room for reach the free set at its next lock (its
+// outbox, and the batches it handed back onto the returned stack that its stacks cannot take):
+// those frees pace the bound as frees under the lock do, judged on counters that hold the
+// thread's own frees, once the allocation that took the lock has its span.
+struct OneArenaThreads : DefaultConfig {
+  using MisusePolicy = RecordMisuse;
+  static constexpr bool internal_checks = true;
+  static constexpr unsigned arenas = 1;  // the thread is home: its overflow goes back in batches
+  static constexpr unsigned idle_retention_percent = 50;
+  static constexpr std::uint32_t idle_retention_decay_ms = 0;
+  static constexpr std::size_t idle_retention_floor_bytes = 8 * kPage;  // below what the test frees
+};
+// Frees `count` spans of 1 page, without the lock, then allocates one the cache does not hold,
+// under it; returns whether that lock released anything. The audit runs after the lock, not
+// before: it folds the thread's deltas, which the lock must do itself.
+bool the_next_lock_releases_after(std::size_t count) {
+  auto heap = test::make_heap<Heap<OneArenaThreads>>(std::size_t{1} << 30);
+  std::vector<SpanRef<GC>> spans;
+  for (std::size_t i = 0; i < count; ++i) spans.push_back(heap->alloc<GC>(1));
+  const std::uint64_t calls = heap->events().release_calls;
+  for (auto r : spans) heap->free(r);
+  BOOST_TEST(heap->events().release_calls == calls);  // no free took the lock
+  BOOST_TEST(heap->cached_pages() >= count);
+  auto r = heap->alloc<GC>(5);
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  const bool released = heap->events().release_calls != calls;
+  const Stats s = heap->stats();
+  const std::size_t bound = std::max<std::size_t>(s.heap_inuse / 2, OneArenaThreads::idle_retention_floor_bytes);
+  if (released) BOOST_TEST(unreleased(s) <= bound + bound / 8 + heap->cached_pages() * kPage);
+  require_clean(*heap);
+  heap->free(r);
+  require_clean(*heap);
+  return released;
+}
+BOOST_AUTO_TEST_CASE(a_threads_overflow_paces_the_bound_at_its_next_lock) {
+  constexpr std::size_t outbox = ThreadCache<int, int, 1, 2>::outbox_capacity;
+  constexpr std::size_t per_length = OneArenaThreads::span_cache_per_length, batches = 20;
+  static_assert(batches * (outbox + 1) <= OneArenaThreads::span_cache_pages,
+                "within the returned stack's bound: no drain past it, which paces on its own");
+  BOOST_TEST(!the_next_lock_releases_after(per_length));  // all on the stack: nothing reached the free set
+  BOOST_TEST(the_next_lock_releases_after(per_length + outbox));  // the outbox's
+  BOOST_TEST(the_next_lock_releases_after(per_length + batches * (outbox + 1)));  // whole batches, the outbox empty
+}
+
 // ---- the default: 100 %, paced by a decay of one second ------------------------------------------
 struct DefaultPacing : DefaultConfig {
   using Lock = NullLock;
