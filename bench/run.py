@@ -710,7 +710,8 @@ span from the first alloc to the last free, median over the repetitions; *the qu
 same run without the allocator calls, in the same process just before, the floor of this workload.
 In mheap's default heap the freeing thread is a guest in the allocating thread's arena: it hands spans back in
 batches onto a stack that the arena's next home thread to lock it for its cache takes onto its own
-span cache (`mheap/returned_spans.hpp`).
+span cache (`mheap/returned_spans.hpp`). With one arena both threads are at home there, and the
+freeing thread hands back the same way what its own cache has no room for.
 
 {pipeline_table}
 
