@@ -158,7 +158,8 @@ struct DefaultConfig {
   /// bound ends the episode. So holes the
   /// program refills within the decay cost nothing, and memory it is done with goes back within
   /// about this long, provided it goes on freeing (frees that reach the free set: long spans, and
-  /// short ones the span caches have no room for; the clock is read once in 32 of them). Measured 2026-12-07 on the 1,000-slot churn
+  /// short ones the span caches have no room for, at the thread's next lock where threads have caches;
+  /// the clock is read once in 32 of them). Measured 2026-12-07 on the 1,000-slot churn
   /// trace, touched (docs/go-accounting.md): at 100 % and released at once, 3 release calls in
   /// 30,000 steps and 49,000 page faults against 28,000 (3.3–3.9 µs per step against 2.3–2.7); with a
   /// decay of one second, no call and the same faults and time as without the bound. 0: release the

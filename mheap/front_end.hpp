@@ -291,7 +291,7 @@ class FrontEnd {
         fold_all_locked(core, c);
       });
       any = any || !returned_.empty();
-      drain_returned_locked(core);  // every batch guests handed back
+      drain_returned_locked(core);  // every batch threads handed back
       return any;
     } else if constexpr (has_cache) {
       const bool any = cache_.pages() != 0;
@@ -348,7 +348,7 @@ class FrontEnd {
   }
   void retire_locked(Core& core, thread_cache_type& c) noexcept {
     drain_outbox_locked(core, c);
-    drain_returned_locked(core);  // a guest's batches, with whatever others pushed
+    drain_returned_locked(core);  // its batches, with whatever others pushed
     core.flush_locked(c.spans);
     fold_all_locked(core, c);
     core.events_.zeroed_bytes += c.zeroed_bytes.load(std::memory_order_relaxed);

@@ -45,7 +45,7 @@ SpanRef<Kind> HeapShard<UserConfig>::alloc_with(std::size_t npages, bool zeroed,
         if (s == nullptr) [[unlikely]]
           s = this->template alloc_live_after_cache_miss_locked<Kind>(npages);
       } else {  // no cache under the lock (none, or the threads' own): every call comes this way
-        front_.drain_returned_locked(*this);  // long spans guests handed back may fit this one
+        front_.drain_returned_locked(*this);  // spans handed back may fit this one
         s = this->template alloc_live_locked<Kind>(npages);
       }
       if (s == nullptr) return {};

@@ -113,8 +113,9 @@ class HeapShard : private detail::WithTeardown<HeapCore<checked_config_t<UserCon
   /// come from this heap is reported to the misuse policy, and nothing changes. Two threads freeing
   /// the same span at once: exactly one frees it, the other reports a double free.
   /// Cost: O(1), without the heap lock, into the caller's span cache (per-thread caches): a range
-  /// check, one compare-and-swap on the record's generation, a push and a counter delta; a full
-  /// stack or cache goes back to the heap first, under one lock. Otherwise, under the lock, O(1)
+  /// check, one compare-and-swap on the record's generation, a push and a counter delta; when the
+  /// stack and the outbox are full, one more compare-and-swap hands the outbox back to the arena
+  /// (mheap/returned_spans.hpp); a long span goes to the heap under the lock. Otherwise, under the lock, O(1)
   /// into the heap's span cache, or two neighbour merges and a free-set insert (O(log n) for a
   /// large span); + a release pass when the retention bound, or the paced bound, is exceeded
   /// (see set_idle_retention).

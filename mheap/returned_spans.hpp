@@ -27,11 +27,12 @@
 /// the bound), any thread's exit from the arena, and a drain past the bound by the thread that
 /// found the stack there. The lock then
 /// stays with the thread that allocates. Stops that only read (audit(), cached_pages()) see the
-/// spans where they are. What a drain sends to the free set paces the paced bound
-/// (mheap/paced_retention.hpp), each span counted as a free, as a free under the lock would; a
-/// guest's drain past its bound folds its own deltas (its frees; others' stay in theirs until a
-/// cut) into the counters first. A flush's spans are not counted: growth and scavenging apply the
-/// bound themselves.
+/// spans where they are. What a thread's visit for its cache, or its drain past the bound, sends to
+/// the free set paces the paced bound (mheap/paced_retention.hpp), each span counted as a free, as
+/// a free under the lock would, after folding that thread's own deltas (its frees; others' stay in
+/// theirs until a cut; a visit folds only past an outbox's worth). Not counted: a flush's (growth
+/// and scavenging apply the bound themselves), a thread's exit's, a long allocation's (it takes
+/// from the free set at once).
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its
@@ -53,7 +54,7 @@
 namespace mheap {
 
 /// The returned stack of one arena (see the file comment), on a cache line of its own: the pushes
-/// of guests must not evict what the arena's own threads read on every window.
+/// of other threads must not evict what each thread reads on every window.
 template <class SpanT>
 class alignas(detail::cache_line_bytes) ReturnedSpans {
  public:

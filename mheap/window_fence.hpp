@@ -86,7 +86,7 @@ class WindowFence {
     chose_symmetric_ = others && windows < (was_symmetric ? leave_at : enter_below);
     if (!symmetric()) go_asymmetric(epoch);
   }
-  /// A thread's cache takes the heap lock (a refill, a span its cache has no room for, or once per
+  /// A thread's cache takes the heap lock (a refill, a long span, or once per
   /// FrontEndEpoch::windows_per_visit windows while the epoch asks for visits), having opened
   /// `windows` windows since the last cut: enough of them, and the heap leaves the symmetric fence
   /// without waiting for a cut that may not come.
