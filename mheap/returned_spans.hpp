@@ -25,14 +25,13 @@
 /// lengths its stacks do not hold). Wholly into the free set: at a guest's lock for its cache, a
 /// lock for a long span or without a cache, a flush of every cache (before growth, scavenging and
 /// the bound), any thread's exit from the arena, and a drain past the bound by the thread that
-/// found the stack there. The lock then
-/// stays with the thread that allocates. Stops that only read (audit(), cached_pages()) see the
-/// spans where they are. What a thread's visit for its cache, or its drain past the bound, sends to
-/// the free set paces the paced bound (mheap/paced_retention.hpp), each span counted as a free, as
-/// a free under the lock would, after folding that thread's own deltas (its frees; others' stay in
-/// theirs until a cut; a visit folds only past an outbox's worth). Not counted: a flush's (growth
-/// and scavenging apply the bound themselves), a thread's exit's, a long allocation's (it takes
-/// from the free set at once).
+/// found the stack there. The lock then stays with the thread that allocates. Stops that only read
+/// (audit(), cached_pages()) see the spans where they are. What a thread's visit for its cache, or
+/// its drain past the bound, sends to the free set paces the paced bound
+/// (mheap/paced_retention.hpp), each span counted as a free, as a free under the lock would, after
+/// folding that thread's own deltas (its frees; others' stay in theirs until a cut; a visit folds
+/// only past an outbox's worth). Not counted: a flush's (growth and scavenging apply the bound
+/// themselves), a thread's exit's, a long allocation's (it takes from the free set at once).
 ///
 /// Invariants: every span on the stack is parked (held, its generation even; mheap/span_state.hpp),
 /// linked through `next`, and on no other stack, outbox or list; its free was credited in its

@@ -50,11 +50,14 @@ constexpr std::size_t kSpanPages = 160;
 constexpr std::size_t kSpanBytes = kSpanPages * kPage;
 static_assert(kSpanPages >= Config::max_list_pages);
 
-// The bound for `inuse` bytes, and the most a free may leave before a pass runs (the slack).
+// The bound of configuration C for `inuse` bytes, and the most a free may leave before a pass
+// runs (the slack).
+template <class C = Config>
 std::size_t bound_of(std::size_t inuse) {
-  return std::max(inuse / 100 * Config::idle_retention_percent, Config::idle_retention_floor_bytes);
+  return std::max<std::size_t>(inuse / 100 * paced_retention_percent<C>, C::idle_retention_floor_bytes);
 }
-std::size_t ceiling_of(std::size_t inuse) { return bound_of(inuse) + bound_of(inuse) / 8; }
+template <class C = Config>
+std::size_t ceiling_of(std::size_t inuse) { return bound_of<C>(inuse) + bound_of<C>(inuse) / 8; }
 std::size_t unreleased(const Stats& s) { return s.heap_idle - s.heap_released; }
 
 template <class H>
@@ -320,8 +323,7 @@ bool the_next_lock_releases_after(std::size_t count) {
   BOOST_TEST_REQUIRE(static_cast<bool>(r));
   const bool released = heap->events().release_calls != calls;
   const Stats s = heap->stats();
-  const std::size_t bound = std::max<std::size_t>(s.heap_inuse / 2, OneArenaThreads::idle_retention_floor_bytes);
-  if (released) BOOST_TEST(unreleased(s) <= bound + bound / 8 + heap->cached_pages() * kPage);
+  if (released) BOOST_TEST(unreleased(s) <= ceiling_of<OneArenaThreads>(s.heap_inuse) + heap->cached_pages() * kPage);
   require_clean(*heap);
   heap->free(r);
   require_clean(*heap);
@@ -347,9 +349,7 @@ struct DefaultPacing : DefaultConfig {
 using DefaultHeap = Heap<DefaultPacing>;
 constexpr std::uint64_t kMs = 1'000'000;
 static_assert(DefaultPacing::idle_retention_decay_ms == 1000);
-std::size_t default_bound_of(std::size_t inuse) {
-  return std::max(inuse / 100 * default_idle_retention_percent, DefaultPacing::idle_retention_floor_bytes);
-}
+static_assert(paced_retention_percent<DefaultPacing> == default_idle_retention_percent);
 
 // Frees spans[from...] one at a time until one releases; returns how many it took. A free past the
 // bound reads the clock once in clock_period (PacedRetention), so one of those may be needed.
@@ -389,8 +389,8 @@ BOOST_AUTO_TEST_CASE(by_default_idle_memory_goes_back_once_it_has_lasted_the_dec
     spans[i] = {};
   }
   const Stats early = heap->stats();
-  const std::size_t early_excess = unreleased(early) - default_bound_of(early.heap_inuse);
-  BOOST_REQUIRE(early_excess / 1000 * 60 > default_bound_of(early.heap_inuse) / 16);  // the share would do
+  const std::size_t early_excess = unreleased(early) - bound_of<DefaultPacing>(early.heap_inuse);
+  BOOST_REQUIRE(early_excess / 1000 * 60 > bound_of<DefaultPacing>(early.heap_inuse) / 16);  // the share would do
   BOOST_TEST(heap->events().release_calls == 0u);
 
   heap->clock().advance(440 * kMs);
@@ -398,7 +398,7 @@ BOOST_AUTO_TEST_CASE(by_default_idle_memory_goes_back_once_it_has_lasted_the_dec
   require_clean(*heap);
   const Stats half = heap->stats();
   // The excess the releasing free saw: now's plus what it released.
-  const std::size_t excess = unreleased(half) + half.heap_released - default_bound_of(half.heap_inuse);
+  const std::size_t excess = unreleased(half) + half.heap_released - bound_of<DefaultPacing>(half.heap_inuse);
   BOOST_TEST_MESSAGE("half the decay: " << half_frees << " frees, " << half.heap_released << " of " << excess
                                         << " bytes of excess released");
   BOOST_TEST(half.heap_released >= excess * 4 / 10);
@@ -418,7 +418,7 @@ BOOST_AUTO_TEST_CASE(by_default_idle_memory_goes_back_once_it_has_lasted_the_dec
   free_until_a_release(*heap, spans, next);
   require_clean(*heap);
   const Stats all = heap->stats();
-  BOOST_TEST(unreleased(all) <= default_bound_of(all.heap_inuse));
+  BOOST_TEST(unreleased(all) <= bound_of<DefaultPacing>(all.heap_inuse));
   for (auto& s : spans)
     if (s) heap->free(s);
   require_clean(*heap);
@@ -485,7 +485,7 @@ BOOST_AUTO_TEST_CASE(the_heap_releases_down_to_the_bound_before_it_grows) {
   const Stats s = heap->stats();
   BOOST_TEST(s.heap_sys > sys_before);  // it grew
   BOOST_TEST(s.heap_released > 0u);
-  BOOST_TEST(unreleased(s) <= default_bound_of(s.heap_inuse));
+  BOOST_TEST(unreleased(s) <= bound_of<DefaultPacing>(s.heap_inuse));
   // Nothing released went straight back into use: the free span ending the arena, which the
   // growth took in for the request, was left alone.
   BOOST_TEST(s.heap_released == heap->events().released_bytes);
